@@ -1,0 +1,71 @@
+"""Area levels: deriving higher-level codes from village codes, rolling up, zero-filling."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import polars as pl
+
+from stats.codes import NATIONAL_CODE
+
+LEVEL_ORDER = {"national": 0, "county": 1, "township": 2, "village": 3}
+
+
+def area_code_at(level: str, village_code: pl.Expr) -> pl.Expr:
+    """The code of the area at ``level`` containing a village (null village -> null)."""
+    if level == "national":
+        return pl.when(village_code.is_not_null()).then(pl.lit(NATIONAL_CODE))
+    if level == "county":
+        return village_code.str.slice(0, 5)
+    if level == "township":
+        return village_code.str.slice(0, 8)
+    return village_code
+
+
+def roll_up(
+    village_level: pl.LazyFrame,
+    keys: Sequence[str],
+    measures: Sequence[str],
+    levels: Sequence[str],
+) -> pl.LazyFrame:
+    """Sum village-level counts (column ``village_code``) to every requested level.
+
+    Only additive measures may be rolled up; distinct counts and migration are computed
+    per level instead.
+    """
+    frames = [
+        village_level.group_by(
+            area_code_at(level, pl.col("village_code")).alias("area_code"), *keys
+        )
+        .agg([pl.col(m).sum() for m in measures])
+        .select(pl.lit(level).alias("area_level"), "area_code", *keys, *measures)
+        for level in levels
+    ]
+    return pl.concat(frames)
+
+
+def complete(
+    values: pl.LazyFrame,
+    areas: pl.DataFrame,
+    grid: pl.DataFrame | None,
+    measures: Sequence[str],
+    levels: Sequence[str],
+) -> pl.LazyFrame:
+    """Every area of the period × every key combination, with zeros where nothing was counted.
+
+    Values for areas outside ``areas`` (codes not valid in the period) are dropped.
+    """
+    frame = areas.lazy().filter(pl.col("area_level").is_in(list(levels))).select(
+        "area_level", "area_code"
+    )
+    keys: list[str] = []
+    if grid is not None:
+        frame = frame.join(grid.lazy(), how="cross")
+        keys = grid.columns
+    joined = frame.join(values, on=["area_level", "area_code", *keys], how="left")
+    return joined.with_columns([pl.col(m).fill_null(0) for m in measures])
+
+
+def level_sort_key() -> pl.Expr:
+    """Sort expression putting national first, then county, township, village."""
+    return pl.col("area_level").replace_strict(LEVEL_ORDER, return_dtype=pl.Int8)

@@ -1,0 +1,95 @@
+"""A period's source extract: find its files, validate all of them, hand out typed frames."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from stats.codes import CodeTable
+from stats.io import SourceFile, check_readable, find_source, scan_source, sha256_of
+from stats.periods import Period
+from stats.problems import Problem, ValidationError
+from stats.validate import find_problems, typed_events, typed_residents
+
+
+@dataclass
+class Extract:
+    """Validated inputs of one period, ready for the table builders."""
+
+    sources: list[SourceFile]
+    start: pl.LazyFrame
+    end: pl.LazyFrame
+    events: pl.LazyFrame
+
+    def cleanup(self) -> None:
+        """Remove UTF-8 temp copies made while decoding."""
+        for source in self.sources:
+            if source.temp is not None:
+                source.temp.unlink(missing_ok=True)
+
+
+def _needed(folder: Path, period: Period) -> tuple[list[SourceFile], list[Problem]]:
+    wanted = [("residents", period.start_month), ("residents", period.end_month)]
+    wanted += [("events", m) for m in period.months]
+    sources, problems = [], []
+    for kind, month in wanted:
+        path = find_source(folder, kind, month)
+        if path is None:
+            problems.append(Problem(str(folder / f"{kind}_{month.compact}.parquet|.csv"), None,
+                                    None, None, f"missing file: {kind} of {month} needed for {period}"))
+        else:
+            sources.append(SourceFile(kind, month, path))
+    return sources, problems
+
+
+def load_extract(
+    folder: Path,
+    period: Period,
+    codes: CodeTable,
+    encoding: str = "utf-8",
+    progress: Callable[[str], None] = lambda _: None,
+) -> Extract:
+    """Validate every file the period needs and return typed frames over them.
+
+    Raises
+    ------
+    ValidationError
+        With every problem of every file when anything is wrong; nothing is returned.
+    """
+    if not folder.is_dir():
+        raise ValidationError([Problem(str(folder), None, None, None, "extract folder not found")])
+    sources, problems = _needed(folder, period)
+    counts: Counter[tuple[str, str]] = Counter((p.file, p.rule) for p in problems)
+    frames: dict[tuple[str, str], pl.LazyFrame] = {}
+    for source in sources:
+        progress(f"checking {source.path.name}")
+        source.sha256 = sha256_of(source.path)
+        raw, file_problems = scan_source(source, encoding)
+        if raw is not None and not file_problems:
+            file_problems = check_readable(raw, source, encoding)
+        counts.update((p.file, p.rule) for p in file_problems)
+        if raw is not None and not any(p.row is None for p in file_problems):
+            found, found_counts = find_problems(raw, str(source.path), source.kind, source.month, codes)
+            file_problems += found
+            counts.update(found_counts)
+        problems += file_problems
+        if raw is not None:
+            frames[(source.kind, str(source.month))] = raw
+    if problems:
+        for source in sources:
+            if source.temp is not None:
+                source.temp.unlink(missing_ok=True)
+        raise ValidationError(problems, counts)
+    events = pl.concat(
+        [typed_events(frames[("events", str(m))]) for m in period.months], how="vertical"
+    )
+    return Extract(
+        sources=sources,
+        start=typed_residents(frames[("residents", str(period.start_month))]),
+        end=typed_residents(frames[("residents", str(period.end_month))]),
+        events=events,
+    )

@@ -1,0 +1,200 @@
+"""Release directories: atomic, immutable, checksummed, with revisions (CONTRACT §3).
+
+Layout of a releases folder::
+
+    RELEASES/
+      .revisions/2025-03/r0001/   population.parquet … manifest.json
+      .revisions/2025-03/r0002/   a rebuild: a new revision, the old one kept
+      2025-03 -> .revisions/2025-03/r0002    (symlink to the current revision)
+
+A revision is written into a temporary folder beside its final place and renamed into
+place; the ``RELEASES/P`` link is then replaced by ``os.replace`` of a new link. Both
+renames are atomic, so a build killed at any moment leaves the previous state intact.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from stats import __version__
+from stats.codes import CodeTable
+from stats.extract import load_extract
+from stats.io import sha256_of
+from stats.periods import Period
+from stats.schemas import TABLE_COLUMNS
+from stats.tables import release_tables
+
+REVISIONS = ".revisions"
+MANIFEST = "manifest.json"
+
+
+class ReleaseError(ValueError):
+    """A release that does not exist or cannot be changed as asked."""
+
+
+@dataclass(frozen=True)
+class BuiltRelease:
+    """What a build produced."""
+
+    period: Period
+    revision: int
+    path: Path
+    manifest: dict[str, Any]
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def revision_dirs(releases: Path, period: str) -> list[Path]:
+    """Existing revision folders of a period, oldest first."""
+    folder = releases / REVISIONS / period
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if p.is_dir() and p.name.startswith("r"))
+
+
+def read_manifest(revision_dir: Path) -> dict[str, Any]:
+    """The manifest of one revision folder."""
+    return json.loads((revision_dir / MANIFEST).read_text(encoding="utf-8"))
+
+
+def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
+    """Replace a JSON file in one step (temp file + rename)."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump(data, fh, ensure_ascii=False, indent=2)
+        fh.write("\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def _point_current(releases: Path, period: str, target: Path) -> None:
+    """Atomically make ``RELEASES/period`` point at ``target``."""
+    link = releases / period
+    if link.exists() and not link.is_symlink():
+        raise ReleaseError(f"{link} is a plain folder, not a release link; refusing to replace it")
+    tmp = releases / f".{period}.link-{os.getpid()}"
+    tmp.unlink(missing_ok=True)
+    tmp.symlink_to(target.relative_to(releases))
+    os.replace(tmp, link)
+
+
+def build_release(
+    extract_dir: Path,
+    period: Period,
+    releases: Path,
+    codes: CodeTable,
+    *,
+    encoding: str = "utf-8",
+    note: str = "",
+    progress: Callable[[str], None] = lambda _: None,
+) -> BuiltRelease:
+    """Validate the extract, compute the seven tables and write a new revision.
+
+    Raises
+    ------
+    ValidationError
+        When the extract has problems; nothing is written.
+    """
+    extract = load_extract(extract_dir, period, codes, encoding, progress)
+    try:
+        progress(f"computing tables for {period}")
+        tables = release_tables(
+            extract.start, extract.end, extract.events, codes.areas(period), period
+        )
+    finally:
+        extract.cleanup()
+    releases.mkdir(parents=True, exist_ok=True)
+    period_dir = releases / REVISIONS / str(period)
+    period_dir.mkdir(parents=True, exist_ok=True)
+    previous = revision_dirs(releases, str(period))
+    revision = int(previous[-1].name[1:]) + 1 if previous else 1
+    staging = Path(tempfile.mkdtemp(dir=period_dir, prefix=".building-"))
+    try:
+        table_entries = []
+        for name, frame in tables.items():
+            path = staging / f"{name}.parquet"
+            frame.write_parquet(path, statistics=True)
+            table_entries.append(
+                {"table": name, "file": path.name, "sha256": sha256_of(path), "rows": frame.height,
+                 "columns": frame.columns}
+            )
+        manifest = {
+            "period": str(period),
+            "kind": period.kind,
+            "label_roc": period.roc_label,
+            "reference_date": period.reference_date.isoformat(),
+            "created_at": _now(),
+            "software": {"name": "popstats", "version": __version__},
+            "revision": revision,
+            "note": note or ("first release" if revision == 1 else f"rebuild of revision {revision - 1}"),
+            "supersedes": revision - 1 if revision > 1 else None,
+            "code_table": {"source": codes.source, "version": codes.version},
+            "encoding": encoding,
+            "inputs": [
+                {"file": s.path.name, "kind": s.kind, "month": str(s.month), "sha256": s.sha256,
+                 "rows": s.rows}
+                for s in extract.sources
+            ],
+            "tables": table_entries,
+            "status": "draft",
+            "publication": None,
+        }
+        write_json_atomic(staging / MANIFEST, manifest)
+        final = period_dir / f"r{revision:04d}"
+        os.rename(staging, final)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    _point_current(releases, str(period), final)
+    progress(f"wrote {releases / str(period)} (revision {revision})")
+    return BuiltRelease(period, revision, final, manifest)
+
+
+def current_revision_dir(releases: Path, period: str) -> Path:
+    """The folder of the period's current revision.
+
+    Raises
+    ------
+    ReleaseError
+        When the period has never been built.
+    """
+    link = releases / period
+    if not (link / MANIFEST).exists():
+        raise ReleaseError(f"no release of {period!r} in {releases}")
+    return link.resolve()
+
+
+def read_table(release_dir: Path, table: str) -> pl.DataFrame:
+    """One table of a release folder (``RELEASES/P`` or a revision folder).
+
+    Raises
+    ------
+    ReleaseError
+        For an unknown table name.
+    """
+    if table not in TABLE_COLUMNS:
+        raise ReleaseError(f"unknown table {table!r}; expected one of {', '.join(TABLE_COLUMNS)}")
+    return pl.read_parquet(release_dir / f"{table}.parquet")
+
+
+def verify_release(release_dir: Path) -> list[str]:
+    """Files whose SHA-256 no longer matches the manifest (empty when intact)."""
+    manifest = read_manifest(release_dir)
+    return [
+        entry["file"]
+        for entry in manifest["tables"]
+        if sha256_of(release_dir / entry["file"]) != entry["sha256"]
+    ]

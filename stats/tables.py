@@ -1,0 +1,172 @@
+"""The seven release tables of a period (CONTRACT §3), from typed snapshots and events.
+
+``release_tables`` is pure: LazyFrames and the period's area list in, DataFrames out.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from stats.areas import complete, level_sort_key, roll_up
+from stats.codes import LEVELS
+from stats.events import VITAL_MEASURES, migration_by_level, vital_events_by_village
+from stats.indicators import indicators
+from stats.periods import Period
+from stats.population import (
+    household_pairs,
+    households_by_level,
+    resident_cells,
+    village_population,
+)
+from stats.schemas import AGES, MARITAL_STATUSES, SEXES, TABLE_KEYS, TABLE_LEVELS, table_schema
+
+ALL_LEVELS = list(LEVELS)
+STOCK_LEVELS = ["national", "county", "township"]
+
+
+def _grid(**columns: tuple[int, ...]) -> pl.DataFrame:
+    """Every combination of the given key values."""
+    frame: pl.DataFrame | None = None
+    for name, values in columns.items():
+        part = pl.DataFrame({name: list(values)})
+        frame = part if frame is None else frame.join(part, how="cross")
+    assert frame is not None
+    return frame
+
+
+def _finish(frame: pl.LazyFrame, table: str, period: Period) -> pl.LazyFrame:
+    """Contract column order and types, sorted national → village, then by keys."""
+    schema = table_schema(table)
+    return (
+        frame.with_columns(pl.lit(str(period)).alias("period"))
+        .select([pl.col(name).cast(dtype) for name, dtype in schema.items()])
+        .sort(level_sort_key(), "area_code", *TABLE_KEYS.get(table, []))
+    )
+
+
+def release_tables(
+    start: pl.LazyFrame,
+    end: pl.LazyFrame,
+    events: pl.LazyFrame,
+    areas: pl.DataFrame,
+    period: Period,
+) -> dict[str, pl.DataFrame]:
+    """Build all seven tables of ``period``.
+
+    Parameters
+    ----------
+    start, end
+        Typed residents snapshots of the month before the period and of its last month.
+    events
+        Typed events registered in the period's months.
+    areas
+        Every area of the period (``CodeTable.areas``).
+    period
+        The period the tables describe.
+    """
+    cells_q = resident_cells(end, period.reference_date)
+    start_q = village_population(start)
+    pairs_q = household_pairs(end)
+    vital_q = vital_events_by_village(events)
+    migration_q = migration_by_level(events, ALL_LEVELS)
+    cells, start_pop, pairs, vital_v, migration = pl.collect_all(
+        [cells_q, start_q, pairs_q, vital_q, migration_q]
+    )
+    cells_lf = cells.lazy()
+    sex_grid = _grid(sex=SEXES)
+
+    by_age = complete(
+        roll_up(cells_lf, ["sex", "age"], ["population"], ALL_LEVELS),
+        areas, _grid(sex=SEXES, age=AGES), ["population"], ALL_LEVELS,
+    )
+    by_sex = roll_up(cells_lf, ["sex"], ["population"], ALL_LEVELS).collect()
+    totals = by_sex.pivot(
+        on="sex", index=["area_level", "area_code"], values="population",
+        aggregate_function="sum",
+    )
+    totals = totals.rename({"1": "male", "2": "female"}) if totals.height else pl.DataFrame(
+        schema={"area_level": pl.String, "area_code": pl.String, "male": pl.Int64, "female": pl.Int64}
+    )
+    for column in ("male", "female"):
+        if column not in totals.columns:
+            totals = totals.with_columns(pl.lit(0, pl.Int64).alias(column))
+    population = (
+        complete(totals.lazy(), areas, None, ["male", "female"], ALL_LEVELS)
+        .join(households_by_level(pairs, ALL_LEVELS).lazy(), on=["area_level", "area_code"], how="left")
+        .with_columns(
+            pl.col("households").fill_null(0),
+            (pl.col("male") + pl.col("female")).alias("population"),
+        )
+    )
+    marital = complete(
+        roll_up(
+            cells_lf.filter(pl.col("age") >= 15), ["sex", "marital_status"], ["population"],
+            STOCK_LEVELS,
+        ),
+        areas, _grid(sex=SEXES, marital_status=MARITAL_STATUSES), ["population"], STOCK_LEVELS,
+    )
+    indigenous = (
+        complete(
+            roll_up(
+                cells_lf.filter(pl.col("indigenous") > 0).with_columns(
+                    (pl.col("population") * (pl.col("sex") == 1)).alias("male"),
+                    (pl.col("population") * (pl.col("sex") == 2)).alias("female"),
+                ),
+                ["indigenous"], ["male", "female"], ALL_LEVELS,
+            ),
+            areas, _grid(indigenous=(1, 2)), ["male", "female"], ALL_LEVELS,
+        ).with_columns((pl.col("male") + pl.col("female")).alias("population"))
+    )
+    vital = (
+        complete(
+            roll_up(vital_v.lazy(), [], VITAL_MEASURES, ALL_LEVELS), areas, None,
+            VITAL_MEASURES, ALL_LEVELS,
+        )
+        .join(migration.lazy(), on=["area_level", "area_code"], how="left")
+        .with_columns(pl.col("in_migration").fill_null(0), pl.col("out_migration").fill_null(0))
+        .with_columns(
+            (pl.col("births") - pl.col("deaths")).alias("natural_increase"),
+            (pl.col("in_migration") - pl.col("out_migration")).alias("social_increase"),
+        )
+    )
+    reconciliation = (
+        complete(
+            roll_up(start_pop.lazy(), [], ["population"], ALL_LEVELS), areas, None,
+            ["population"], ALL_LEVELS,
+        )
+        .rename({"population": "population_start"})
+        .join(vital.select("area_level", "area_code", "births", "deaths", "in_migration",
+                           "out_migration"), on=["area_level", "area_code"], how="left")
+        .join(population.select("area_level", "area_code", pl.col("population").alias("population_end")),
+              on=["area_level", "area_code"], how="left")
+        .with_columns(
+            (
+                pl.col("population_end")
+                - (pl.col("population_start") + pl.col("births") - pl.col("deaths")
+                   + pl.col("in_migration") - pl.col("out_migration"))
+            ).alias("residual")
+        )
+    )
+    frames = {
+        "population": population,
+        "population_by_age": by_age,
+        "vital_events": vital,
+        "population_by_marital_status": marital,
+        "indigenous_population": indigenous,
+        "reconciliation": reconciliation,
+    }
+    finished = {name: _finish(frame, name, period) for name, frame in frames.items()}
+    collected = dict(zip(finished, pl.collect_all(list(finished.values())), strict=True))
+    collected["indicators"] = _finish(
+        indicators(
+            collected["population"].lazy(),
+            collected["population_by_age"].lazy(),
+            collected["vital_events"].lazy(),
+            collected["reconciliation"].lazy(),
+            period.annualisation_factor,
+        ),
+        "indicators",
+        period,
+    ).collect()
+    order = list(TABLE_LEVELS)
+    return {name: collected[name] for name in order}

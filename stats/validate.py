@@ -1,0 +1,262 @@
+"""Typing and validating extract files (CONTRACT §1): every problem collected, raised once.
+
+A raw frame (strings from CSV, or Parquet's own types) becomes a typed frame through
+``parse_*`` expressions; each rule is a boolean "bad" expression over raw and typed columns.
+One pass over the file evaluates every rule; the few bad rows are then turned into
+``Problem`` records (file, row, column, value, rule).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+import polars as pl
+
+from stats.codes import CodeTable, normalise_village_code
+from stats.periods import ROC_OFFSET, Month
+from stats.problems import Problem
+from stats.schemas import EVENT_COLUMNS, EVENT_TYPES, RESIDENT_COLUMNS
+
+MAX_LISTED_ROWS = 50_000  # bad rows listed per file; the counts cover all of them
+
+_ISO = r"^\d{4}-\d{2}-\d{2}$"
+_ROC = r"^\d{7}$"
+
+
+def parse_date(name: str, dtype: pl.DataType) -> pl.Expr:
+    """A date column from a DATE column or ISO ``YYYY-MM-DD`` / ROC ``YYYMMDD`` strings."""
+    col = pl.col(name)
+    if dtype == pl.Date:
+        return col
+    if isinstance(dtype, pl.Datetime):
+        return col.dt.date()
+    text = col.cast(pl.String).str.strip_chars()
+    roc_as_iso = pl.format(
+        "{}-{}-{}",
+        (text.str.slice(0, 3).cast(pl.Int32, strict=False) + ROC_OFFSET).cast(pl.String),
+        text.str.slice(3, 2),
+        text.str.slice(5, 2),
+    )
+    iso = (
+        pl.when(text.str.contains(_ISO))
+        .then(text)
+        .when(text.str.contains(_ROC))
+        .then(roc_as_iso)
+    )
+    return iso.str.strptime(pl.Date, "%Y-%m-%d", strict=False)
+
+
+def parse_int(name: str, dtype: pl.DataType) -> pl.Expr:
+    """An integer column from integers or their decimal text."""
+    col = pl.col(name)
+    if dtype.is_integer():
+        return col.cast(pl.Int64)
+    return col.cast(pl.String).str.strip_chars().cast(pl.Int64, strict=False)
+
+
+def parse_text(name: str) -> pl.Expr:
+    """A string column, stripped; empty means missing."""
+    text = pl.col(name).cast(pl.String).str.strip_chars()
+    return pl.when(text.str.len_chars() > 0).then(text)
+
+
+def raw_present(name: str) -> pl.Expr:
+    """The raw field holds something (not null, not blank)."""
+    return pl.col(name).cast(pl.String).str.strip_chars().str.len_chars().fill_null(0) > 0
+
+
+def typed_frame(raw: pl.LazyFrame, columns: dict[str, pl.DataType]) -> pl.LazyFrame:
+    """Typed columns (``t_<name>``) next to the raw ones, per the contract's schema."""
+    schema = raw.collect_schema()
+    exprs = []
+    for name, dtype in columns.items():
+        if name not in schema:
+            continue
+        if dtype == pl.Date:
+            expr = parse_date(name, schema[name])
+        elif dtype.is_integer():
+            expr = parse_int(name, schema[name])
+        elif "village_code" in name:
+            expr = normalise_village_code(parse_text(name))
+        else:
+            expr = parse_text(name)
+        exprs.append(expr.alias(f"t_{name}"))
+    return raw.with_columns(exprs)
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A named check: ``bad`` is true on rows that break it, reported on ``column``."""
+
+    column: str
+    rule: str
+    bad: pl.Expr
+
+
+def _t(name: str) -> pl.Expr:
+    return pl.col(f"t_{name}")
+
+
+def _required(name: str) -> Rule:
+    return Rule(name, "required value missing", ~raw_present(name))
+
+
+def _malformed(name: str, what: str) -> Rule:
+    return Rule(name, f"not a valid {what}", raw_present(name) & _t(name).is_null())
+
+
+def _one_of(name: str, allowed: tuple[int, ...], when: pl.Expr | None = None) -> list[Rule]:
+    present = raw_present(name) if when is None else raw_present(name) & when
+    listed = ", ".join(str(a) for a in allowed)
+    return [
+        Rule(name, "not an integer", present & _t(name).is_null()),
+        Rule(name, f"not one of {listed}", present & _t(name).is_not_null() & ~_t(name).is_in(allowed)),
+    ]
+
+
+def _code_rules(name: str, month: Month, codes: CodeTable, when: pl.Expr) -> list[Rule]:
+    valid = codes.villages_valid_in([month])["village_code"].implode()
+    known = codes.villages["village_code"].implode()
+    code = _t(name)
+    shape_ok = code.str.contains(r"^\d{11}$")
+    return [
+        Rule(name, "not an 11-digit village code", when & code.is_not_null() & ~shape_ok),
+        Rule(name, "unknown village code", when & shape_ok & ~code.is_in(known)),
+        Rule(name, f"village code not valid in {month}",
+             when & shape_ok & code.is_in(known) & ~code.is_in(valid)),
+    ]
+
+
+def resident_rules(month: Month, codes: CodeTable) -> list[Rule]:
+    """Rules for a residents file of ``month`` (its reference date is the month's last day)."""
+    ref = month.last_day
+    rules = [_required(c) for c in RESIDENT_COLUMNS]
+    rules += [
+        Rule("person_id", "duplicate person_id", _t("person_id").is_not_null()
+             & ~_t("person_id").is_first_distinct()),
+        _malformed("birth_date", "date (YYYY-MM-DD or ROC YYYMMDD)"),
+        Rule("birth_date", f"born after the reference date {ref}", _t("birth_date") > pl.lit(ref)),
+        *_one_of("sex", (1, 2)),
+        *_one_of("indigenous", (0, 1, 2)),
+        *_one_of("marital_status", (1, 2, 3, 4)),
+        *_code_rules("village_code", month, codes, pl.lit(True)),
+    ]
+    return rules
+
+
+def event_rules(month: Month, codes: CodeTable) -> list[Rule]:
+    """Rules for an events file of ``month`` (every registration date must fall in it)."""
+    kind = _t("event_type")
+    is_move = kind == "MOVE"
+    is_couple = kind.is_in(["MARRIAGE", "DIVORCE"])
+    required = ["event_id", "event_type", "registration_date", "occurrence_date",
+                "person_id", "sex", "birth_date"]
+    rules = [_required(c) for c in required]
+    rules += [
+        Rule("event_id", "duplicate event_id",
+             _t("event_id").is_not_null() & ~_t("event_id").is_first_distinct()),
+        Rule("event_type", f"not one of {', '.join(EVENT_TYPES)}",
+             kind.is_not_null() & ~kind.is_in(EVENT_TYPES)),
+        _malformed("registration_date", "date (YYYY-MM-DD or ROC YYYMMDD)"),
+        _malformed("occurrence_date", "date (YYYY-MM-DD or ROC YYYMMDD)"),
+        _malformed("birth_date", "date (YYYY-MM-DD or ROC YYYMMDD)"),
+        Rule("registration_date", f"registration date outside {month}",
+             (_t("registration_date") < pl.lit(month.first_day))
+             | (_t("registration_date") > pl.lit(month.last_day))),
+        Rule("occurrence_date", "occurred after its registration",
+             _t("occurrence_date") > _t("registration_date")),
+        Rule("birth_date", "birth after the event", _t("birth_date") > _t("occurrence_date")),
+        Rule("birth_date", "a birth's birth_date must equal its occurrence_date",
+             (kind == "BIRTH") & (_t("birth_date") != _t("occurrence_date"))),
+        *_one_of("sex", (1, 2)),
+        Rule("village_code", "required for BIRTH, DEATH, MARRIAGE and DIVORCE",
+             kind.is_in(["BIRTH", "DEATH", "MARRIAGE", "DIVORCE"]) & ~raw_present("village_code")),
+        *_code_rules("village_code", month, codes, ~is_move),
+        Rule("to_village_code", "a MOVE needs an origin or a destination",
+             is_move & ~raw_present("from_village_code") & ~raw_present("to_village_code")),
+        *_code_rules("from_village_code", month, codes, is_move),
+        *_code_rules("to_village_code", month, codes, is_move),
+        Rule("partner_sex", "required for MARRIAGE and DIVORCE",
+             is_couple & ~raw_present("partner_sex")),
+        *_one_of("partner_sex", (1, 2), when=is_couple),
+    ]
+    return rules
+
+
+def _missing_columns(file: str, schema: pl.Schema, columns: dict[str, pl.DataType]) -> list[Problem]:
+    return [
+        Problem(file, None, name, None, "required column missing")
+        for name in columns
+        if name not in schema
+    ]
+
+
+def _wrong_types(file: str, schema: pl.Schema, columns: dict[str, pl.DataType]) -> list[Problem]:
+    """Parquet columns whose physical type cannot hold the contract's type."""
+    problems = []
+    for name, want in columns.items():
+        have = schema.get(name)
+        if have is None or have == pl.String:
+            continue
+        ok = (
+            (want == pl.Date and (have == pl.Date or isinstance(have, pl.Datetime)))
+            or (want.is_integer() and have.is_integer())
+            or (want == pl.String and isinstance(have, (pl.Categorical, pl.Enum)))
+        )
+        if not ok:
+            problems.append(Problem(file, None, name, str(have), f"wrong type; expected {want}"))
+    return problems
+
+
+def find_problems(
+    raw: pl.LazyFrame, file: str, kind: str, month: Month, codes: CodeTable
+) -> tuple[list[Problem], Counter[tuple[str, str]]]:
+    """Every problem of one extract file, and the count of each (file, rule)."""
+    columns = RESIDENT_COLUMNS if kind == "residents" else EVENT_COLUMNS
+    schema = raw.collect_schema()
+    structural = _missing_columns(file, schema, columns) + _wrong_types(file, schema, columns)
+    if structural:
+        return structural, Counter((p.file, p.rule) for p in structural)
+    rules = resident_rules(month, codes) if kind == "residents" else event_rules(month, codes)
+    typed = typed_frame(raw, columns)
+    flags = typed.with_columns(
+        [r.bad.fill_null(False).alias(f"__bad{i}") for i, r in enumerate(rules)]
+    )
+    flag_names = [f"__bad{i}" for i in range(len(rules))]
+    counts_q = flags.select([pl.col(f).sum() for f in flag_names])
+    rows_q = (
+        flags.filter(pl.any_horizontal(flag_names))
+        .select("row", *[pl.col(c).cast(pl.String) for c in columns], *flag_names)
+        .head(MAX_LISTED_ROWS)
+    )
+    counts_df, bad_rows = pl.collect_all([counts_q, rows_q])
+    counts: Counter[tuple[str, str]] = Counter()
+    for i, rule in enumerate(rules):
+        n = int(counts_df[flag_names[i]][0] or 0)
+        if n:
+            counts[(file, f"{rule.column}: {rule.rule}")] += n
+    problems = []
+    for i, rule in enumerate(rules):
+        hits = bad_rows.filter(pl.col(flag_names[i]))
+        for row, value in zip(hits["row"], hits[rule.column], strict=True):
+            problems.append(Problem(file, int(row), rule.column, value, rule.rule))
+    return problems, counts
+
+
+def typed_residents(raw: pl.LazyFrame) -> pl.LazyFrame:
+    """A validated residents frame with the contract's column types."""
+    return typed_frame(raw, RESIDENT_COLUMNS).select(
+        [_t(name).cast(dtype).alias(name) for name, dtype in RESIDENT_COLUMNS.items()]
+    )
+
+
+def typed_events(raw: pl.LazyFrame) -> pl.LazyFrame:
+    """A validated events frame with the contract's column types (absent optional columns null)."""
+    schema = raw.collect_schema()
+    for name in EVENT_COLUMNS:
+        if name not in schema:
+            raw = raw.with_columns(pl.lit(None, pl.String).alias(name))
+    return typed_frame(raw, EVENT_COLUMNS).select(
+        [_t(name).cast(dtype).alias(name) for name, dtype in EVENT_COLUMNS.items()]
+    )
