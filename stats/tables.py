@@ -79,19 +79,15 @@ def release_tables(
         roll_up(cells_lf, ["sex", "age"], ["population"], ALL_LEVELS),
         areas, _grid(sex=SEXES, age=AGES), ["population"], ALL_LEVELS,
     )
-    by_sex = roll_up(cells_lf, ["sex"], ["population"], ALL_LEVELS).collect()
-    totals = by_sex.pivot(
-        on="sex", index=["area_level", "area_code"], values="population",
-        aggregate_function="sum",
+    totals = roll_up(
+        cells_lf.with_columns(
+            (pl.col("population") * (pl.col("sex") == 1)).alias("male"),
+            (pl.col("population") * (pl.col("sex") == 2)).alias("female"),
+        ),
+        [], ["male", "female"], ALL_LEVELS,
     )
-    totals = totals.rename({"1": "male", "2": "female"}) if totals.height else pl.DataFrame(
-        schema={"area_level": pl.String, "area_code": pl.String, "male": pl.Int64, "female": pl.Int64}
-    )
-    for column in ("male", "female"):
-        if column not in totals.columns:
-            totals = totals.with_columns(pl.lit(0, pl.Int64).alias(column))
     population = (
-        complete(totals.lazy(), areas, None, ["male", "female"], ALL_LEVELS)
+        complete(totals, areas, None, ["male", "female"], ALL_LEVELS)
         .join(households_by_level(pairs, ALL_LEVELS).lazy(), on=["area_level", "area_code"], how="left")
         .with_columns(
             pl.col("households").fill_null(0),

@@ -1,0 +1,245 @@
+"""The ``popstats`` command: a thin shell that parses arguments, calls one function each,
+and turns domain errors into messages and exit codes."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import sys
+import time
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import click
+
+from stats.codes import CodeTableError, code_table
+from stats.periods import Month, Period, PeriodError
+from stats.problems import ValidationError
+from stats.publication import list_releases, plan_release, publish, read_calendar
+from stats.release import ReleaseError, build_release
+from stats.report import release_report
+
+EXIT_INVALID_INPUT = 2
+
+
+def _progress(message: str) -> None:
+    click.echo(f"[{time.strftime('%H:%M:%S')}] {message}", err=True)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _period(text: str) -> Period:
+    try:
+        return Period.parse(text)
+    except PeriodError as exc:
+        raise click.BadParameter(str(exc)) from exc
+
+
+def _codes(path: Path | None):  # noqa: ANN202 (CodeTable)
+    try:
+        return code_table(path)
+    except (CodeTableError, OSError) as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="popstats")
+def main() -> None:
+    """Population statistics from Taiwan's household register: sample, build, publish."""
+
+
+@main.command()
+@click.option("--out", "out", required=True, type=click.Path(path_type=Path),
+              help="Folder to write the extract into.")
+@click.option("--scale", default=1.0, show_default=True, type=click.FloatRange(min=0, min_open=True),
+              help="1.0 = national size (≈23.4 M residents).")
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--start", default="2025-01", show_default=True, help="First month with events (YYYY-MM).")
+@click.option("--months", default=3, show_default=True, type=click.IntRange(min=1))
+@click.option("--codes", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Official code table (villages_history.csv or villages.csv layout).")
+@click.option("--corrections", default=0, show_default=True, type=click.IntRange(min=0),
+              help="Register corrections to inject (persons added/removed with no event).")
+@click.option("--format", "file_format", type=click.Choice(["parquet", "csv"]), default="parquet",
+              show_default=True)
+@click.option("--encoding", type=click.Choice(["utf-8", "utf-8-sig", "cp950", "euc-tw"]),
+              default="utf-8", show_default=True, help="CSV encoding.")
+@click.option("--dates", "date_style", type=click.Choice(["iso", "roc", "mixed"]), default="iso",
+              show_default=True, help="CSV date style.")
+def sample(out: Path, scale: float, seed: int, start: str, months: int, codes: Path | None,
+           corrections: int, file_format: str, encoding: str, date_style: str) -> None:
+    """Write a synthetic register extract (same arguments, identical files)."""
+    from sample_data.generator import write_sample
+
+    try:
+        first = Month.parse(start)
+    except PeriodError as exc:
+        raise click.BadParameter(str(exc)) from exc
+    summary = write_sample(
+        out, scale=scale, seed=seed, start=first, months=months, codes=_codes(codes),
+        corrections=corrections, file_format=file_format, encoding=encoding,
+        date_style=date_style, progress=_progress,
+    )
+    click.echo(str(summary))
+
+
+@main.command()
+@click.option("--input", "extract", required=True, type=click.Path(path_type=Path),
+              help="Folder holding residents_YYYYMM and events_YYYYMM files.")
+@click.option("--period", required=True, help="2025-03, 2025-Q1 or 2025.")
+@click.option("--out", "releases", required=True, type=click.Path(path_type=Path),
+              help="Releases folder.")
+@click.option("--codes", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Official code table; default: the built-in demo table.")
+@click.option("--encoding", default="utf-8", show_default=True,
+              type=click.Choice(["utf-8", "utf-8-sig", "cp950", "big5", "big5hkscs", "euc-tw"]),
+              help="Encoding of CSV inputs.")
+@click.option("--note", default="", help="Revision note (why this build).")
+@click.option("--problems", "problems_file", type=click.Path(path_type=Path),
+              help="Also write every problem found as CSV to this file.")
+def build(extract: Path, period: str, releases: Path, codes: Path | None, encoding: str,
+          note: str, problems_file: Path | None) -> None:
+    """Validate an extract and write the release of a period (a new revision if rebuilt)."""
+    target = _period(period)
+    try:
+        built = build_release(extract, target, releases, _codes(codes), encoding=encoding,
+                              note=note, progress=_progress)
+    except ValidationError as exc:
+        click.echo(exc.report(limit=500), err=True)
+        if problems_file is not None:
+            _write_problems(problems_file, exc)
+        click.echo(f"Error: {exc}; nothing was written.", err=True)
+        sys.exit(EXIT_INVALID_INPUT)
+    except ReleaseError as exc:
+        raise click.ClickException(str(exc)) from exc
+    tables = ", ".join(f"{t['table']} ({t['rows']:,})" for t in built.manifest["tables"])
+    click.echo(f"{target} revision {built.revision}: {tables}")
+
+
+def _write_problems(path: Path, error: ValidationError) -> None:
+    import csv
+
+    with path.open("w", newline="", encoding="utf-8-sig") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["file", "row", "column", "value", "rule"])
+        for p in error.problems:
+            writer.writerow([p.file, p.row or "", p.column or "", p.value or "", p.rule])
+
+
+@main.command("publish")
+@click.option("--releases", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--period", required=True)
+@click.option("--at", "at", default=None, help="Publication time (ISO 8601); default now. "
+              "A future time is an embargo.")
+@click.option("--by", default=None, help="Who publishes (default: the login name).")
+@click.option("--note", default="", help="Public note (e.g. what a revision corrects).")
+def publish_command(releases: Path, period: str, at: str | None, by: str | None, note: str) -> None:
+    """Publish the current revision of a built period, now or at a set time."""
+    target = str(_period(period))
+    try:
+        when = datetime.fromisoformat(at) if at else None
+    except ValueError as exc:
+        raise click.BadParameter(f"--at {at!r} is not an ISO 8601 time") from exc
+    if when is not None and when.tzinfo is None:
+        when = when.astimezone()  # a local time as the statistician typed it
+    try:
+        manifest = publish(releases, target, by=by or getpass.getuser(), now=_now(), at=when,
+                           note=note)
+    except ReleaseError as exc:
+        raise click.ClickException(str(exc)) from exc
+    pub = manifest["publication"]
+    click.echo(f"{target} revision {manifest['revision']} {manifest['status']} at {pub['at']} by {pub['by']}")
+
+
+@main.command("releases")
+@click.option("--releases", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def releases_command(releases: Path, as_json: bool) -> None:
+    """List periods, revisions, states and times."""
+    rows = list_releases(releases, _now())
+    if as_json:
+        click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    click.echo(f"{'period':<9} {'rev':>3}  {'state':<10} {'built':<25} {'published':<25} note")
+    for r in rows:
+        click.echo(f"{r['period']:<9} {r['revision']:>3}  {r['state']:<10} {r['created_at']:<25} "
+                   f"{r['published_at'] or '-':<25} {r['note']}")
+
+
+@main.command("calendar")
+@click.option("--releases", required=True, type=click.Path(path_type=Path))
+@click.option("--period", default=None, help="Period to plan (omit to show the calendar).")
+@click.option("--date", "planned", default=None, help="Planned publication date (YYYY-MM-DD).")
+@click.option("--note", default="")
+def calendar_command(releases: Path, period: str | None, planned: str | None, note: str) -> None:
+    """Show the release calendar, or plan a period's publication date."""
+    if period is not None:
+        if planned is None:
+            raise click.UsageError("--period needs --date")
+        try:
+            day = date.fromisoformat(planned)
+        except ValueError as exc:
+            raise click.BadParameter(f"--date {planned!r} is not YYYY-MM-DD") from exc
+        plan_release(releases, str(_period(period)), day, note)
+    for entry in read_calendar(releases):
+        click.echo(f"{entry['planned']}  {entry['period']:<9} {Period.parse(entry['period']).roc_label:<10} {entry['note']}")
+
+
+@main.command("report")
+@click.option("--releases", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--period", required=True)
+@click.option("--json", "as_json", is_flag=True)
+def report_command(releases: Path, period: str, as_json: bool) -> None:
+    """The release report to read before publishing: totals, changes, residuals, outliers."""
+    try:
+        report = release_report(releases, str(_period(period)))
+    except ReleaseError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if as_json:
+        click.echo(json.dumps(report, ensure_ascii=False, indent=2, default=str))
+        return
+    click.echo(_format_report(report))
+
+
+def _format_report(report: dict) -> str:
+    lines = [f"Release report {report['period']} ({report['label_roc']}), revision "
+             f"{report['revision']}, {report['state']}", "", f"{'national':<18}{'value':>14}"
+             f"{'vs ' + report['comparisons']['previous']['period']:>16}"
+             f"{'vs ' + report['comparisons']['year_ago']['period']:>16}"]
+    for name, value in report["totals"].items():
+        cells = []
+        for key in ("previous", "year_ago"):
+            comp = report["comparisons"][key]
+            if comp["available"]:
+                pct = comp["change_pct"][name]
+                cells.append(f"{comp['change'][name]:+,}" + (f" ({pct:+.2f}%)" if pct is not None else ""))
+            else:
+                cells.append("n/a")
+        lines.append(f"{name:<18}{value:>14,}{cells[0]:>16}{cells[1]:>16}")
+    lines += ["", "reconciliation residuals (end − start − births + deaths − in + out):"]
+    for r in report["residuals"]:
+        lines.append(f"  {r['area_level']:<9} {r['areas_with_residual']:>6} areas ≠ 0, "
+                     f"max |residual| {r['max_abs_residual']}, sum {r['sum_residual']}")
+    lines += ["", f"outliers (|robust z| ≥ 6): {len(report['outliers'])}"]
+    for o in report["outliers"][:20]:
+        lines.append(f"  {o['area_level']:<9} {o['area_code']}  {o['population_start']:,} → "
+                     f"{o['population_end']:,} ({o['rate'] * 100:+.1f}%, z={o['z']:.1f})")
+    return "\n".join(lines)
+
+
+@main.command()
+@click.option("--out", "workdir", default="demo", show_default=True, type=click.Path(path_type=Path),
+              help="Working folder for the demo extract and releases.")
+@click.option("--scale", default=0.01, show_default=True, type=float)
+@click.option("--year", default=2025, show_default=True, type=int)
+def demo(workdir: Path, scale: float, year: int) -> None:
+    """Quick start: sample a year of extracts, build and publish every month, quarter and year."""
+    from popstats.demo import run_demo
+
+    click.echo(run_demo(workdir, scale=scale, year=year, progress=_progress))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
