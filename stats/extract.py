@@ -10,7 +10,7 @@ from pathlib import Path
 import polars as pl
 
 from stats.codes import CodeTable
-from stats.io import SourceFile, check_readable, find_source, scan_source, sha256_of
+from stats.io import SourceFile, count_rows, find_source, read_failure, scan_source, sha256_of
 from stats.periods import Period
 from stats.problems import Problem, ValidationError
 from stats.validate import find_problems, typed_events, typed_residents
@@ -70,10 +70,16 @@ def load_extract(
         source.sha256 = sha256_of(source.path)
         raw, file_problems = scan_source(source, encoding)
         if raw is not None and not file_problems:
-            file_problems = check_readable(raw, source, encoding)
+            file_problems = count_rows(raw, source, encoding)
         counts.update((p.file, p.rule) for p in file_problems)
         if raw is not None and not any(p.row is None for p in file_problems):
-            found, found_counts = find_problems(raw, str(source.path), source.kind, source.month, codes)
+            try:
+                found, found_counts = find_problems(
+                    raw, str(source.path), source.kind, source.month, codes
+                )
+            except pl.exceptions.PolarsError as exc:
+                found = read_failure(exc, source, encoding)
+                found_counts = Counter((p.file, p.rule) for p in found)
             file_problems += found
             counts.update(found_counts)
         problems += file_problems

@@ -12,7 +12,7 @@ import csv
 import hashlib
 import io
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import polars as pl
@@ -83,7 +83,12 @@ class _DecodeRecorder:
 
     def __call__(self, exc: UnicodeError) -> tuple[str, int]:
         assert isinstance(exc, UnicodeDecodeError)
-        self.failures.append((self.base + exc.start, exc.object[exc.start : exc.end]))
+        start, bad = self.base + exc.start, exc.object[exc.start : exc.end]
+        if self.failures and sum(map(len, self.failures[-1][1:])) + self.failures[-1][0] == start:
+            # adjacent bad bytes are one bad sequence (one character's worth of garbage)
+            self.failures[-1] = (self.failures[-1][0], self.failures[-1][1] + bad)
+        else:
+            self.failures.append((start, bad))
         return "\ufffd", exc.end
 
 
@@ -216,14 +221,19 @@ def scan_source(source: SourceFile, encoding: str) -> tuple[pl.LazyFrame | None,
     return lf.with_row_index("row", offset=1), problems
 
 
-def check_readable(lf: pl.LazyFrame, source: SourceFile, encoding: str) -> list[Problem]:
-    """Force a full read once (row count) to surface ragged rows and corrupt pages."""
+def count_rows(lf: pl.LazyFrame, source: SourceFile, encoding: str) -> list[Problem]:
+    """Count the file's rows (for the manifest); a file that cannot even be counted is a problem."""
     try:
         source.rows = int(lf.select(pl.len()).collect().item())
-    except pl.exceptions.ComputeError as exc:
-        if "more fields" in str(exc) and source.path.suffix == ".csv":
-            return ragged_lines(source.temp or source.path, "utf-8" if source.temp else encoding)
-        return [Problem(str(source.path), None, None, None, f"file cannot be read: {exc}")]
-    except Exception as exc:
-        return [Problem(str(source.path), None, None, None, f"file cannot be read: {exc}")]
+    except Exception as exc:  # polars raises several kinds for unreadable files
+        return read_failure(exc, source, encoding)
     return []
+
+
+def read_failure(exc: Exception, source: SourceFile, encoding: str) -> list[Problem]:
+    """Turn a reader's exception into located problems where possible."""
+    if "more fields" in str(exc) and source.path.suffix == ".csv":
+        found = ragged_lines(source.temp or source.path, "utf-8" if source.temp else encoding)
+        if found:
+            return [replace(p, file=str(source.path)) for p in found]
+    return [Problem(str(source.path), None, None, None, f"file cannot be read: {exc}")]

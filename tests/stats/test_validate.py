@@ -1,0 +1,195 @@
+"""Every validation rule of CONTRACT §1 with a bad file: all problems listed, nothing written."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from stats.extract import load_extract
+from stats.periods import Month, Period
+from stats.problems import ValidationError
+from stats.release import build_release
+from tests.helpers import event, person, tiny_codes, write_extract
+
+FEB, MAR = Month(2024, 2), Month(2024, 3)
+V1, RETIRED, KHH = "63000010001", "63000010002", "64000010001"
+HEADER_R = "person_id,household_id,village_code,sex,birth_date,indigenous,marital_status\n"
+HEADER_E = ("event_id,event_type,registration_date,occurrence_date,person_id,sex,birth_date,"
+            "village_code,from_village_code,to_village_code,partner_sex\n")
+
+
+def good_extract(folder: Path, fmt: str = "csv") -> Path:
+    people = [person("p1", V1), person("p2", KHH, sex=2)]
+    return write_extract(folder, {FEB: people, MAR: people}, {MAR: []}, fmt=fmt)
+
+
+def problems_of(folder: Path, period: str = "2024-03", encoding: str = "utf-8") -> list[tuple]:
+    with pytest.raises(ValidationError) as caught:
+        load_extract(folder, Period.parse(period), tiny_codes(), encoding)
+    return [(Path(p.file).name, p.row, p.column, p.value, p.rule) for p in caught.value.problems]
+
+
+def test_a_good_extract_passes(tmp_path):
+    extract = load_extract(good_extract(tmp_path), Period.parse("2024-03"), tiny_codes())
+    assert extract.end.collect().height == 2
+
+
+def test_every_resident_problem_is_listed_with_row_column_and_value(tmp_path):
+    good_extract(tmp_path)
+    (tmp_path / "residents_202403.csv").write_text(
+        HEADER_R
+        + "p1,h1,63000010001,1,1980-01-01,0,1\n"
+        + "p1,h2,63000010001,3,2024-02-30,5,0\n"  # duplicate id, sex 3, impossible date, codes
+        + "p3,,6300001000,x,1130230,0,1\n"  # missing household, short code, sex x, ROC 30 Feb
+        + "p4,h4,63000010002,2,2024-04-01,0,1\n"  # retired village, born after reference date
+        + "p5,h5,99999999999,2,0991231,0,2\n",  # unknown code (ROC date 2010-12-31 is fine)
+        encoding="utf-8",
+    )
+    got = problems_of(tmp_path)
+    f = "residents_202403.csv"
+    expected = [
+        (f, 2, "person_id", "p1", "duplicate person_id"),
+        (f, 2, "sex", "3", "not one of 1, 2"),
+        (f, 2, "birth_date", "2024-02-30", "not a valid date (YYYY-MM-DD or ROC YYYMMDD)"),
+        (f, 2, "indigenous", "5", "not one of 0, 1, 2"),
+        (f, 2, "marital_status", "0", "not one of 1, 2, 3, 4"),
+        (f, 3, "household_id", None, "required value missing"),
+        (f, 3, "village_code", "6300001000", "not an 11-digit village code"),
+        (f, 3, "sex", "x", "not an integer"),
+        (f, 3, "birth_date", "1130230", "not a valid date (YYYY-MM-DD or ROC YYYMMDD)"),
+        (f, 4, "village_code", "63000010002", "village code not valid in 2024-03"),
+        (f, 4, "birth_date", "2024-04-01", "born after the reference date 2024-03-31"),
+        (f, 5, "village_code", "99999999999", "unknown village code"),
+    ]
+    assert sorted(got) == sorted(expected)
+
+
+def test_every_event_problem_is_listed(tmp_path):
+    good_extract(tmp_path)
+    (tmp_path / "events_202403.csv").write_text(
+        HEADER_E
+        + "e1,BIRTH,2024-04-01,2024-03-02,n1,1,2024-03-01,63000010001,,,\n"
+        + "e2,DEATH,2024-03-05,2024-03-06,p1,1,2024-03-07,,,,\n"
+        + "e2,WEDDING,2024-03-05,2024-03-05,p1,1,1980-01-01,63000010001,,,\n"
+        + "e4,MOVE,2024-03-05,2024-03-05,p1,1,1980-01-01,,,,\n"
+        + "e5,MOVE,1130305,1130305,p1,1,1980-01-01,,63000010002,64000010001,\n"
+        + "e6,MARRIAGE,2024-03-05,2024-03-05,p1,1,1980-01-01,63000010001,,,\n"
+        + "e7,DIVORCE,2024-03-05,2024-03-05,p1,1,1980-01-01,63000010001,,,3\n",
+        encoding="utf-8",
+    )
+    got = problems_of(tmp_path)
+    f = "events_202403.csv"
+    expected = [
+        (f, 1, "registration_date", "2024-04-01", "registration date outside 2024-03"),
+        (f, 1, "birth_date", "2024-03-01", "a birth's birth_date must equal its occurrence_date"),
+        (f, 2, "occurrence_date", "2024-03-06", "occurred after its registration"),
+        (f, 2, "birth_date", "2024-03-07", "birth after the event"),
+        (f, 2, "village_code", None, "required for BIRTH, DEATH, MARRIAGE and DIVORCE"),
+        (f, 3, "event_id", "e2", "duplicate event_id"),
+        (f, 3, "event_type", "WEDDING", "not one of BIRTH, DEATH, MARRIAGE, DIVORCE, MOVE"),
+        (f, 4, "to_village_code", None, "a MOVE needs an origin or a destination"),
+        (f, 5, "from_village_code", "63000010002", "village code not valid in 2024-03"),
+        (f, 6, "partner_sex", None, "required for MARRIAGE and DIVORCE"),
+        (f, 7, "partner_sex", "3", "not one of 1, 2"),
+    ]
+    assert sorted(got) == sorted(expected)
+
+
+def test_missing_columns_and_files(tmp_path):
+    good_extract(tmp_path)
+    (tmp_path / "residents_202402.csv").unlink()
+    (tmp_path / "events_202403.csv").write_text("event_id,event_type\n", encoding="utf-8")
+    got = problems_of(tmp_path)
+    assert any(p[4].startswith("missing file: residents of 2024-02") for p in got)
+    missing = {p[2] for p in got if p[4] == "required column missing"}
+    assert missing == {"registration_date", "occurrence_date", "person_id", "sex", "birth_date",
+                       "village_code", "from_village_code", "to_village_code", "partner_sex"}
+
+
+def test_a_truncated_csv_is_refused(tmp_path):
+    good_extract(tmp_path)
+    path = tmp_path / "residents_202403.csv"
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) - 8])  # cut inside the last line
+    got = problems_of(tmp_path)
+    assert any(p[0] == path.name and p[4].startswith("file truncated") for p in got)
+
+
+def test_a_truncated_parquet_is_refused(tmp_path):
+    good_extract(tmp_path, fmt="parquet")
+    path = tmp_path / "residents_202403.parquet"
+    path.write_bytes(path.read_bytes()[:-100])
+    got = problems_of(tmp_path)
+    assert [p[4].split(":")[0] for p in got if p[0] == path.name] == [
+        "not a readable Parquet file (truncated?)"
+    ]
+
+
+def test_undecodable_bytes_are_located(tmp_path):
+    good_extract(tmp_path)
+    # a CP950 file declared as UTF-8: the bytes of 戶 are not valid UTF-8
+    (tmp_path / "residents_202403.csv").write_bytes(
+        (HEADER_R + "p1,戶1,63000010001,1,1980-01-01,0,1\n").encode("cp950")
+    )
+    got = problems_of(tmp_path)
+    assert ("residents_202403.csv", 1, "household_id", "a4 e1", "bytes not valid utf-8") in got
+
+
+def test_ragged_rows_are_located(tmp_path):
+    good_extract(tmp_path)
+    (tmp_path / "residents_202403.csv").write_text(
+        HEADER_R + "p1,h1,63000010001,1,1980-01-01,0,1\np2,h2,63000010001,1,1980-01-01,0,1,9,9\n",
+        encoding="utf-8",
+    )
+    got = problems_of(tmp_path)
+    assert ("residents_202403.csv", 2, None, "9,9", "row has 9 fields, the header 7") in got
+
+
+def test_wrong_parquet_types_are_refused(tmp_path):
+    good_extract(tmp_path, fmt="parquet")
+    path = tmp_path / "residents_202403.parquet"
+    pl.read_parquet(path).with_columns(pl.col("sex").cast(pl.Float64)).write_parquet(path)
+    got = problems_of(tmp_path)
+    assert ("residents_202403.parquet", None, "sex", "Float64", "wrong type; expected Int8") in got
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "cp950", "euc-tw"])
+def test_csv_in_every_encoding_with_mixed_dates_equals_parquet(tmp_path, encoding):
+    people = [person("p1", V1, born=date(1980, 2, 29)), person("p2", KHH, sex=2, born=date(1911, 5, 1))]
+    events = [event("e1", "DEATH", date(2024, 3, 4), pid="p3", village=KHH)]
+    write_extract(tmp_path / "pq", {FEB: people, MAR: people}, {MAR: events}, fmt="parquet")
+    folder = tmp_path / "csv"
+    folder.mkdir()
+    header = HEADER_R.replace("household_id", "household_id")
+    rows = ("p1,戶一,63000010001,1,0690229,0,1\n"  # ROC date
+            "p2,戶二,64000010001,2,1911-05-01,0,1\n")  # before 1912: ISO only
+    for month in ("202402", "202403"):
+        (folder / f"residents_{month}.csv").write_bytes((header + rows).encode(encoding))
+    (folder / "events_202403.csv").write_bytes(
+        (HEADER_E + "e1,DEATH,1130304,2024-03-04,p3,1,0690101,64000010001,,,\n").encode(encoding)
+    )
+    declared = "utf-8" if encoding == "utf-8-sig" else encoding
+    from_csv = load_extract(folder, Period.parse("2024-03"), tiny_codes(), declared)
+    from_pq = load_extract(tmp_path / "pq", Period.parse("2024-03"), tiny_codes())
+    csv_end = from_csv.end.collect()
+    assert csv_end["household_id"].to_list() == ["戶一", "戶二"]
+    assert csv_end.drop("household_id").equals(from_pq.end.collect().drop("household_id"))
+    assert from_csv.events.collect()["registration_date"].to_list() == [date(2024, 3, 4)]
+    assert from_csv.events.collect()["birth_date"].to_list() == [date(1980, 1, 1)]
+    from_csv.cleanup()
+
+
+def test_invalid_input_writes_nothing_and_keeps_the_previous_release(tmp_path):
+    extract = good_extract(tmp_path / "extract")
+    releases = tmp_path / "releases"
+    first = build_release(extract, Period.parse("2024-03"), releases, tiny_codes())
+    before = sorted(str(p.relative_to(releases)) for p in releases.rglob("*"))
+    (extract / "residents_202403.csv").write_text(HEADER_R + "p1,h1,1,1,x,0,1\n", encoding="utf-8")
+    with pytest.raises(ValidationError):
+        build_release(extract, Period.parse("2024-03"), releases, tiny_codes())
+    after = sorted(str(p.relative_to(releases)) for p in releases.rglob("*"))
+    assert after == before
+    assert (releases / "2024-03").resolve() == first.path
