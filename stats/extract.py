@@ -13,7 +13,9 @@ from stats.codes import CodeTable
 from stats.io import SourceFile, count_rows, find_source, read_failure, scan_source, sha256_of
 from stats.periods import Period
 from stats.problems import Problem, ValidationError
-from stats.validate import find_problems, typed_events, typed_residents
+from stats.checks import find_problems
+from stats.schemas import EVENT_COLUMNS, RESIDENT_COLUMNS
+from stats.validate import code_fixes, typed_events, typed_residents
 
 
 @dataclass
@@ -90,12 +92,18 @@ def load_extract(
             if source.temp is not None:
                 source.temp.unlink(missing_ok=True)
         raise ValidationError(problems, counts)
+    def residents(month: str) -> pl.LazyFrame:
+        raw = frames[("residents", month)]
+        return typed_residents(raw, code_fixes(raw, RESIDENT_COLUMNS))
+
     events = pl.concat(
-        [typed_events(frames[("events", str(m))]) for m in period.months], how="vertical"
+        [typed_events(raw, code_fixes(raw, EVENT_COLUMNS))
+         for raw in (frames[("events", str(m))] for m in period.months)],
+        how="vertical",
     )
     return Extract(
         sources=sources,
-        start=typed_residents(frames[("residents", str(period.start_month))]),
-        end=typed_residents(frames[("residents", str(period.end_month))]),
+        start=residents(str(period.start_month)),
+        end=residents(str(period.end_month)),
         events=events,
     )

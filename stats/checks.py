@@ -1,0 +1,133 @@
+"""Evaluating validation rules over a whole file, fast enough for 23.5 M rows.
+
+A national residents file has ~23 M rows but only a few thousand distinct village codes,
+dates and small codes. So a rule that reads one column is evaluated on that column's
+*distinct values*; only when some value breaks it is the file scanned again to find the
+rows holding that value. Identifier uniqueness is checked by sorting 64-bit hashes (equal
+hashes are then confirmed on the strings themselves, so a hash collision cannot raise a
+false alarm). Rules that compare columns run row by row; events files are small.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+
+import numpy as np
+import polars as pl
+
+from stats.codes import CodeTable
+from stats.periods import Month
+from stats.problems import Problem
+from stats.schemas import EVENT_COLUMNS, RESIDENT_COLUMNS
+from stats.validate import (
+    Rule,
+    event_rules,
+    missing_columns,
+    resident_rules,
+    typed_frame,
+    wrong_types,
+)
+
+MAX_LISTED_ROWS = 50_000  # bad rows listed per file; the counts cover all of them
+ID_COLUMNS = {"residents": "person_id", "events": "event_id"}
+HIGH_CARDINALITY = {"person_id", "household_id", "event_id"}
+
+
+def _source_column(rule: Rule) -> str | None:
+    """The single raw column a rule reads, or None when it compares several."""
+    roots = {name.removeprefix("t_") for name in rule.bad.meta.root_names()}
+    return roots.pop() if len(roots) == 1 else None
+
+
+def narrow_to_bad_values(
+    raw: pl.LazyFrame, rules: list[Rule], columns: dict[str, pl.DataType]
+) -> list[Rule]:
+    """Single-column rules re-expressed as "the raw value is one of the bad ones".
+
+    Each column's distinct values are checked once; rules that no value breaks vanish.
+    """
+    by_column: dict[str, list[Rule]] = {}
+    for rule in rules:
+        by_column.setdefault(_source_column(rule) or "", []).append(rule)
+    distinct_q = [raw.select(pl.col(c).unique()) for c in by_column]
+    narrowed = []
+    for (column, column_rules), values in zip(by_column.items(), pl.collect_all(distinct_q),
+                                              strict=True):
+        typed = typed_frame(values.lazy(), {column: columns[column]})
+        flags = typed.select(
+            pl.col(column), *[r.bad.fill_null(False).alias(f"f{i}") for i, r in enumerate(column_rules)]
+        ).collect()
+        for i, rule in enumerate(column_rules):
+            bad = flags.filter(pl.col(f"f{i}"))[column]
+            if bad.len() == 0:
+                continue
+            hit = pl.col(column).is_in(bad.drop_nulls().implode())
+            if bad.null_count():
+                hit = hit | pl.col(column).is_null()
+            narrowed.append(Rule(rule.column, rule.rule, hit))
+    return narrowed
+
+
+def has_duplicates(raw: pl.LazyFrame, column: str) -> bool:
+    """Whether any non-null value of ``column`` occurs twice (sorted 64-bit hashes first)."""
+    hashes = (
+        raw.select(pl.col(column).drop_nulls().hash(seed=0)).collect().to_series().to_numpy().copy()
+    )
+    hashes.sort()
+    if not bool(np.any(hashes[1:] == hashes[:-1])):
+        return False
+    return bool(raw.select(pl.col(column).drop_nulls().is_duplicated().any()).collect().item())
+
+
+def located_problems(
+    raw: pl.LazyFrame, file: str, rules: list[Rule], columns: Iterable[str]
+) -> tuple[list[Problem], Counter[tuple[str, str]]]:
+    """One pass over the rows: the problems (up to a cap) and the count for each rule."""
+    if not rules:
+        return [], Counter()
+    flag_names = [f"__bad{i}" for i in range(len(rules))]
+    flags = raw.with_columns(
+        [r.bad.fill_null(False).alias(name) for r, name in zip(rules, flag_names, strict=True)]
+    )
+    counts_q = flags.select([pl.col(f).sum() for f in flag_names])
+    rows_q = (
+        flags.filter(pl.any_horizontal(flag_names))
+        .select("row", *[pl.col(c).cast(pl.String) for c in columns], *flag_names)
+        .head(MAX_LISTED_ROWS)
+    )
+    counts_df, bad_rows = pl.collect_all([counts_q, rows_q])
+    counts: Counter[tuple[str, str]] = Counter()
+    problems = []
+    for rule, name in zip(rules, flag_names, strict=True):
+        if n := int(counts_df[name][0] or 0):
+            counts[(file, f"{rule.column}: {rule.rule}")] += n
+        hits = bad_rows.filter(pl.col(name))
+        problems += [
+            Problem(file, int(row), rule.column, value, rule.rule)
+            for row, value in zip(hits["row"], hits[rule.column], strict=True)
+        ]
+    return problems, counts
+
+
+def find_problems(
+    raw: pl.LazyFrame, file: str, kind: str, month: Month, codes: CodeTable
+) -> tuple[list[Problem], Counter[tuple[str, str]]]:
+    """Every problem of one extract file, and the count of each (file, rule)."""
+    columns = RESIDENT_COLUMNS if kind == "residents" else EVENT_COLUMNS
+    schema = raw.collect_schema()
+    structural = missing_columns(file, schema, columns) + wrong_types(file, schema, columns)
+    if structural:
+        return structural, Counter((p.file, p.rule) for p in structural)
+    rules = resident_rules(month, codes) if kind == "residents" else event_rules(month, codes)
+    single = [r for r in rules if (_source_column(r) or "") not in ("", *HIGH_CARDINALITY)]
+    single_ids = {id(r) for r in single}
+    row_rules = [r for r in rules if id(r) not in single_ids]
+    row_rules += narrow_to_bad_values(raw, single, columns)
+    id_column = ID_COLUMNS[kind]
+    typed = typed_frame(raw, columns)
+    if has_duplicates(typed, f"t_{id_column}"):
+        t_id = pl.col(f"t_{id_column}")
+        row_rules.append(Rule(id_column, f"duplicate {id_column}",
+                              t_id.is_not_null() & ~t_id.is_first_distinct()))
+    return located_problems(typed, file, row_rules, columns)
