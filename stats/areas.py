@@ -30,18 +30,25 @@ def roll_up(
 ) -> pl.LazyFrame:
     """Sum village-level counts (column ``village_code``) to every requested level.
 
-    Only additive measures may be rolled up; distinct counts and migration are computed
-    per level instead.
+    The input may hold several rows per village and key (finer cells); each level is
+    summed from the one below it (villages → townships → counties → nation), so only the
+    first step touches the large input. Only additive measures
+    may be rolled up; distinct counts and migration are computed per level instead.
     """
-    frames = [
-        village_level.group_by(
-            area_code_at(level, pl.col("village_code")).alias("area_code"), *keys
+    def summed(frame: pl.LazyFrame, level: str) -> pl.LazyFrame:
+        code = area_code_at(level, pl.col("area_code")).alias("area_code")
+        return (
+            frame.group_by(code, *keys)
+            .agg([pl.col(m).sum() for m in measures])
+            .select(pl.lit(level).alias("area_level"), "area_code", *keys, *measures)
         )
-        .agg([pl.col(m).sum() for m in measures])
-        .select(pl.lit(level).alias("area_level"), "area_code", *keys, *measures)
-        for level in levels
-    ]
-    return pl.concat(frames)
+
+    current = summed(village_level.rename({"village_code": "area_code"}), "village").cache()
+    frames = {"village": current}
+    for level in ("township", "county", "national"):
+        current = summed(current, level).cache()
+        frames[level] = current
+    return pl.concat([frames[level] for level in levels])
 
 
 def complete(

@@ -13,11 +13,11 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 
-import numpy as np
 import polars as pl
 
 from stats.codes import CodeTable
 from stats.periods import Month
+from stats.population import repeated_values
 from stats.problems import Problem
 from stats.schemas import EVENT_COLUMNS, RESIDENT_COLUMNS
 from stats.validate import (
@@ -70,14 +70,8 @@ def narrow_to_bad_values(
 
 
 def has_duplicates(raw: pl.LazyFrame, column: str) -> bool:
-    """Whether any non-null value of ``column`` occurs twice (sorted 64-bit hashes first)."""
-    hashes = (
-        raw.select(pl.col(column).drop_nulls().hash(seed=0)).collect().to_series().to_numpy().copy()
-    )
-    hashes.sort()
-    if not bool(np.any(hashes[1:] == hashes[:-1])):
-        return False
-    return bool(raw.select(pl.col(column).drop_nulls().is_duplicated().any()).collect().item())
+    """Whether any non-null value of ``column`` occurs twice."""
+    return repeated_values(raw.select(pl.col(column)).collect().to_series()).len() > 0
 
 
 def located_problems(

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import date
 
+import numpy as np
 import polars as pl
 
-from stats.areas import area_code_at
+from stats.areas import area_code_at, roll_up
 from stats.schemas import MAX_AGE
 
 
@@ -49,20 +50,46 @@ def household_pairs(residents: pl.LazyFrame) -> pl.LazyFrame:
 def households_by_level(pairs: pl.DataFrame, levels: list[str]) -> pl.DataFrame:
     """Distinct households within each area at each level.
 
-    A household normally lives in one village, so higher levels are sums; when some
-    household id appears in several villages, higher levels count distinct ids instead.
+    A household normally lives in one village, so an area's count is the sum of its
+    villages' counts. A household found in several villages of one area would be counted
+    several times by that sum: those few are found and the excess subtracted.
     """
-    split = pairs.height != pairs["household_id"].n_unique()
-    frames = []
-    for level in levels:
-        code = area_code_at(level, pl.col("village_code")).alias("area_code")
-        if level == "village" or not split:
-            agg = pl.len()
-        else:
-            agg = pl.col("household_id").n_unique()
-        frames.append(
-            pairs.group_by(code)
-            .agg(agg.cast(pl.Int64).alias("households"))
-            .select(pl.lit(level).alias("area_level"), "area_code", "households")
-        )
-    return pl.concat(frames)
+    per_village = pairs.lazy().group_by("village_code").agg(
+        pl.len().cast(pl.Int64).alias("households")
+    )
+    summed = roll_up(per_village, [], ["households"], levels)
+    spread = pairs.filter(pl.col("household_id").is_in(repeated_values(pairs["household_id"]).implode()))
+    if spread.is_empty():
+        return summed.collect()
+    excess = pl.concat(
+        [
+            spread.lazy()
+            .group_by(area_code_at(level, pl.col("village_code")).alias("area_code"))
+            .agg((pl.len() - pl.col("household_id").n_unique()).cast(pl.Int64).alias("excess"))
+            .select(pl.lit(level).alias("area_level"), "area_code", "excess")
+            for level in levels
+        ]
+    )
+    return (
+        summed.join(excess, on=["area_level", "area_code"], how="left")
+        .select("area_level", "area_code",
+                pl.col("households") - pl.col("excess").fill_null(0))
+        .collect()
+    )
+
+
+def repeated_values(values: pl.Series) -> pl.Series:
+    """The values that occur more than once in a string column (nulls ignored).
+
+    Sorting 64-bit hashes finds candidates much faster than hashing the strings into a
+    set; candidates are then confirmed on the strings, so a hash collision cannot give a
+    wrong answer.
+    """
+    values = values.drop_nulls()
+    hashes = values.hash(seed=0)
+    ordered = np.sort(hashes.to_numpy())
+    clashing = np.unique(ordered[1:][ordered[1:] == ordered[:-1]])
+    if clashing.size == 0:
+        return values.clear()
+    candidates = values.filter(hashes.is_in(pl.Series(clashing).implode()))
+    return candidates.filter(candidates.is_duplicated()).unique()
