@@ -1,0 +1,345 @@
+"""One month of the register: events drawn from the previous snapshot, and the next snapshot.
+
+The next snapshot is the previous one, re-coded where villages were retired, minus the
+persons who died or left the register, plus newborns and arrivals, with movers at their
+destination and new marital statuses, plus the injected corrections. Every person has at
+most one event that changes where they are counted, so the balancing equation holds for
+every area exactly (up to the recodings and corrections, which the manifest lists).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from sample_data import couples
+from sample_data import demography as demo
+from sample_data.events import (
+    BIRTH,
+    DEATH,
+    DIVORCE,
+    MARRIAGE,
+    MOVE,
+    Calendar,
+    EventBatch,
+    concat_events,
+    make_events,
+)
+from sample_data.geography import Geography
+from sample_data.migration import draw_moves
+from sample_data.population import FIRST_HOUSEHOLD_ID, Population, empty_population
+
+Entry = dict[str, str | int]  # a manifest entry: month, village_code, delta, ...
+
+
+@dataclass
+class Counters:
+    """The next free person and household numbers."""
+
+    next_pid: int
+    next_hh: int
+
+    def pids(self, n: int) -> np.ndarray:
+        """``n`` new person numbers."""
+        out = np.arange(self.next_pid, self.next_pid + n, dtype=np.int64)
+        self.next_pid += n
+        return out
+
+    def households(self, n: int) -> np.ndarray:
+        """``n`` new household numbers."""
+        out = np.arange(self.next_hh, self.next_hh + n, dtype=np.int32)
+        self.next_hh += n
+        return out
+
+
+@dataclass
+class MonthResult:
+    """What one simulated month produced."""
+
+    population: Population
+    events: EventBatch
+    counts: dict[str, int]
+    corrections: list[Entry] = field(default_factory=list)
+    recodings: list[Entry] = field(default_factory=list)
+
+
+def _per_cell(weight: np.ndarray, counts: np.ndarray, expected: float) -> np.ndarray:
+    """Per-cell probabilities proportional to ``weight`` with ``expected`` events in total."""
+    denominator = float((weight * counts).sum())
+    if denominator <= 0:
+        return np.zeros_like(weight)
+    return np.minimum(weight * (expected / denominator), 1.0)
+
+
+def recode(pop: Population, geo: Geography, month_index: int,
+           label: str) -> tuple[Population, list[Entry]]:
+    """Move the residents of villages retired this month to their successors (no event)."""
+    mapping = geo.recoding(month_index)
+    if not mapping:
+        return pop, []
+    before = np.bincount(pop.village, minlength=geo.size)
+    remap = np.arange(geo.size, dtype=np.int16)
+    for old, new in mapping.items():
+        remap[old] = new
+    entries: list[Entry] = []
+    for old, new in sorted(mapping.items()):
+        moved = int(before[old])
+        if moved:
+            entries.append({"month": label, "village_code": str(geo.codes[old]),
+                            "delta": -moved, "to_village_code": str(geo.codes[new])})
+            entries.append({"month": label, "village_code": str(geo.codes[new]),
+                            "delta": moved, "from_village_code": str(geo.codes[old])})
+    if not entries:
+        return pop, []
+    return pop.with_columns(village=remap[pop.village]), entries
+
+
+def _location_events(
+    rng: np.random.Generator, pop: Population, cells: np.ndarray, season: int, scale: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rows of persons who die, who leave the register and who start a domestic move.
+
+    One uniform draw per person decides between the three, so nobody has two of them.
+    Movers may take their household along; fewer start so that the moved persons match
+    the national monthly total.
+    """
+    counts = np.bincount(cells, minlength=demo.N_CELLS)
+    household_size = np.bincount(pop.hh - FIRST_HOUSEHOLD_ID).astype(np.float64)
+    person_weighted_size = float((household_size**2).sum() / max(len(pop), 1))
+    move_season = demo.SEASON["moves"][season]
+    domestic = sum(demo.MOVES_PER_MONTH[k] for k in demo.MOVE_KINDS[:4]) * scale * move_season
+    initiators = domestic / (1 + demo.WHOLE_HOUSEHOLD_SHARE * (person_weighted_size - 1))
+    p_death = _per_cell(demo.death_weights(), counts,
+                        demo.DEATHS_PER_MONTH * demo.SEASON["deaths"][season] * scale)
+    p_leave = _per_cell(demo.emigration_weights(), counts,
+                        demo.MOVES_PER_MONTH["to_abroad"] * scale * move_season)
+    p_move = _per_cell(demo.move_weights(), counts, initiators)
+    t1 = p_death.astype(np.float32)
+    t2 = (p_death + p_leave).astype(np.float32)
+    t3 = np.minimum(p_death + p_leave + p_move, 1.0).astype(np.float32)
+    u = rng.random(len(pop), dtype=np.float32)
+    candidate = np.flatnonzero(u < t3[cells])
+    uc, cc = u[candidate], cells[candidate]
+    return (candidate[uc < t1[cc]], candidate[(uc >= t1[cc]) & (uc < t2[cc])],
+            candidate[uc >= t2[cc]])
+
+
+def _status_targets(season: int, scale: float) -> dict[str, float]:
+    """Expected marriages, divorces (by kind of couple) and births this month."""
+    marriages = demo.MARRIAGES_PER_MONTH * demo.SEASON["marriages"][season] * scale
+    divorces = demo.DIVORCES_PER_MONTH * demo.SEASON["divorces"][season] * scale
+    same_m, same_v, male = (demo.SAME_SEX_MARRIAGE_SHARE, demo.SAME_SEX_DIVORCE_SHARE,
+                            demo.SAME_SEX_MALE_SHARE)
+    return {
+        "marriage": marriages * (1 - same_m),
+        "marriage_male": marriages * same_m * male,
+        "marriage_female": marriages * same_m * (1 - male),
+        "divorce": divorces * (1 - same_v),
+        "divorce_male": divorces * same_v * male,
+        "divorce_female": divorces * same_v * (1 - male),
+        "birth": demo.BIRTHS_PER_MONTH * demo.SEASON["births"][season] * scale,
+    }
+
+
+def simulate_month(
+    pop: Population,
+    geo: Geography,
+    rng: np.random.Generator,
+    *,
+    month_index: int,
+    label: str,
+    calendar: Calendar,
+    scale: float,
+    counters: Counters,
+    corrections: int,
+    first_month_index: int,
+) -> MonthResult:
+    """Events registered in one month and the snapshot at its end.
+
+    Parameters
+    ----------
+    pop
+        The snapshot at the end of the previous month (not modified).
+    geo
+        The villages and their validity.
+    rng
+        Random generator of this month.
+    month_index, label
+        The month (``year * 12 + month - 1``) and its ``YYYY-MM`` label.
+    calendar
+        The month's days.
+    scale
+        Fraction of Taiwan's population simulated.
+    counters
+        Next free person and household numbers; advanced.
+    corrections
+        Number of register corrections to inject into this month's snapshot.
+    first_month_index
+        The month of the initial snapshot (villages valid later start empty).
+
+    Returns
+    -------
+    MonthResult
+        The new snapshot, the events, counts, corrections and recodings.
+    """
+    season = month_index % 12
+    pop, recodings = recode(pop, geo, month_index, label)
+    n = len(pop)
+    age = np.maximum(demo.ages_at(pop.birth, calendar.first + 14), 0)
+    cells = demo.cell_of(pop.sex, age)
+    dying, leaving, starting = _location_events(rng, pop, cells, season, scale)
+    alive = np.ones(n, dtype=bool)
+    alive[dying] = False
+    alive[leaving] = False
+    moves = draw_moves(rng, pop, geo, starting, ~alive, month_index, first_month_index,
+                       counters, calendar)
+    moving = np.zeros(n, dtype=bool)
+    moving[moves.person] = True
+
+    # -- status events: marriage, divorce, birth (one uniform draw decides)
+    people = couples.People(pop.sex, age, pop.marital, pop.village, geo.county, alive)
+    drawn = couples.draw_status_events(rng, people.keys(cells), _status_targets(season, scale))
+    del cells
+    taken = np.zeros(n, dtype=bool)
+    wed = couples.couples(rng, people, drawn, taken, "marriage")
+    split = couples.couples(rng, people, drawn, taken, "divorce")
+    widows = couples.widowed(rng, people, taken, dying)
+
+    # -- births to mothers who stay put, in the mother's village and household
+    mothers = drawn["birth"]
+    mothers = mothers[alive[mothers] & ~moving[mothers]]
+    b_reg = calendar.registrations(rng, len(mothers))
+    b_day = calendar.occurrences(rng, b_reg, np.full(len(mothers), -(2**30)), "births")
+    b_sex = np.where(rng.random(len(mothers)) < demo.SEX_RATIO_AT_BIRTH / (
+        1 + demo.SEX_RATIO_AT_BIRTH), 1, 2).astype(np.int8)
+    newborns = Population(
+        pid=counters.pids(len(mothers)), hh=pop.hh[mothers], village=pop.village[mothers],
+        sex=b_sex, birth=b_day, indigenous=pop.indigenous[mothers],
+        marital=np.ones(len(mothers), dtype=np.int8),
+    )
+
+    # -- arrivals from abroad: the village (and often the household) of a random resident
+    arrivals, arrival_events = _arrivals(rng, pop, counters, calendar,
+                                         scale * demo.SEASON["moves"][season])
+
+    # -- events
+    d_reg = calendar.registrations(rng, len(dying))
+    m_reg = calendar.registrations(rng, len(wed.spouse))
+    v_reg = calendar.registrations(rng, len(split.spouse))
+    judicial = rng.random(len(split.spouse)) < demo.JUDICIAL_DIVORCE_SHARE
+    v_occ = np.where(judicial, calendar.occurrences(rng, v_reg, pop.birth[split.spouse],
+                                                    "divorces"), v_reg)
+    l_reg = calendar.registrations(rng, len(leaving))
+    batches = [
+        make_events(BIRTH, b_reg, b_day, newborns.pid, b_sex, b_day, village=newborns.village),
+        make_events(DEATH, d_reg, calendar.occurrences(rng, d_reg, pop.birth[dying], "deaths"),
+                    pop.pid[dying], pop.sex[dying], pop.birth[dying], village=pop.village[dying]),
+        make_events(MARRIAGE, m_reg, m_reg, pop.pid[wed.spouse], pop.sex[wed.spouse],
+                    pop.birth[wed.spouse], village=pop.village[wed.spouse],
+                    partner_sex=wed.partner_sex),
+        make_events(DIVORCE, v_reg, v_occ, pop.pid[split.spouse], pop.sex[split.spouse],
+                    pop.birth[split.spouse], village=pop.village[split.spouse],
+                    partner_sex=split.partner_sex),
+        moves.events(pop),
+        make_events(MOVE, l_reg, calendar.occurrences(rng, l_reg, pop.birth[leaving], "moves"),
+                    pop.pid[leaving], pop.sex[leaving], pop.birth[leaving],
+                    origin=pop.village[leaving], move_kind=demo.MOVE_KINDS.index("to_abroad")),
+        arrival_events,
+    ]
+    events = concat_events(batches).sorted()
+
+    # -- corrections: persons without any event this month, dropped or copied
+    quiet = alive & ~moving & ~taken  # taken: spouses, partners and the widowed
+    quiet[mothers] = False
+    dropped, added, injected = _corrections(rng, pop, quiet, corrections, counters, geo, label)
+
+    # -- the next snapshot, built once: survivors, then newborns, arrivals, additions
+    keep = alive.copy()
+    keep[dropped] = False
+    position = np.cumsum(keep) - 1
+    nxt = pop.assemble(keep, [newborns, arrivals, added])
+    nxt.village[position[moves.person]] = moves.destination
+    nxt.hh[position[moves.person]] = moves.household
+    nxt.marital[position[np.r_[wed.spouse, wed.partner]]] = 2
+    nxt.marital[position[np.r_[split.spouse, split.partner]]] = 3
+    nxt.marital[position[widows]] = 4
+
+    tally = {
+        "persons": len(nxt), "households": nxt.households(), **_event_counts(events),
+        "widowed": len(widows), "corrections": len(injected),
+        "recoded_persons": sum(int(e["delta"]) for e in recodings if int(e["delta"]) > 0),
+    }
+    return MonthResult(nxt, events, tally, injected, recodings)
+
+
+def _event_counts(events: EventBatch) -> dict[str, int]:
+    """Events of the month by type, sex, kind of couple and kind of move."""
+    counts: dict[str, int] = {}
+    for code, name in ((BIRTH, "births"), (DEATH, "deaths")):
+        of_type = events.kind == code
+        counts[name] = int(of_type.sum())
+        counts[f"{name}_male"] = int((of_type & (events.sex == 1)).sum())
+    for code, name in ((MARRIAGE, "marriages"), (DIVORCE, "divorces")):
+        of_type = events.kind == code
+        same = of_type & (events.sex == events.partner_sex)
+        counts[name] = int(of_type.sum())
+        counts[f"{name}_same_sex_male"] = int((same & (events.sex == 1)).sum())
+        counts[f"{name}_same_sex_female"] = int((same & (events.sex == 2)).sum())
+    kinds = events.move_kind[events.kind == MOVE]
+    counts["moves"] = len(kinds)
+    counts.update({f"moves_{k}": int((kinds == i).sum()) for i, k in enumerate(demo.MOVE_KINDS)})
+    return counts
+
+
+def _arrivals(rng: np.random.Generator, pop: Population, counters: Counters,
+              calendar: Calendar, expected: float) -> tuple[Population, EventBatch]:
+    """Persons registering from abroad, and their MOVE events (empty origin)."""
+    k = int(rng.poisson(demo.MOVES_PER_MONTH["from_abroad"] * expected)) if len(pop) else 0
+    host = rng.integers(0, len(pop), size=k) if k else np.zeros(0, dtype=np.int64)
+    sex, age = demo.draw_arrivals(rng, k)
+    registration = calendar.registrations(rng, k)
+    occurrence = calendar.occurrences(rng, registration, np.full(k, -(2**30)), "moves")
+    offset = np.floor((age + rng.random(k)) * demo.DAYS_PER_YEAR).astype(np.int32)
+    birth = np.minimum(occurrence - offset, occurrence).astype(np.int32)
+    joins = rng.random(k) < demo.ARRIVAL_JOINS_HOUSEHOLD
+    hh = np.where(joins, pop.hh[host], 0).astype(np.int32)
+    hh[~joins] = counters.households(int((~joins).sum()))
+    people = Population(
+        pid=counters.pids(k), hh=hh, village=pop.village[host], sex=sex, birth=birth,
+        indigenous=np.zeros(k, dtype=np.int8),
+        marital=demo.draw_marital(rng, demo.cell_of(sex, age)),
+    )
+    events = make_events(MOVE, registration, occurrence, people.pid, sex, birth,
+                         destination=people.village,
+                         move_kind=demo.MOVE_KINDS.index("from_abroad"))
+    return people, events
+
+
+def _corrections(
+    rng: np.random.Generator, pop: Population, quiet: np.ndarray, count: int,
+    counters: Counters, geo: Geography, label: str,
+) -> tuple[np.ndarray, Population, list[Entry]]:
+    """Register corrections: persons dropped or added without any event.
+
+    Half are persons without an event this month dropped from the snapshot; the others
+    are forgotten members added to the household (and village) of such a person.
+    Returns the dropped rows, the added persons and the manifest entries.
+    """
+    if count <= 0 or not len(pop):
+        return np.zeros(0, dtype=np.int64), empty_population(), []
+    candidates = np.flatnonzero(quiet)
+    n_drop = min(int((rng.random(count) < 0.5).sum()), len(candidates))
+    chosen = rng.choice(candidates, size=min(count, len(candidates)), replace=False)
+    dropped, models = np.sort(chosen[:n_drop]), chosen[n_drop:]
+    added = pop.take(models).with_columns(pid=counters.pids(len(models)))
+    entries: list[Entry] = [
+        {"month": label, "village_code": str(geo.codes[pop.village[i]]), "delta": -1,
+         "person_id": f"P{pop.pid[i]}"}
+        for i in dropped
+    ]
+    entries += [
+        {"month": label, "village_code": str(geo.codes[v]), "delta": 1, "person_id": f"P{p}"}
+        for v, p in zip(added.village, added.pid, strict=True)
+    ]
+    return dropped, added, entries

@@ -1,0 +1,190 @@
+"""Turning integer snapshots and events into the contract's files (Parquet or CSV).
+
+Strings are made only here, one chunk of rows at a time: ids from numbers by table
+lookup of 4-digit groups, village codes as a dictionary over the code list. Parquet files
+carry no Arrow schema blob and no timestamps, so equal data give equal bytes.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+import stats.encodings  # noqa: F401  (registers the euc_tw codec)
+from sample_data.events import EVENT_TYPES, NO_SEX, EventBatch
+from sample_data.population import Population
+from stats.periods import ROC_OFFSET
+
+CHUNK_ROWS = 1 << 20  # rows per Parquet row group and per CSV chunk
+ENCODINGS = {"utf-8": "utf-8", "utf-8-sig": "utf-8", "cp950": "cp950", "euc-tw": "euc_tw"}
+DATE_STYLES = ("iso", "roc", "mixed")
+_VILLAGE = pa.dictionary(pa.int16(), pa.string())
+
+RESIDENTS_SCHEMA = pa.schema([
+    ("person_id", pa.string()), ("household_id", pa.string()), ("village_code", _VILLAGE),
+    ("sex", pa.int8()), ("birth_date", pa.date32()), ("indigenous", pa.int8()),
+    ("marital_status", pa.int8()),
+])
+EVENTS_SCHEMA = pa.schema([
+    ("event_id", pa.string()), ("event_type", pa.dictionary(pa.int8(), pa.string())),
+    ("registration_date", pa.date32()), ("occurrence_date", pa.date32()),
+    ("person_id", pa.string()), ("sex", pa.int8()), ("birth_date", pa.date32()),
+    ("village_code", _VILLAGE), ("from_village_code", _VILLAGE),
+    ("to_village_code", _VILLAGE), ("partner_sex", pa.int8()),
+])
+DATE_COLUMNS = ("birth_date", "registration_date", "occurrence_date")
+_UNIQUE_COLUMNS = ("person_id", "household_id", "event_id")
+
+_DIGITS4 = np.array([f"{i:04d}".encode() for i in range(10_000)], dtype="S4").view(np.uint32)
+_LEADING = {k: np.array([f"{i:0{k}d}".encode() for i in range(10**k)], dtype=f"S{k}")
+            for k in (1, 2, 3)}
+
+
+def format_ids(numbers: np.ndarray, prefix: str, digits: int) -> pa.StringArray:
+    """``prefix`` followed by each number zero-padded to ``digits`` digits, as Arrow strings."""
+    numbers = np.asarray(numbers, dtype=np.int64)
+    n, head = len(numbers), prefix.encode("ascii")
+    if n and (numbers.min() < 0 or numbers.max() >= 10**digits):
+        raise ValueError(f"ids do not fit {digits} digits: {numbers.min()}..{numbers.max()}")
+    lead, groups = digits % 4, digits // 4
+    names = ["head", "lead"] + [f"g{i}" for i in range(groups)]
+    formats = [f"S{len(head)}", f"S{max(lead, 1)}"] + ["u4"] * groups
+    offsets = [0, len(head)] + [len(head) + lead + 4 * i for i in range(groups)]
+    if not lead:  # no leading group: let it overlap the first 4-digit group, written later
+        names, formats, offsets = names[:1] + names[2:], formats[:1] + formats[2:], \
+            offsets[:1] + offsets[2:]
+    width = len(head) + digits
+    record = np.empty(n, dtype=np.dtype(
+        {"names": names, "formats": formats, "offsets": offsets, "itemsize": width}
+    ))
+    record["head"] = head
+    rest = numbers
+    if groups >= 2:  # the last eight digits in 32-bit arithmetic, which is much faster
+        low = (rest % 100_000_000).astype(np.uint32)
+        record[f"g{groups - 1}"] = _DIGITS4[low % 10_000]
+        record[f"g{groups - 2}"] = _DIGITS4[low // 10_000]
+        rest = rest // 100_000_000
+        groups -= 2
+    for i in reversed(range(groups)):  # four digits at a time, from the right
+        record[f"g{i}"] = _DIGITS4[rest % 10_000]
+        rest = rest // 10_000
+    if lead:
+        record["lead"] = _LEADING[lead][rest]
+    value_offsets = np.arange(0, width * (n + 1), width, dtype=np.int32)
+    return pa.StringArray.from_buffers(n, pa.py_buffer(value_offsets), pa.py_buffer(record))
+
+
+def _dates(days: np.ndarray) -> pa.Array:
+    """Day numbers as an Arrow date32 column."""
+    return pa.Array.from_buffers(pa.date32(), len(days),
+                                 [None, pa.py_buffer(np.ascontiguousarray(days, np.int32))])
+
+
+def _villages(index: np.ndarray, codes: pa.Array) -> pa.DictionaryArray:
+    """Village indexes (-1 = empty) as dictionary-encoded codes."""
+    index = np.asarray(index, dtype=np.int16)
+    return pa.DictionaryArray.from_arrays(pa.array(index, mask=index < 0), codes)
+
+
+def residents_chunks(pop: Population, codes: pa.Array) -> Iterator[pa.Table]:
+    """The snapshot as Arrow tables of at most CHUNK_ROWS rows (at least one table)."""
+    for start in range(0, max(len(pop), 1), CHUNK_ROWS):
+        rows = slice(start, start + CHUNK_ROWS)
+        yield pa.Table.from_arrays([
+            format_ids(pop.pid[rows], "P", 10),
+            format_ids(pop.hh[rows], "H", 9),
+            _villages(pop.village[rows], codes),
+            pa.array(pop.sex[rows]),
+            _dates(pop.birth[rows]),
+            pa.array(pop.indigenous[rows]),
+            pa.array(pop.marital[rows]),
+        ], schema=RESIDENTS_SCHEMA)
+
+
+def events_chunks(events: EventBatch, codes: pa.Array, compact_month: str) -> Iterator[pa.Table]:
+    """The events, in order, with ids ``E<YYYYMM><sequence>``."""
+    digits = max(6, len(str(len(events))))
+    types = pa.array(EVENT_TYPES, type=pa.string())
+    for start in range(0, max(len(events), 1), CHUNK_ROWS):
+        rows = slice(start, start + CHUNK_ROWS)
+        sequence = np.arange(start + 1, start + 1 + len(events.kind[rows]))
+        partner = events.partner_sex[rows]
+        yield pa.Table.from_arrays([
+            format_ids(sequence, f"E{compact_month}", digits),
+            pa.DictionaryArray.from_arrays(pa.array(events.kind[rows]), types),
+            _dates(events.registration[rows]),
+            _dates(events.occurrence[rows]),
+            format_ids(events.pid[rows], "P", 10),
+            pa.array(events.sex[rows]),
+            _dates(events.birth[rows]),
+            _villages(events.village[rows], codes),
+            _villages(events.origin[rows], codes),
+            _villages(events.destination[rows], codes),
+            pa.array(partner, mask=partner == NO_SEX),
+        ], schema=EVENTS_SCHEMA)
+
+
+def write_parquet(path: Path, schema: pa.Schema, chunks: Iterator[pa.Table]) -> int:
+    """Write row groups to ``path``; returns the number of rows."""
+    rows = 0
+    # dictionary pages for codes; plain for ids and dates; no min/max statistics on ids
+    dictionary = [name for name in schema.names if name not in _UNIQUE_COLUMNS + DATE_COLUMNS]
+    statistics = [name for name in schema.names if name not in _UNIQUE_COLUMNS]
+    with pq.ParquetWriter(path, schema, compression="zstd", use_dictionary=dictionary,
+                          write_statistics=statistics, store_schema=False) as writer:
+        for table in chunks:
+            writer.write_table(table, row_group_size=CHUNK_ROWS)
+            rows += table.num_rows
+    return rows
+
+
+def _roc(column: str) -> pl.Expr:
+    """ROC ``YYYMMDD`` text of a date column; ISO for dates before 1912 (ROC year 1)."""
+    date = pl.col(column)
+    year = date.dt.year()
+    number = (year - ROC_OFFSET) * 10_000 + date.dt.month().cast(pl.Int32) * 100 + date.dt.day()
+    roc = number.cast(pl.String).str.zfill(7)
+    return pl.when(year > ROC_OFFSET).then(roc).otherwise(date.dt.to_string("%Y-%m-%d"))
+
+
+def _csv_frame(table: pa.Table, date_style: str, rng: np.random.Generator) -> pl.DataFrame:
+    """A chunk with text village codes and dates in the requested style."""
+    df = pl.from_arrow(table)
+    assert isinstance(df, pl.DataFrame)
+    df = df.with_columns(pl.col(pl.Categorical, pl.Enum).cast(pl.String))
+    dates = [c for c in DATE_COLUMNS if c in df.columns]
+    if date_style == "roc":
+        df = df.with_columns(_roc(c).alias(c) for c in dates)
+    elif date_style == "mixed":  # each row its own style, as registers merged over years are
+        roc_row = pl.Series("roc_row", rng.random(df.height) < 0.5)
+        df = df.with_columns(
+            pl.when(roc_row).then(_roc(c)).otherwise(pl.col(c).dt.to_string("%Y-%m-%d")).alias(c)
+            for c in dates
+        )
+    return df
+
+
+def write_csv(path: Path, chunks: Iterator[pa.Table], encoding: str, date_style: str,
+              rng: np.random.Generator) -> int:
+    """Write a CSV with a header row in ``encoding``; returns the number of rows."""
+    codec = ENCODINGS[encoding]
+    rows = 0
+    with path.open("wb") as fh:
+        if encoding == "utf-8-sig":
+            fh.write(b"\xef\xbb\xbf")
+        for number, table in enumerate(chunks):
+            buffer = io.BytesIO()
+            _csv_frame(table, date_style, rng).write_csv(buffer, include_header=number == 0)
+            data = buffer.getvalue()
+            if codec != "utf-8":  # all ASCII here, but the codec path is the real one
+                data = data.decode("utf-8").encode(codec)
+            fh.write(data)
+            rows += table.num_rows
+    return rows
+
