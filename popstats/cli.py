@@ -77,11 +77,14 @@ def sample(out: Path, scale: float, seed: int, start: str, months: int, codes: P
         first = Month.parse(start)
     except PeriodError as exc:
         raise click.BadParameter(str(exc)) from exc
-    summary = write_sample(
-        out, scale=scale, seed=seed, start=first, months=months, codes=_codes(codes),
-        corrections=corrections, file_format=file_format, encoding=encoding,
-        date_style=date_style, progress=_progress,
-    )
+    try:
+        summary = write_sample(
+            out, scale=scale, seed=seed, start=first, months=months, codes=_codes(codes),
+            corrections=corrections, file_format=file_format, encoding=encoding,
+            date_style=date_style, progress=_progress,
+        )
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
     click.echo(str(summary))
 
 

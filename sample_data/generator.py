@@ -58,6 +58,15 @@ class SampleSummary:
     recodings: int  # villages re-coded (counted once per retired village)
     files: tuple[str, ...]
 
+    def __str__(self) -> str:
+        return (
+            f"{self.out}: {len(self.files)} files, months {self.months[0]}…{self.months[-1]}; "
+            f"last snapshot {self.residents:,} residents in {self.households:,} households; "
+            f"{self.events:,} events ({self.births:,} births, {self.deaths:,} deaths, "
+            f"{self.marriages:,} marriages, {self.divorces:,} divorces, {self.moves:,} moves); "
+            f"{self.corrections} corrections, {self.recodings} recodings"
+        )
+
 
 def _rng(seed: int, *stage: int) -> np.random.Generator:
     """An independent random generator for one stage of one run."""

@@ -12,6 +12,7 @@ from stats.release import ReleaseError, current_revision_dir, read_manifest, rea
 
 HEADLINES = ["population", "households", "births", "deaths", "marriages", "divorces",
              "in_migration", "out_migration", "natural_increase", "social_increase"]
+NET_BALANCES = {"natural_increase", "social_increase"}
 OUTLIER_Z = 6.0  # robust z-score beyond which an area's change is worth a look
 OUTLIER_MIN_PERSONS = 20  # ignore tiny absolute changes in tiny areas
 
@@ -78,7 +79,9 @@ def release_report(releases: Path, period_text: str) -> dict[str, Any]:
             "period": str(other),
             "available": True,
             "change": {k: totals[k] - before[k] for k in HEADLINES},
-            "change_pct": {k: (totals[k] - before[k]) / before[k] * 100 if before[k] else None
+            # percentages only for counts: a change of a net balance in percent misleads
+            "change_pct": {k: (totals[k] - before[k]) / before[k] * 100
+                           if before[k] > 0 and k not in NET_BALANCES else None
                            for k in HEADLINES},
         }
     reconciliation = read_table(release_dir, "reconciliation")

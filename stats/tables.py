@@ -69,8 +69,9 @@ def release_tables(
     pairs_q = household_pairs(end)
     vital_q = vital_events_by_village(events)
     migration_q = migration_by_level(events, ALL_LEVELS)
+    # the streaming engine keeps memory bounded on national snapshots
     cells, start_pop, pairs, vital_v, migration = pl.collect_all(
-        [cells_q, start_q, pairs_q, vital_q, migration_q]
+        [cells_q, start_q, pairs_q, vital_q, migration_q], engine="streaming"
     )
     cells_lf = cells.lazy()
     sex_grid = _grid(sex=SEXES)
