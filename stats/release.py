@@ -36,6 +36,7 @@ from stats.tables import release_tables
 
 REVISIONS = ".revisions"
 MANIFEST = "manifest.json"
+AREAS = "areas.parquet"  # area_level, area_code, area_name of the period
 
 
 class ReleaseError(ValueError):
@@ -109,11 +110,10 @@ def build_release(
         When the extract has problems; nothing is written.
     """
     extract = load_extract(extract_dir, period, codes, encoding, progress)
+    areas = codes.areas(period)
     try:
         progress(f"computing tables for {period}")
-        tables = release_tables(
-            extract.start, extract.end, extract.events, codes.areas(period), period
-        )
+        tables = release_tables(extract.start, extract.end, extract.events, areas, period)
     finally:
         extract.cleanup()
     releases.mkdir(parents=True, exist_ok=True)
@@ -131,6 +131,9 @@ def build_release(
                 {"table": name, "file": path.name, "sha256": sha256_of(path), "rows": frame.height,
                  "columns": frame.columns}
             )
+        # the area names of the period travel with the release, for labelled exports
+        areas_path = staging / AREAS
+        areas.write_parquet(areas_path)
         manifest = {
             "period": str(period),
             "kind": period.kind,
@@ -149,6 +152,7 @@ def build_release(
                 for s in extract.sources
             ],
             "tables": table_entries,
+            "areas": {"file": AREAS, "sha256": sha256_of(areas_path), "rows": areas.height},
             "status": "draft",
             "publication": None,
         }
@@ -190,11 +194,18 @@ def read_table(release_dir: Path, table: str) -> pl.DataFrame:
     return pl.read_parquet(release_dir / f"{table}.parquet")
 
 
+def read_areas(release_dir: Path) -> pl.DataFrame:
+    """The areas of a release with their names (area_level, area_code, area_name)."""
+    return pl.read_parquet(release_dir / AREAS)
+
+
 def verify_release(release_dir: Path) -> list[str]:
     """Files whose SHA-256 no longer matches the manifest (empty when intact)."""
     manifest = read_manifest(release_dir)
+    entries = [*manifest["tables"], manifest["areas"]]
     return [
         entry["file"]
-        for entry in manifest["tables"]
-        if sha256_of(release_dir / entry["file"]) != entry["sha256"]
+        for entry in entries
+        if not (release_dir / entry["file"]).exists()
+        or sha256_of(release_dir / entry["file"]) != entry["sha256"]
     ]
