@@ -69,9 +69,26 @@ def narrow_to_bad_values(
     return narrowed
 
 
-def has_duplicates(raw: pl.LazyFrame, column: str) -> bool:
-    """Whether any non-null value of ``column`` occurs twice."""
-    return repeated_values(raw.select(pl.col(column)).collect().to_series()).len() > 0
+def identifier_rules(raw: pl.LazyFrame, columns: list[str], unique: str) -> list[Rule]:
+    """Missing and duplicate identifiers, checked on one materialised column at a time.
+
+    Ids are nearly all distinct, so their distinct values are no shortcut; reading each
+    column once and testing it in memory beats a row pass. Returns row rules only for
+    the checks that found something.
+    """
+    rules = []
+    for column in columns:
+        values = raw.select(pl.col(column).cast(pl.String)).collect().to_series()
+        missing = values.is_null() | (values.str.len_bytes() == 0)
+        if missing.any():
+            text = pl.col(column).cast(pl.String)
+            rules.append(Rule(column, "required value missing",
+                              text.is_null() | (text.str.len_bytes() == 0)))
+        if column == unique and repeated_values(values.filter(~missing)).len() > 0:
+            text = pl.col(column).cast(pl.String)
+            rules.append(Rule(column, f"duplicate {column}", (text.str.len_bytes() > 0)
+                              & ~text.is_first_distinct()))
+    return rules
 
 
 def located_problems(
@@ -115,13 +132,12 @@ def find_problems(
         return structural, Counter((p.file, p.rule) for p in structural)
     rules = resident_rules(month, codes) if kind == "residents" else event_rules(month, codes)
     single = [r for r in rules if (_source_column(r) or "") not in ("", *HIGH_CARDINALITY)]
-    single_ids = {id(r) for r in single}
-    row_rules = [r for r in rules if id(r) not in single_ids]
+    on_ids = [r for r in rules if _source_column(r) in HIGH_CARDINALITY]
+    handled = {id(r) for r in single + on_ids}
+    row_rules = [r for r in rules if id(r) not in handled]
     row_rules += narrow_to_bad_values(raw, single, columns)
-    id_column = ID_COLUMNS[kind]
-    typed = typed_frame(raw, columns)
-    if has_duplicates(typed, f"t_{id_column}"):
-        t_id = pl.col(f"t_{id_column}")
-        row_rules.append(Rule(id_column, f"duplicate {id_column}",
-                              t_id.is_not_null() & ~t_id.is_first_distinct()))
-    return located_problems(typed, file, row_rules, columns)
+    ids = sorted({r.column for r in on_ids} | {ID_COLUMNS[kind]})
+    row_rules += identifier_rules(raw, ids, ID_COLUMNS[kind])
+    if not row_rules:
+        return [], Counter()
+    return located_problems(typed_frame(raw, columns), file, row_rules, columns)

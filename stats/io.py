@@ -224,7 +224,12 @@ def scan_source(source: SourceFile, encoding: str) -> tuple[pl.LazyFrame | None,
 def count_rows(lf: pl.LazyFrame, source: SourceFile, encoding: str) -> list[Problem]:
     """Count the file's rows (for the manifest); a file that cannot even be counted is a problem."""
     try:
-        source.rows = int(lf.select(pl.len()).collect().item())
+        if source.path.suffix == ".csv":
+            # parse every field once: ragged rows only show when all columns are read
+            lf.select(pl.all().null_count()).collect()
+            source.rows = int(lf.select(pl.len()).collect().item())
+        else:
+            source.rows = int(lf.select(pl.len()).collect().item())
     except Exception as exc:  # polars raises several kinds for unreadable files
         return read_failure(exc, source, encoding)
     return []

@@ -64,17 +64,15 @@ def release_tables(
     period
         The period the tables describe.
     """
-    cells_q = resident_cells(end, period.reference_date)
-    start_q = village_population(start)
-    pairs_q = household_pairs(end)
-    vital_q = vital_events_by_village(events)
-    migration_q = migration_by_level(events, ALL_LEVELS)
-    # the streaming engine keeps memory bounded on national snapshots
-    cells, start_pop, pairs, vital_v, migration = pl.collect_all(
-        [cells_q, start_q, pairs_q, vital_q, migration_q], engine="streaming"
+    # One big aggregation at a time: running them together would hold every hash table
+    # of a national snapshot in memory at once.
+    households = households_by_level(household_pairs(end).collect(), ALL_LEVELS)
+    cells = resident_cells(end, period.reference_date).collect()
+    start_pop, vital_v, migration = pl.collect_all(
+        [village_population(start), vital_events_by_village(events),
+         migration_by_level(events, ALL_LEVELS)]
     )
     cells_lf = cells.lazy()
-    sex_grid = _grid(sex=SEXES)
 
     by_age = complete(
         roll_up(cells_lf, ["sex", "age"], ["population"], ALL_LEVELS),
@@ -89,7 +87,7 @@ def release_tables(
     )
     population = (
         complete(totals, areas, None, ["male", "female"], ALL_LEVELS)
-        .join(households_by_level(pairs, ALL_LEVELS).lazy(), on=["area_level", "area_code"], how="left")
+        .join(households.lazy(), on=["area_level", "area_code"], how="left")
         .with_columns(
             pl.col("households").fill_null(0),
             (pl.col("male") + pl.col("female")).alias("population"),
