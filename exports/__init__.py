@@ -4,7 +4,10 @@ the dashboards' downloads and file deliveries).
     frame, meta = load_for_export(release_dir, "population")
     report = write(frame, "xlsx", dest, meta)            # dest: a path or a binary stream
 
-Each writer has the signature ``(frame, meta, dest, *, encoding, policy) -> TextReport``.
+``write`` first makes the text of the table writable in the target encoding (made
+characters mapped, unencodable characters refused or handled by the policy: see
+``exports.text``); a writer then only lays out the file. Each writer has the signature
+``(frame, meta, dest, *, encoding) -> None`` and writes bytes to the binary stream ``dest``.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from typing import BinaryIO, Protocol
 import polars as pl
 
 from exports.meta import ExportMeta, load_for_export
-from exports.text import ENCODINGS, POLICIES, TextReport, Unencodable, UnknownEncoding
+from exports.text import ENCODINGS, TextReport, Unencodable, UnknownEncoding, prepare_text
 
 # format -> (module, function, encodings it can be written in)
 TEXT = tuple(ENCODINGS)
@@ -44,8 +47,8 @@ class UnknownFormat(ValueError):
 class Writer(Protocol):
     """What every format module provides."""
 
-    def __call__(self, frame: pl.DataFrame, meta: ExportMeta, dest: BinaryIO, *, encoding: str,
-                 policy: str) -> TextReport: ...
+    def __call__(self, frame: pl.DataFrame, meta: ExportMeta, dest: BinaryIO, *,
+                 encoding: str) -> None: ...
 
 
 def writer(fmt: str, encoding: str) -> Writer:
@@ -56,6 +59,9 @@ def writer(fmt: str, encoding: str) -> Writer:
     UnknownFormat
         For an unknown format or an encoding the format cannot be written in.
     """
+    if encoding not in ENCODINGS:
+        raise UnknownEncoding(f"unknown encoding {encoding!r}; expected one of {', '.join(ENCODINGS)} "
+                              "(BIG-5E has no implementation anywhere: use cp950 or big5hkscs)")
     if fmt not in FORMATS:
         raise UnknownFormat(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
     module, function, encodings = FORMATS[fmt]
@@ -75,25 +81,30 @@ def write(
     *,
     encoding: str = "utf-8-sig",
     policy: str = "strict",
+    private_use: dict[str, str] | None = None,
 ) -> TextReport:
     """Write one table in a format and encoding; a path is written atomically.
+
+    Binary formats are written in their own native encoding (Unicode); ``encoding`` then
+    only needs to be a Unicode one.
 
     Raises
     ------
     Unencodable
         Under the strict policy, listing every character the encoding cannot hold.
+    UnknownFormat, UnknownEncoding
+        For names outside the offered ones.
     """
-    if encoding not in ENCODINGS:
-        raise UnknownEncoding(f"unknown encoding {encoding!r}; expected one of {', '.join(ENCODINGS)}")
-    if policy not in POLICIES:
-        raise ValueError(f"unknown policy {policy!r}; expected one of {', '.join(POLICIES)}")
     write_format = writer(fmt, encoding)
+    text_encoding = encoding if len(FORMATS[fmt][2]) > 1 else "utf-8"
+    prepared, report = prepare_text(frame, text_encoding, policy, private_use)
     if not isinstance(dest, Path):
-        return write_format(frame, meta, dest, encoding=encoding, policy=policy)
+        write_format(prepared, meta, dest, encoding=encoding)
+        return report
     tmp = dest.with_name(f".{dest.name}.partial")
     try:
         with tmp.open("wb") as fh:
-            report = write_format(frame, meta, fh, encoding=encoding, policy=policy)
+            write_format(prepared, meta, fh, encoding=encoding)
         tmp.replace(dest)
     finally:
         tmp.unlink(missing_ok=True)

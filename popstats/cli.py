@@ -232,6 +232,42 @@ def _format_report(report: dict) -> str:
     return "\n".join(lines)
 
 
+@main.command("export")
+@click.option("--release", "release_dir", required=True,
+              type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="A release folder: RELEASES/P (the current revision) or a revision folder.")
+@click.option("--table", required=True, help="Table name, e.g. population_by_age.")
+@click.option("--format", "fmt", required=True, help="csv, xlsx, ods, sav, dta, parquet, netcdf, "
+              "px, jsonstat, sdmx-csv or moi.")
+@click.option("--encoding", default="utf-8-sig", show_default=True,
+              help="utf-8-sig, utf-8, cp950, big5hkscs or euc-tw (text formats).")
+@click.option("--policy", type=click.Choice(["strict", "ncr", "replace"]), default="strict",
+              show_default=True, help="What to do with characters the encoding cannot hold.")
+@click.option("--made-chars", "made_chars", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="CSV (codepoint,character) extending the map of MOI's made characters.")
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path))
+def export_command(release_dir: Path, table: str, fmt: str, encoding: str, policy: str,
+                   made_chars: Path | None, out: Path) -> None:
+    """Write one release table to a file in an agency's format and encoding."""
+    from exports import UnknownFormat, load_for_export, write
+    from exports.text import Unencodable, UnknownEncoding, load_private_use_map
+    from stats.catalogue import UnknownTable
+
+    try:
+        frame, meta = load_for_export(release_dir, table)
+        report = write(frame, fmt, out, meta, encoding=encoding, policy=policy,
+                       private_use=load_private_use_map(made_chars))
+    except Unencodable as exc:
+        click.echo(exc.report(), err=True)
+        sys.exit(EXIT_INVALID_INPUT)
+    except (UnknownTable, UnknownFormat, UnknownEncoding, ReleaseError) as exc:
+        raise click.ClickException(str(exc.args[0] if isinstance(exc, KeyError) else exc)) from exc
+    for item in report.replaced:
+        click.echo(f"replaced: {item}", err=True)
+    click.echo(f"wrote {out} ({fmt}, {encoding}, {frame.height:,} rows; "
+               f"{len(report.mapped)} made characters mapped, {len(report.replaced)} replaced)")
+
+
 @main.command()
 @click.option("--out", "workdir", default="demo", show_default=True, type=click.Path(path_type=Path),
               help="Working folder for the demo extract and releases.")

@@ -1,12 +1,26 @@
 #!/usr/bin/env bash
 # Sets up everything popstats needs on a fresh machine with only Python 3.11:
-# a virtual environment in .venv with the package and its test tools installed.
+# a virtual environment in .venv with the package and its test tools installed, and with
+# `test`, the Debian programs the tests read exports back with (PSPP for SPSS files).
 # Idempotent: a second run only checks what is there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PYTHON=${PYTHON:-python3.11}
 command -v "$PYTHON" >/dev/null 2>&1 || PYTHON=python3
+
+if [ "${1:-}" = "test" ]; then
+  debs=(pspp)
+  missing=()
+  for deb in "${debs[@]}"; do
+    dpkg -s "$deb" >/dev/null 2>&1 || missing+=("$deb")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+fi
 
 if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv

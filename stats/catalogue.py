@@ -41,7 +41,7 @@ class TableSpec:
         return COLUMNS[name] if name in COLUMNS else next(c for c in self.columns if c.name == name)
 
 
-P, E, C, PM, PC, PER = ("人", "persons"), ("件", "events"), ("對", "couples"), ("‰", "per 1,000"), (
+P, E, C, PM, PC, PER = ("人", "persons"), ("件", "events"), ("對", "couples"), ("每千人", "per 1,000"), (
     "%", "percent"), ("", "")
 
 COLUMNS: dict[str, Column] = {
@@ -134,8 +134,8 @@ _TEXTS: dict[str, tuple[str, str, str, tuple[str, ...], tuple[str, ...]]] = {
     "indigenous_population": ("POP04", "原住民人口數", "Indigenous population",
                               ("1為平地原住民，2為山地原住民。",), ("1 lowland, 2 highland indigenous.",)),
     "reconciliation": ("REC01", "人口平衡檢核", "Population balance (reconciliation)",
-                       ("差額 = 期末人口 − (期初人口 + 出生 − 死亡 + 遷入 − 遷出)；非零表示戶籍更正或行政區域調整。",),
-                       ("Residual = end − (start + births − deaths + in − out); non-zero residuals reflect "
+                       ("差額 = 期末人口 - (期初人口 + 出生 - 死亡 + 遷入 - 遷出)；非零表示戶籍更正或行政區域調整。",),
+                       ("Residual = end - (start + births - deaths + in - out); non-zero residuals reflect "
                         "register corrections or boundary changes.",)),
 }
 

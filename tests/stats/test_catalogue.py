@@ -28,3 +28,16 @@ def test_codes_are_unique_and_file_name_safe():
 def test_unknown_table():
     with pytest.raises(UnknownTable, match="unknown table 'people'"):
         table_spec("people")
+
+
+def test_catalogue_text_fits_every_export_encoding():
+    """Labels and notes go into Big5 and EUC-TW files: none may need a fallback."""
+    from stats.catalogue import COLUMNS, VALUE_LABELS
+    from stats.encodings import unencodable
+
+    text = "".join(c.zh + c.en + c.unit_zh + c.unit_en for c in COLUMNS.values())
+    text += "".join(t.title_zh + t.title_en + "".join(t.footnotes_zh + t.footnotes_en)
+                    for t in TABLES.values())
+    text += "".join(zh + en for labels in VALUE_LABELS.values() for zh, en in labels.values())
+    for encoding in ("cp950", "big5hkscs", "euc_tw"):
+        assert unencodable(text, encoding) == [], encoding
