@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 
 import numpy as np
 import polars as pl
 import xarray as xr
 
+from stats.release import read_table
 from stats.schemas import AGES, MARITAL_STATUSES, SEXES, TABLE_COLUMNS
 
 AREA_MEASURES = ("population", "vital_events", "indicators", "reconciliation")
@@ -82,3 +84,12 @@ def cube(periods: Mapping[str, Mapping[str, pl.DataFrame]]) -> xr.Dataset:
     parts = [period_cube(tables) for _, tables in sorted(periods.items())]
     return xr.concat(parts, dim="period", join="outer", combine_attrs="override",
                      data_vars="all", coords="different", compat="equals")
+
+
+def release_cube(release_dirs: list[Path]) -> xr.Dataset:
+    """The cube of one or more release folders (``RELEASES/P`` or revision folders)."""
+    periods = {}
+    for folder in release_dirs:
+        tables = {name: read_table(folder, name) for name in TABLE_COLUMNS}
+        periods[tables["population"]["period"][0]] = tables
+    return cube(periods)

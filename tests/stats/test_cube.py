@@ -50,3 +50,23 @@ def test_netcdf_round_trip(tmp_path):
     xr.testing.assert_identical(back.load(), ds)
     back.close()
     assert pl.Series(back["area"].values).to_list()[0] == "00000"
+
+
+def test_release_cube_reads_built_releases(tmp_path):
+    from datetime import date
+
+    from stats.cube import release_cube
+    from stats.periods import Month, Period
+    from stats.release import build_release
+    from tests.helpers import event, person, tiny_codes, write_extract
+
+    people = [person(f"p{i}", "63000010001", born=date(1990, 1, 1)) for i in range(5)]
+    deaths = [event("d", "DEATH", date(2024, 3, 2), pid="p0", village="63000010001")]
+    extract = write_extract(tmp_path / "x", {Month(2024, 1): people, Month(2024, 2): people,
+                                             Month(2024, 3): people[1:]},
+                            {Month(2024, 2): [], Month(2024, 3): deaths})
+    for period in ("2024-02", "2024-03"):
+        build_release(extract, Period.parse(period), tmp_path / "rel", tiny_codes())
+    ds = release_cube([tmp_path / "rel" / "2024-02", tmp_path / "rel" / "2024-03"])
+    assert ds["population"].sel(area="00000").values.tolist() == [5, 4]
+    assert ds["deaths"].sel(area="00000").values.tolist() == [0, 1]
