@@ -225,10 +225,12 @@ def _format_report(report: dict) -> str:
     for r in report["residuals"]:
         lines.append(f"  {r['area_level']:<9} {r['areas_with_residual']:>6} areas ≠ 0, "
                      f"max |residual| {r['max_abs_residual']}, sum {r['sum_residual']}")
-    lines += ["", f"outliers (|robust z| ≥ 6): {len(report['outliers'])}"]
+    lines += ["", f"outliers (|z| ≥ 6 against peers or the area's own history): "
+                  f"{len(report['outliers'])}"]
     for o in report["outliers"][:20]:
         lines.append(f"  {o['area_level']:<9} {o['area_code']}  {o['population_start']:,} → "
-                     f"{o['population_end']:,} ({o['rate'] * 100:+.1f}%, z={o['z']:.1f})")
+                     f"{o['population_end']:,} ({o['rate'] * 100:+.1f}%, z={o['z']:.1f} "
+                     f"against {o['basis']})")
     return "\n".join(lines)
 
 

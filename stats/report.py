@@ -15,6 +15,7 @@ HEADLINES = ["population", "households", "births", "deaths", "marriages", "divor
 NET_BALANCES = {"natural_increase", "social_increase"}
 OUTLIER_Z = 6.0  # robust z-score beyond which an area's change is worth a look
 OUTLIER_MIN_PERSONS = 20  # ignore tiny absolute changes in tiny areas
+MIN_HISTORY = 6  # earlier periods needed before an area's own history is a basis
 
 
 def previous_period(period: Period, years: int = 0) -> Period:
@@ -37,28 +38,64 @@ def national_totals(release_dir: Path) -> dict[str, int]:
     return {name: int(row[name]) for name in HEADLINES}
 
 
-def outliers(reconciliation: pl.DataFrame) -> pl.DataFrame:
-    """Townships and villages whose relative population change is far from their peers'.
-
-    Uses a robust z-score (median and MAD of the change rate within each level), so a
-    handful of extreme areas cannot hide themselves by inflating the spread.
-    """
-    rates = reconciliation.filter(
+def _change_rates(reconciliation: pl.DataFrame) -> pl.DataFrame:
+    """Population change and change rate of townships and villages with people at the start."""
+    return reconciliation.filter(
         pl.col("area_level").is_in(["township", "village"]), pl.col("population_start") > 0
     ).with_columns(
         (pl.col("population_end") - pl.col("population_start")).alias("change"),
         ((pl.col("population_end") - pl.col("population_start")) / pl.col("population_start"))
         .alias("rate"),
     )
-    median = pl.col("rate").median().over("area_level")
-    mad = (pl.col("rate") - median).abs().median().over("area_level") * 1.4826
+
+
+def _flagged(rates: pl.DataFrame, basis: str) -> pl.DataFrame:
     return (
-        rates.with_columns(((pl.col("rate") - median) / mad).alias("z"))
-        .filter(pl.col("z").abs() >= OUTLIER_Z, pl.col("change").abs() >= OUTLIER_MIN_PERSONS)
-        .sort(pl.col("z").abs(), descending=True)
-        .select("area_level", "area_code", "population_start", "population_end", "change",
+        rates.filter(pl.col("z").abs() >= OUTLIER_Z, pl.col("change").abs() >= OUTLIER_MIN_PERSONS)
+        .with_columns(pl.lit(basis).alias("basis"))
+        .select("area_level", "area_code", "basis", "population_start", "population_end", "change",
                 "rate", "z", "residual")
     )
+
+
+def outliers(reconciliation: pl.DataFrame, history: list[pl.DataFrame] | None = None) -> pl.DataFrame:
+    """Townships and villages whose population change is far outside the usual.
+
+    Two bases: against their peers of the same level (robust z-score from the median and
+    MAD, so a handful of extreme areas cannot hide themselves by inflating the spread),
+    and, where at least ``MIN_HISTORY`` earlier periods of the same kind exist, against the
+    area's own history of change rates.
+    """
+    rates = _change_rates(reconciliation)
+    median = pl.col("rate").median().over("area_level")
+    mad = (pl.col("rate") - median).abs().median().over("area_level") * 1.4826
+    found = [_flagged(rates.with_columns(((pl.col("rate") - median) / mad).alias("z")), "peers")]
+    if history and len(history) >= MIN_HISTORY:
+        past = (
+            pl.concat([_change_rates(h).select("area_code", "rate") for h in history])
+            .group_by("area_code")
+            .agg(pl.col("rate").mean().alias("mean"), pl.col("rate").std().alias("std"),
+                 pl.len().alias("n"))
+            .filter(pl.col("n") >= MIN_HISTORY, pl.col("std") > 0)
+        )
+        own = rates.join(past, on="area_code").with_columns(
+            ((pl.col("rate") - pl.col("mean")) / pl.col("std")).alias("z")
+        )
+        found.append(_flagged(own, "own history"))
+    return pl.concat(found).sort(pl.col("z").abs(), descending=True)
+
+
+def history_of(releases: Path, period: Period, limit: int = 12) -> list[pl.DataFrame]:
+    """Reconciliation tables of up to ``limit`` earlier periods of the same kind, if built."""
+    found = []
+    other = period
+    for _ in range(limit):
+        other = previous_period(other)
+        try:
+            found.append(read_table(current_revision_dir(releases, str(other)), "reconciliation"))
+        except ReleaseError:
+            break
+    return found
 
 
 def release_report(releases: Path, period_text: str) -> dict[str, Any]:
@@ -102,5 +139,5 @@ def release_report(releases: Path, period_text: str) -> dict[str, Any]:
         "totals": totals,
         "comparisons": comparisons,
         "residuals": residuals.to_dicts(),
-        "outliers": outliers(reconciliation).head(50).to_dicts(),
+        "outliers": outliers(reconciliation, history_of(releases, period)).head(50).to_dicts(),
     }

@@ -130,3 +130,27 @@ def test_outliers_flag_an_area_far_from_its_peers():
     })
     flagged = outliers(rec)
     assert flagged["area_code"].to_list() == [f"{n - 1:011d}"]
+
+
+def test_outliers_against_an_areas_own_history():
+    from stats.report import outliers
+
+    def rec(ends: list[int]) -> pl.DataFrame:
+        return pl.DataFrame({
+            "area_level": ["village"] * len(ends),
+            "area_code": [f"{i:011d}" for i in range(len(ends))],
+            "population_start": [1000] * len(ends),
+            "population_end": ends,
+            "residual": [0] * len(ends),
+        })
+
+    # village 0 grows by exactly 100 every month (odd among peers, normal for itself);
+    # village 1 has always been steady and now jumps by 40
+    history = [rec([1100, 1000 + (m % 2), *[1000 + (i + m) % 5 for i in range(38)]]) for m in range(8)]
+    current = rec([1100, 1040, *[1000 + i % 5 for i in range(38)]])
+    flagged = outliers(current, history)
+    by_basis = {(r["area_code"], r["basis"]) for r in flagged.iter_rows(named=True)}
+    assert (f"{1:011d}", "own history") in by_basis
+    assert (f"{0:011d}", "peers") in by_basis
+    assert (f"{0:011d}", "own history") not in by_basis
+    assert outliers(current, history[:3]).filter(pl.col("basis") == "own history").is_empty()
