@@ -9,11 +9,11 @@ from pathlib import Path
 
 import polars as pl
 
+from stats.checks import find_problems
 from stats.codes import CodeTable
 from stats.io import SourceFile, count_rows, find_source, read_failure, scan_source, sha256_of
 from stats.periods import Period
 from stats.problems import Problem, ValidationError
-from stats.checks import find_problems
 from stats.schemas import EVENT_COLUMNS, RESIDENT_COLUMNS
 from stats.validate import code_fixes, typed_events, typed_residents
 

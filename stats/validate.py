@@ -16,7 +16,6 @@ from stats.periods import ROC_OFFSET, Month
 from stats.problems import Problem
 from stats.schemas import EVENT_COLUMNS, EVENT_TYPES, RESIDENT_COLUMNS
 
-
 _ISO = r"^\d{4}-\d{2}-\d{2}$"
 _ROC = r"^\d{7}$"
 
