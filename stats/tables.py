@@ -34,6 +34,14 @@ def _grid(**columns: tuple[int, ...]) -> pl.DataFrame:
     return frame
 
 
+def _split_by_sex(frame: pl.LazyFrame) -> pl.LazyFrame:
+    """``male`` and ``female`` columns from a ``population`` counted by ``sex``."""
+    return frame.with_columns(
+        (pl.col("population") * (pl.col("sex") == 1)).alias("male"),
+        (pl.col("population") * (pl.col("sex") == 2)).alias("female"),
+    )
+
+
 def _finish(frame: pl.LazyFrame, table: str, period: Period) -> pl.LazyFrame:
     """Contract column order and types, sorted national → village, then by keys."""
     schema = table_schema(table)
@@ -74,16 +82,12 @@ def release_tables(
     )
     cells_lf = cells.lazy()
 
-    by_age = complete(
-        roll_up(cells_lf, ["sex", "age"], ["population"], ALL_LEVELS),
-        areas, _grid(sex=SEXES, age=AGES), ["population"], ALL_LEVELS,
-    )
-    totals = roll_up(
-        cells_lf.with_columns(
-            (pl.col("population") * (pl.col("sex") == 1)).alias("male"),
-            (pl.col("population") * (pl.col("sex") == 2)).alias("female"),
-        ),
-        [], ["male", "female"], ALL_LEVELS,
+    by_age_rolled = roll_up(cells_lf, ["sex", "age"], ["population"], ALL_LEVELS).collect().lazy()
+    by_age = complete(by_age_rolled, areas, _grid(sex=SEXES, age=AGES), ["population"], ALL_LEVELS)
+    totals = (
+        _split_by_sex(by_age_rolled)
+        .group_by("area_level", "area_code")
+        .agg(pl.col("male").sum(), pl.col("female").sum())
     )
     population = (
         complete(totals, areas, None, ["male", "female"], ALL_LEVELS)
@@ -103,10 +107,7 @@ def release_tables(
     indigenous = (
         complete(
             roll_up(
-                cells_lf.filter(pl.col("indigenous") > 0).with_columns(
-                    (pl.col("population") * (pl.col("sex") == 1)).alias("male"),
-                    (pl.col("population") * (pl.col("sex") == 2)).alias("female"),
-                ),
+                _split_by_sex(cells_lf.filter(pl.col("indigenous") > 0)),
                 ["indigenous"], ["male", "female"], ALL_LEVELS,
             ),
             areas, _grid(indigenous=(1, 2)), ["male", "female"], ALL_LEVELS,
