@@ -247,18 +247,28 @@ def _format_report(report: dict) -> str:
               show_default=True, help="What to do with characters the encoding cannot hold.")
 @click.option("--made-chars", "made_chars", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="CSV (codepoint,character) extending the map of MOI's made characters.")
+@click.option("--keep-made-chars", is_flag=True,
+              help="Keep MOI's private-use made characters as they are (as MOI's own files do).")
 @click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path))
 def export_command(release_dir: Path, table: str, fmt: str, encoding: str, policy: str,
-                   made_chars: Path | None, out: Path) -> None:
-    """Write one release table to a file in an agency's format and encoding."""
+                   made_chars: Path | None, keep_made_chars: bool, out: Path) -> None:
+    """Write one release table to a file in an agency's format and encoding.
+
+    CSV files get a CSVW metadata sidecar (FILE-metadata.json) with titles, units and notes.
+    """
     from exports import UnknownFormat, load_for_export, write
+    from exports.delimited import metadata_path, write_csv_metadata
+    from exports.moi import load_for_moi
     from exports.text import Unencodable, UnknownEncoding, load_private_use_map
     from stats.catalogue import UnknownTable
 
     try:
-        frame, meta = load_for_export(release_dir, table)
-        report = write(frame, fmt, out, meta, encoding=encoding, policy=policy,
-                       private_use=load_private_use_map(made_chars))
+        load = load_for_moi if fmt == "moi" else load_for_export
+        frame, meta = load(release_dir, table)
+        made = {} if keep_made_chars else load_private_use_map(made_chars)
+        report = write(frame, fmt, out, meta, encoding=encoding, policy=policy, private_use=made)
+        if fmt == "csv":
+            write_csv_metadata(meta, metadata_path(out), encoding=encoding)
     except Unencodable as exc:
         click.echo(exc.report(), err=True)
         sys.exit(EXIT_INVALID_INPUT)
