@@ -39,7 +39,7 @@ MARKER = "□"  # U+25A1: present in CP950, BIG5-HKSCS and EUC-TW, and visibly n
 # against the villages' published readings: 瓦磘里, 塭南里, 嵵裡里.
 PRIVATE_USE_MAP: dict[str, str] = {
     chr(0xFFFA8): "\u78d8",  # 磘
-    chr(0xFB56F): "\u584d",  # 塭
+    chr(0xFB56F): "\u586d",  # 塭 (U+586D; U+584D would be 塍)
     chr(0xFCC79): "\u5d75",  # 嵵
 }
 
