@@ -254,11 +254,13 @@ def export_command(release_dir: Path, table: str, fmt: str, encoding: str, polic
                    made_chars: Path | None, keep_made_chars: bool, out: Path) -> None:
     """Write one release table to a file in an agency's format and encoding.
 
-    CSV files get a CSVW metadata sidecar (FILE-metadata.json) with titles, units and notes.
+    CSV files get a CSVW metadata sidecar (FILE-metadata.json) with titles, units and notes;
+    SDMX-CSV files their data-structure definition (FILE.dsd.xml, SDMX-ML 2.1).
     """
     from exports import UnknownFormat, load_for_export, write
     from exports.delimited import metadata_path, write_csv_metadata
     from exports.moi import load_for_moi
+    from exports.sdmx import write_structure
     from exports.text import Unencodable, UnknownEncoding, load_private_use_map
     from stats.catalogue import UnknownTable
 
@@ -269,6 +271,9 @@ def export_command(release_dir: Path, table: str, fmt: str, encoding: str, polic
         report = write(frame, fmt, out, meta, encoding=encoding, policy=policy, private_use=made)
         if fmt == "csv":
             write_csv_metadata(meta, metadata_path(out), encoding=encoding)
+        if fmt == "sdmx-csv":  # the data-structure definition travels beside the data
+            with Path(f"{out}.dsd.xml").open("wb") as fh:
+                write_structure(frame, meta, fh, private_use=made)
     except Unencodable as exc:
         click.echo(exc.report(), err=True)
         sys.exit(EXIT_INVALID_INPUT)

@@ -56,3 +56,10 @@ def test_big5e_is_explained_not_silently_substituted(demo_release, tmp_path):
                                        "population", "--format", "csv", "--encoding", "big5e",
                                        "--out", str(tmp_path / "x.csv")])
     assert result.exit_code != 0 and "BIG-5E" in result.output
+
+
+def test_sdmx_csv_gets_its_structure_definition(demo_release, tmp_path):
+    out = tmp_path / "pop.csv"
+    assert export("--release", str(demo_release), "--table", "population", "--format", "sdmx-csv",
+                  "--out", str(out)).exit_code == 0
+    assert (tmp_path / "pop.csv.dsd.xml").read_bytes().startswith(b"<?xml")
