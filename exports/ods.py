@@ -1,7 +1,7 @@
 """ODS export: an OpenDocument spreadsheet (ODF 1.2, Taiwan's government document standard),
 streamed a block of rows at a time into the package.
 
-The sheets and texts are those of the XLSX export (``exports.spreadsheet.layout``): data
+The sheets and texts are those of the XLSX export (``exports.sheets.layout``): data
 sheet(s) with a title block, a two-row header (zh-TW over English) repeated on printed pages,
 a hidden row of contract column names, frozen panes and footnotes; a ``columns`` sheet and a
 ``metadata`` sheet. LibreOffice Calc holds 1,048,576 rows per sheet, so larger tables are
@@ -20,9 +20,9 @@ from typing import BinaryIO
 
 import polars as pl
 
-from exports import spreadsheet
+from exports import sheets
 from exports.meta import ExportMeta
-from exports.spreadsheet import (
+from exports.sheets import (
     TOP_ROWS,
     Field,
     Layout,
@@ -240,15 +240,15 @@ def write_ods(frame: pl.DataFrame, meta: ExportMeta, dest: BinaryIO, *, encoding
     encoding
         Must be a Unicode one: ODF text is always UTF-8 inside.
     max_rows
-        Rows per sheet; ``exports.spreadsheet.MAX_SHEET_ROWS`` unless a test lowers it.
+        Rows per sheet; ``exports.sheets.MAX_SHEET_ROWS`` unless a test lowers it.
 
     Raises
     ------
     Unencodable, ValueError
-        See ``exports.spreadsheet.prepare_frame``.
+        See ``exports.sheets.prepare_frame``.
     """
     frame = prepare_frame(frame, encoding, "ODS")
-    lay = layout(frame, meta, max_rows or spreadsheet.MAX_SHEET_ROWS)
+    lay = layout(frame, meta, max_rows or sheets.MAX_SHEET_ROWS)
     strings = {f.name: {v: string_cell(v) for v in frame[f.name].drop_nulls().unique()}
                for f in lay.fields if f.kind == "text"}
     big = frame.height * len(lay.fields) * 64 > 2**31  # content.xml may pass 2 GiB: ZIP64 entry

@@ -28,6 +28,7 @@ from odf.table import Table, TableCell, TableColumn, TableRow
 from polars.testing import assert_frame_equal
 
 import exports
+import exports.sheets as sheet_layout
 import exports.spreadsheet as spreadsheet
 from exports.ods import write_ods
 from exports.safety import neutralise_formulas
@@ -321,7 +322,8 @@ def test_spreadsheet_split_over_row_limit(fmt: str, demo_release: Path,
                                           monkeypatch: pytest.MonkeyPatch) -> None:
     frame, meta = loaded(demo_release, "population_by_age")
     frame = frame.filter(pl.col("area_level").is_in(["national", "county"])).head(6 * 202)
-    monkeypatch.setattr(spreadsheet, "MAX_SHEET_ROWS", 600)  # stands for Excel's 1,048,576
+    for module in (spreadsheet, sheet_layout):  # stands for Excel's and Calc's 1,048,576
+        monkeypatch.setattr(module, "MAX_SHEET_ROWS", 600)
     book = sheets(exported(frame, meta, fmt), fmt)
     parts = [name for name in book if name.startswith("POP02-")]
     assert parts == [f"POP02-{i}" for i in range(1, len(parts) + 1)] and len(parts) == 3
@@ -339,7 +341,7 @@ def test_spreadsheet_split_over_row_limit(fmt: str, demo_release: Path,
 def test_sheet_split_cuts_an_area_only_when_it_cannot_fit(demo_release: Path) -> None:
     frame, meta = loaded(demo_release, "population_by_age")
     national = frame.filter(pl.col("area_level") == "national")
-    lay = spreadsheet.layout(national, meta, 100)
+    lay = sheet_layout.layout(national, meta, 100)
     notes = len(meta.spec.footnotes_zh) + len(meta.spec.footnotes_en)
     capacity = 100 - TOP_ROWS - 2 - notes  # title block, header; blank row, heading, notes
     assert [(p.start, p.stop) for p in lay.parts] == [
