@@ -8,7 +8,7 @@ import pytest
 
 from sample_data.generator import write_sample
 from stats.codes import demo_code_table, load_code_table
-from stats.periods import Month, Period
+from stats.periods import Period
 from stats.release import build_release
 from tests.helpers import SHARED
 

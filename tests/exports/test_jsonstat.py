@@ -18,16 +18,7 @@ from exports.jsonstat import write_jsonstat
 from stats.catalogue import TABLES
 
 UPPER = ["national", "county"]
-
-
-def measures_of(table: str) -> list[str]:
-    """The measure columns of a release table."""
-    spec = TABLES[table]
-    return [
-        c.name
-        for c in spec.columns
-        if c.name not in ("period", "area_level", "area_code", *spec.keys)
-    ]
+from tests.exports.common import measures_of
 
 
 def read_back(data: bytes, naming: str = "id") -> pl.DataFrame:

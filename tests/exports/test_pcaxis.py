@@ -14,7 +14,7 @@ from pyaxis import pyaxis
 
 import exports
 from exports.pcaxis import write_px
-from exports.text import MARKER, PRIVATE_USE_MAP, Unencodable, codec, is_private_use
+from exports.text import MARKER, PRIVATE_USE_MAP, Unencodable, codec
 from stats.catalogue import TABLES
 
 ENCODINGS = ("utf-8-sig", "utf-8", "cp950", "big5hkscs", "euc-tw")
@@ -26,21 +26,12 @@ CODEPAGE = {
     "big5hkscs": "big5-hkscs",
     "euc-tw": "euc-tw",
 }
+from tests.exports.common import expected_problems, measures_of
 
 
 def parse(path: Path, encoding: str, lang: str | None = None) -> dict[str, Any]:
     """The file as pyaxis reads it, in the Python codec of the export encoding."""
     return pyaxis.parse(str(path), encoding=codec(encoding), lang=lang)
-
-
-def measures_of(table: str) -> list[str]:
-    """The measure columns of a release table."""
-    spec = TABLES[table]
-    return [
-        c.name
-        for c in spec.columns
-        if c.name not in ("period", "area_level", "area_code", *spec.keys)
-    ]
 
 
 def unique_names(frame: pl.DataFrame) -> pl.DataFrame:
@@ -157,25 +148,6 @@ def test_px_nulls_are_the_missing_symbol(official_release: Path, tmp_path: Path)
     assert_frame_equal(
         back.drop("area_name"), frame.select("area_code", *measures_of("indicators"))
     )
-
-
-def expected_problems(frame: pl.DataFrame, encoding: str) -> set[tuple[str, str]]:
-    """(area code, character) pairs the codec itself refuses, made characters mapped first;
-    private-use characters never go into Big5/EUC-TW even where a codec would take them."""
-    python_codec = codec(encoding)
-    names = frame.select("area_code", pl.col("area_name").str.replace_many(PRIVATE_USE_MAP))
-    refused_chars = set()
-    for char in set("".join(names["area_name"])):  # each distinct character asked once
-        try:
-            char.encode(python_codec)
-        except UnicodeEncodeError:
-            refused_chars.add(char)
-        else:
-            if is_private_use(char) and not python_codec.startswith("utf"):
-                refused_chars.add(char)
-    return {
-        (code, char) for code, name in names.iter_rows() for char in name if char in refused_chars
-    }
 
 
 def written_name(name: str, bad: set[str], policy: str) -> str:

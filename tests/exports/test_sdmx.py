@@ -15,8 +15,9 @@ from polars.testing import assert_frame_equal
 
 import exports
 from exports.sdmx import data_structure, write_sdmx_csv, write_structure
-from exports.text import MARKER, PRIVATE_USE_MAP, Unencodable, codec, is_private_use
+from exports.text import MARKER, PRIVATE_USE_MAP, Unencodable, codec
 from stats.catalogue import TABLES
+from tests.exports.common import expected_problems, measures_of
 
 
 @pytest.fixture(scope="module")
@@ -40,16 +41,6 @@ def key_code(key: str, value: int) -> str:
     if key == "age":
         return "Y_GE100" if value == 100 else f"Y{value}"
     return str(value)
-
-
-def measures_of(table: str) -> list[str]:
-    """The measure columns of a release table."""
-    spec = TABLES[table]
-    return [
-        c.name
-        for c in spec.columns
-        if c.name not in ("period", "area_level", "area_code", *spec.keys)
-    ]
 
 
 def read_csv(data: bytes, encoding: str) -> pl.DataFrame:
@@ -220,25 +211,6 @@ def test_sdmx_nulls_are_nan_with_status_m(official_release: Path) -> None:
         pl.col("area_name").str.replace_many(PRIVATE_USE_MAP)
     )
     assert_frame_equal(back, expected)
-
-
-def expected_problems(frame: pl.DataFrame, encoding: str) -> set[tuple[str, str]]:
-    """(area code, character) pairs the codec itself refuses, made characters mapped first;
-    private-use characters never go into Big5/EUC-TW even where a codec would take them."""
-    python_codec = codec(encoding)
-    names = frame.select("area_code", pl.col("area_name").str.replace_many(PRIVATE_USE_MAP))
-    refused_chars = set()
-    for char in set("".join(names["area_name"])):  # each distinct character asked once
-        try:
-            char.encode(python_codec)
-        except UnicodeEncodeError:
-            refused_chars.add(char)
-        else:
-            if is_private_use(char) and not python_codec.startswith("utf"):
-                refused_chars.add(char)
-    return {
-        (code, char) for code, name in names.iter_rows() for char in name if char in refused_chars
-    }
 
 
 def written_name(name: str, bad: set[str], policy: str) -> str:

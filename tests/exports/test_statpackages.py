@@ -23,16 +23,7 @@ UPPER = ["national", "county"]
 needs_pspp = pytest.mark.skipif(
     shutil.which("pspp") is None, reason="Debian's pspp is not installed"
 )
-
-
-def measures_of(table: str) -> list[str]:
-    """The measure columns of a release table."""
-    spec = TABLES[table]
-    return [
-        c.name
-        for c in spec.columns
-        if c.name not in ("period", "area_level", "area_code", *spec.keys)
-    ]
+from tests.exports.common import measures_of
 
 
 def table_frame(release: Path, table: str) -> tuple[pl.DataFrame, exports.ExportMeta]:
