@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,9 +68,11 @@ def load_extract(
     sources, problems = _needed(folder, period)
     counts: Counter[tuple[str, str]] = Counter((p.file, p.rule) for p in problems)
     frames: dict[tuple[str, str], pl.LazyFrame] = {}
+    # checksums are pure I/O + hashing (the GIL is released): compute them while polars checks
+    hashing = ThreadPoolExecutor(max_workers=1)
+    digests = [hashing.submit(sha256_of, source.path) for source in sources]
     for source in sources:
         progress(f"checking {source.path.name}")
-        source.sha256 = sha256_of(source.path)
         raw, file_problems = scan_source(source, encoding)
         if raw is not None and not file_problems:
             file_problems = count_rows(raw, source, encoding)
@@ -87,6 +90,9 @@ def load_extract(
         problems += file_problems
         if raw is not None:
             frames[(source.kind, str(source.month))] = raw
+    for source, digest in zip(sources, digests, strict=True):
+        source.sha256 = digest.result()
+    hashing.shutdown()
     if problems:
         for source in sources:
             if source.temp is not None:
