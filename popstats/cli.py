@@ -297,5 +297,10 @@ def demo(workdir: Path, scale: float, year: int) -> None:
     click.echo(run_demo(workdir, scale=scale, year=year, progress=_progress))
 
 
+# agencies, grants, deliveries, disputes and the audit log (issue 4; access/ package)
+from popstats.access_cli import register  # noqa: E402
+
+register(main)
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -1,0 +1,289 @@
+"""Parties and accounts: providers, agencies, users, argon2 passwords, lockout, tokens.
+
+A failed login never reveals why it failed: unknown user, wrong password and locked account
+all get ``GENERIC_LOGIN_ERROR``; the reason goes only to the audit log (point 18).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from access import audit
+from access.models import (
+    NATIONAL,
+    PROVIDER_ROLES,
+    ROLES,
+    Agency,
+    ApiToken,
+    LoginSession,
+    Provider,
+    User,
+)
+from stats.codes import COUNTY_NAMES
+
+GENERIC_LOGIN_ERROR = "invalid username or password, or the account is locked"
+MAX_FAILURES = 5
+LOCKOUT = timedelta(minutes=15)
+SESSION_LIFETIME = timedelta(hours=8)  # one working day
+TOKEN_PREFIX = "pst_"
+
+_hasher = PasswordHasher()
+_DUMMY_HASH = _hasher.hash("not a password")  # verified for unknown users: same cost
+
+
+class AccessError(Exception):
+    """Base of the access layer's domain errors."""
+
+
+class LoginFailed(AccessError):
+    """A login that did not succeed (one message whatever the reason)."""
+
+
+class PartyError(AccessError):
+    """An invalid provider, agency or user."""
+
+
+def hash_secret(value: str) -> str:
+    """SHA-256 hex of a token or session value (what is stored instead of it)."""
+    return hashlib.sha256(value.encode("utf-8")).hexdigest()
+
+
+def ensure_provider(session: Session, code: str, name: str, jurisdiction: str) -> Provider:
+    """The provider with ``code``, created if missing; MOI is national, a county its own area."""
+    if jurisdiction != NATIONAL and jurisdiction not in COUNTY_NAMES:
+        raise PartyError(f"unknown jurisdiction {jurisdiction!r}; expected 00000 or a county code")
+    provider = session.scalar(select(Provider).where(Provider.code == code))
+    if provider is None:
+        provider = Provider(code=code, name=name, jurisdiction=jurisdiction)
+        session.add(provider)
+        session.flush()
+    return provider
+
+
+def ensure_standard_providers(session: Session) -> dict[str, Provider]:
+    """MOI and the 22 city/county governments (point 6), keyed by code (created if missing)."""
+    wanted = {"MOI": ("內政部", NATIONAL)}
+    wanted |= {code: (f"{name}政府", code) for code, name in COUNTY_NAMES.items()}
+    existing = {
+        p.code: p for p in session.scalars(select(Provider).where(Provider.code.in_(wanted)))
+    }
+    for code, (name, jurisdiction) in wanted.items():
+        if code not in existing:
+            existing[code] = Provider(code=code, name=name, jurisdiction=jurisdiction)
+            session.add(existing[code])
+    session.flush()
+    return existing
+
+
+def add_agency(
+    session: Session, name: str, now: datetime, public: bool = True, actor: str = "system"
+) -> Agency:
+    """Register a linking agency; only public agencies may link (point 3)."""
+    if not public:
+        raise PartyError(
+            f"{name!r} is not a public agency; only public agencies may link (point 3)"
+        )
+    if session.scalar(select(Agency).where(Agency.name == name)) is not None:
+        raise PartyError(f"agency {name!r} already exists")
+    agency = Agency(name=name, created_at=now)
+    session.add(agency)
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "agency.added",
+        f"agency:{agency.id}",
+        now,
+        {"name": name},
+        agency_id=agency.id,
+    )
+    return agency
+
+
+def add_user(
+    session: Session,
+    username: str,
+    password: str,
+    role: str,
+    now: datetime,
+    *,
+    agency: Agency | None = None,
+    provider: Provider | None = None,
+    actor: str = "system",
+) -> User:
+    """Create a user of one agency (role ``agency_user``) or one provider (the other roles)."""
+    if role not in ROLES:
+        raise PartyError(f"unknown role {role!r}; expected one of {', '.join(ROLES)}")
+    if (agency is None) == (provider is None):
+        raise PartyError("a user belongs to exactly one agency or one provider")
+    if (role in PROVIDER_ROLES) != (provider is not None):
+        raise PartyError(
+            f"role {role!r} does not fit a user of {'a provider' if provider else 'an agency'}"
+        )
+    if session.scalar(select(User).where(User.username == username)) is not None:
+        raise PartyError(f"user {username!r} already exists")
+    user = User(
+        username=username,
+        password_hash=_hasher.hash(password),
+        role=role,
+        agency_id=agency.id if agency else None,
+        provider_id=provider.id if provider else None,
+        failed_logins=0,
+        created_at=now,
+    )
+    session.add(user)
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "user.added",
+        f"user:{user.id}",
+        now,
+        {"username": username, "role": role},
+        agency_id=user.agency_id,
+    )
+    return user
+
+
+def set_password(session: Session, user: User, password: str) -> None:
+    """Replace a user's password and clear any lockout."""
+    user.password_hash = _hasher.hash(password)
+    user.failed_logins, user.locked_until = 0, None
+    session.flush()
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    """A successful login: the user and the session value for the cookie."""
+
+    user: User
+    session_token: str
+
+
+def login(session: Session, username: str, password: str, now: datetime) -> LoginResult:
+    """Check a password; lock the account for ``LOCKOUT`` after ``MAX_FAILURES`` in a row.
+
+    Every attempt is audited and committed (a failure's record survives the refusal).
+
+    Raises
+    ------
+    LoginFailed
+        With ``GENERIC_LOGIN_ERROR`` for an unknown user, a wrong password or a locked account.
+    """
+    user = session.scalar(select(User).where(User.username == username))
+    reason = None
+    if user is None:
+        _verify(_DUMMY_HASH, password)
+        reason = "unknown user"
+    elif user.locked_until is not None and now < user.locked_until:
+        _verify(_DUMMY_HASH, password)
+        reason = "locked"
+    elif not _verify(user.password_hash, password):
+        user.failed_logins += 1
+        reason = "wrong password"
+        if user.failed_logins >= MAX_FAILURES:
+            user.locked_until, user.failed_logins = now + LOCKOUT, 0
+            reason = f"wrong password; locked until {user.locked_until.isoformat()}"
+    if reason is not None:
+        audit.record(
+            session,
+            username,
+            "login.failed",
+            f"user:{user.id if user else '?'}",
+            now,
+            {"reason": reason},
+            agency_id=user.agency_id if user else None,
+        )
+        session.commit()
+        raise LoginFailed(GENERIC_LOGIN_ERROR)
+    assert user is not None
+    user.failed_logins, user.locked_until = 0, None
+    value = secrets.token_urlsafe(32)
+    session.add(LoginSession(user_id=user.id, token_hash=hash_secret(value), created_at=now))
+    audit.record(session, username, "login", f"user:{user.id}", now, agency_id=user.agency_id)
+    session.commit()
+    return LoginResult(user, value)
+
+
+def _verify(stored: str, password: str) -> bool:
+    try:
+        return _hasher.verify(stored, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def session_user(session: Session, value: str, now: datetime) -> User | None:
+    """The user of a live login session, or None (unknown, revoked or older than its lifetime)."""
+    row = session.scalar(select(LoginSession).where(LoginSession.token_hash == hash_secret(value)))
+    if row is None or row.revoked_at is not None or now >= row.created_at + SESSION_LIFETIME:
+        return None
+    return row.user
+
+
+def logout(session: Session, value: str, now: datetime) -> None:
+    """End a login session (audited)."""
+    row = session.scalar(select(LoginSession).where(LoginSession.token_hash == hash_secret(value)))
+    if row is not None and row.revoked_at is None:
+        row.revoked_at = now
+        audit.record(
+            session,
+            row.user.username,
+            "logout",
+            f"user:{row.user_id}",
+            now,
+            agency_id=row.user.agency_id,
+        )
+
+
+def issue_token(
+    session: Session, user: User, now: datetime, valid_for: timedelta | None = None
+) -> str:
+    """A new API token for an agency user; only its SHA-256 is stored."""
+    if user.agency_id is None:
+        raise PartyError(f"{user.username!r} is not an agency user; API tokens are for agencies")
+    value = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken(
+        user_id=user.id,
+        token_hash=hash_secret(value),
+        created_at=now,
+        expires_at=now + valid_for if valid_for else None,
+    )
+    session.add(token)
+    session.flush()
+    audit.record(
+        session, user.username, "token.issued", f"token:{token.id}", now, agency_id=user.agency_id
+    )
+    return value
+
+
+def token_user(session: Session, value: str, now: datetime) -> User | None:
+    """The user an API token belongs to, or None (unknown, revoked or expired)."""
+    token = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_secret(value)))
+    if token is None or token.revoked_at is not None:
+        return None
+    if token.expires_at is not None and now >= token.expires_at:
+        return None
+    return token.user
+
+
+def revoke_agency_access(session: Session, agency_id: int, now: datetime) -> int:
+    """Revoke every token and session of an agency's users at once; returns how many."""
+    user_ids = select(User.id).where(User.agency_id == agency_id).scalar_subquery()
+    count = 0
+    for model in (ApiToken, LoginSession):
+        result = session.execute(
+            update(model)
+            .where(model.user_id.in_(user_ids), model.revoked_at.is_(None))
+            .values(revoked_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        count += result.rowcount  # type: ignore[attr-defined]
+    return count

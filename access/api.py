@@ -1,0 +1,274 @@
+"""The online query API of CONTRACT §6 as framework-free handlers (``popstats serve`` routes
+map each request to one call and send back the ``ApiResponse``).
+
+401 without or with a bad token; 403, audited, for a table, area or period outside the
+caller's grant or a suspended, lapsed or terminated agency; every answer is recorded as an
+online-query delivery kept 1 day (point 17) and in the audit log (point 18).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from sqlalchemy.orm import Session
+
+from access import audit
+from access.accounts import token_user
+from access.deliveries import Forbidden, authorize, record_answer
+from access.grants import granted_areas
+from access.models import User
+from access.packages import granted_rows
+from stats.catalogue import TABLES
+from stats.publication import list_releases, published_revision_dir
+from stats.release import read_manifest, read_table
+
+CHANNEL = "online_query"
+
+
+@dataclass(frozen=True)
+class ApiResponse:
+    """Status, body bytes and content type of one answer."""
+
+    status: int
+    body: bytes
+    content_type: str = "application/json"
+
+    def json(self) -> Any:
+        """The body parsed as JSON."""
+        return json.loads(self.body)
+
+
+def _error(status: int, message: str) -> ApiResponse:
+    return ApiResponse(status, json.dumps({"error": message}, ensure_ascii=False).encode())
+
+
+def bearer_user(session: Session, authorization: str | None, now: datetime) -> User | None:
+    """The agency user of an ``Authorization: Bearer TOKEN`` header, or None."""
+    if not authorization or not authorization.startswith("Bearer "):
+        return None
+    user = token_user(session, authorization.removeprefix("Bearer ").strip(), now)
+    return user if user is not None and user.agency_id is not None else None
+
+
+@dataclass
+class RateLimiter:
+    """At most ``limit`` requests per token in any ``window`` (sliding); clock passed in."""
+
+    limit: int = 120
+    window: timedelta = timedelta(minutes=1)
+    _seen: dict[str, deque[datetime]] = field(default_factory=dict)
+
+    def allow(self, key: str, now: datetime) -> bool:
+        """Count a request; False once the key is over its limit."""
+        times = self._seen.setdefault(key, deque())
+        while times and now - times[0] >= self.window:
+            times.popleft()
+        if len(times) >= self.limit:
+            return False
+        times.append(now)
+        return True
+
+
+def releases_answer(
+    session: Session, authorization: str | None, releases: Path, now: datetime
+) -> ApiResponse:
+    """``GET /api/v1/releases``: the periods published, with revision and publication time."""
+    user = bearer_user(session, authorization, now)
+    if user is None:
+        return _error(401, "missing or invalid bearer token")
+    rows = [
+        {
+            "period": r["period"],
+            "kind": r["kind"],
+            "revision": r["revision"],
+            "published_at": r["published_at"],
+        }
+        for r in list_releases(releases, now)
+        if r["state"] == "published"
+    ]
+    audit.record(
+        session,
+        user.username,
+        "query",
+        "api:releases",
+        now,
+        {"channel": CHANNEL},
+        agency_id=user.agency_id,
+    )
+    session.commit()
+    return ApiResponse(200, json.dumps({"releases": rows}, ensure_ascii=False).encode())
+
+
+def _refuse(session: Session, user: User, table: str, now: datetime, reason: str) -> ApiResponse:
+    audit.record(
+        session,
+        user.username,
+        "access.refused",
+        f"table:{table}",
+        now,
+        {"channel": CHANNEL, "reason": reason},
+        agency_id=user.agency_id,
+    )
+    session.commit()
+    return _error(403, reason)
+
+
+def table_answer(
+    session: Session,
+    authorization: str | None,
+    releases: Path,
+    table: str,
+    params: dict[str, str],
+    accept: str | None,
+    outbox: Path,
+    now: datetime,
+) -> ApiResponse:
+    """``GET /api/v1/tables/{table}?period=P[&area_level=L][&area_code=C]`` (CONTRACT §6).
+
+    Parameters
+    ----------
+    params : the query string; ``period`` required.
+    accept : the ``Accept`` header; ``text/csv`` answers CSV, anything else JSON.
+    outbox : where online-query answers are kept for 1 day.
+    """
+    user = bearer_user(session, authorization, now)
+    if user is None:
+        return _error(401, "missing or invalid bearer token")
+    period = params.get("period")
+    if not period:
+        return _error(400, "the query parameter period is required (YYYY-MM, YYYY-Qn or YYYY)")
+    if table not in TABLES:
+        return _refuse(session, user, table, now, f"table {table!r} is outside your grant")
+    release = published_revision_dir(releases, period, now)
+    if release is None:
+        return _refuse(
+            session, user, table, now, f"period {period!r} is outside your grant (not published)"
+        )
+    area_code = params.get("area_code")
+    granted = granted_areas(session, user, table, CHANNEL, now)
+    if not granted:
+        return _refuse(
+            session,
+            user,
+            table,
+            now,
+            f"table {table!r} is outside your grant, or "
+            "your agency's access is suspended, lapsed or terminated",
+        )
+    try:
+        if area_code:
+            authorize(session, user, [table], [area_code], CHANNEL, now)
+    except Forbidden:
+        return _error(403, f"area {area_code!r} is outside your grant")
+    frame = granted_rows(read_table(release, table), [area_code] if area_code else granted)
+    if area_code:
+        frame = frame.filter(pl.col("area_code") == area_code)
+    if level := params.get("area_level"):
+        frame = frame.filter(pl.col("area_level") == level)
+    revision = int(read_manifest(release)["revision"])
+    if accept and "text/csv" in accept:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(frame.columns)
+        writer.writerows(frame.rows())
+        body, content_type = buffer.getvalue().encode("utf-8"), "text/csv; charset=utf-8"
+    else:
+        body = json.dumps(
+            {
+                "table": table,
+                "period": period,
+                "revision": revision,
+                "columns": frame.columns,
+                "rows": [list(r) for r in frame.rows()],
+            },
+            ensure_ascii=False,
+        ).encode()
+        content_type = "application/json"
+    areas = [area_code] if area_code else granted
+    delivery = record_answer(session, user, CHANNEL, [table], period, areas, body, outbox, now)
+    audit.record(
+        session,
+        user.username,
+        "query",
+        f"delivery:{delivery.id}",
+        now,
+        {
+            "channel": CHANNEL,
+            "table": table,
+            "period": period,
+            "revision": revision,
+            "rows": frame.height,
+            "area_code": area_code,
+            "area_level": params.get("area_level"),
+        },
+        agency_id=user.agency_id,
+    )
+    session.commit()
+    return ApiResponse(200, body, content_type)
+
+
+OPENAPI: dict[str, Any] = {
+    "openapi": "3.1.0",
+    "info": {"title": "popstats online query API", "version": "1"},
+    "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+    "security": [{"bearer": []}],
+    "paths": {
+        "/api/v1/releases": {
+            "get": {
+                "summary": "The periods published, with revision and publication time",
+                "responses": {
+                    "200": {"description": "published releases"},
+                    "401": {"description": "no or bad token"},
+                },
+            }
+        },
+        "/api/v1/tables/{table}": {
+            "get": {
+                "summary": "The rows of a release table the caller's grant allows",
+                "parameters": [
+                    {
+                        "name": "table",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "string", "enum": list(TABLES)},
+                    },
+                    {
+                        "name": "period",
+                        "in": "query",
+                        "required": True,
+                        "schema": {"type": "string"},
+                    },
+                    {
+                        "name": "area_level",
+                        "in": "query",
+                        "schema": {
+                            "type": "string",
+                            "enum": ["national", "county", "township", "village"],
+                        },
+                    },
+                    {"name": "area_code", "in": "query", "schema": {"type": "string"}},
+                ],
+                "responses": {
+                    "200": {
+                        "description": "{table, period, revision, columns, rows} or CSV "
+                        "(Accept: text/csv); kept 1 day as an online-query delivery"
+                    },
+                    "401": {"description": "no or bad token"},
+                    "403": {
+                        "description": "outside the grant, or the agency is suspended, lapsed "
+                        "or terminated (audited)"
+                    },
+                    "429": {"description": "rate limit exceeded"},
+                },
+            }
+        },
+    },
+}

@@ -1,0 +1,240 @@
+"""The append-only, hash-chained audit log (point 18) and signed checkpoints of its head.
+
+Each entry's hash is SHA-256 over a canonical serialisation of its fields including the
+previous entry's hash, so editing, deleting, inserting or reordering any entry breaks the
+chain from that point on. Appends are serialised (PostgreSQL advisory lock; SQLite
+``BEGIN IMMEDIATE``) and ``seq`` is the primary key, so concurrent writers never fork it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from access.models import AuditEntry
+
+GENESIS = "0" * 64
+KEY_ENV = "POPSTATS_AUDIT_KEY"
+_LOCK_KEY = 0x70_6F_70_61_75_64  # "popaud": one advisory lock for the whole chain
+
+
+class AuditKeyMissing(RuntimeError):
+    """The signing secret is not configured."""
+
+
+def _time_text(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def entry_hash(
+    seq: int,
+    time: datetime,
+    actor: str,
+    agency_id: int | None,
+    action: str,
+    obj: str,
+    details: dict[str, Any],
+    prev_hash: str,
+) -> str:
+    """SHA-256 (hex) of the canonical JSON of one entry, chained by ``prev_hash``."""
+    canonical = json.dumps(
+        {
+            "seq": seq,
+            "time": _time_text(time),
+            "actor": actor,
+            "agency_id": agency_id,
+            "action": action,
+            "object": obj,
+            "details": details,
+            "prev_hash": prev_hash,
+        },
+        sort_keys=True,
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def _lock_chain(session: Session) -> None:
+    """Serialise appends until the transaction ends."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
+    else:  # SQLite: the transaction began with BEGIN IMMEDIATE; make sure it has begun
+        session.execute(text("SELECT 1"))
+
+
+def record(
+    session: Session,
+    actor: str,
+    action: str,
+    obj: str,
+    now: datetime,
+    details: dict[str, Any] | None = None,
+    agency_id: int | None = None,
+) -> AuditEntry:
+    """Append one entry to the chain (flushed; committed with the caller's transaction).
+
+    Parameters
+    ----------
+    actor : the username (or ``"system"``) acting.
+    action : a dotted verb, e.g. ``"login.failed"``, ``"grant.approved"``.
+    obj : what it acted on, e.g. ``"grant:3"``.
+    """
+    _lock_chain(session)
+    head = session.execute(
+        select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1)
+    ).first()
+    seq, prev = (head[0] + 1, head[1]) if head else (1, GENESIS)
+    details = json.loads(json.dumps(details or {}, default=str))  # what the database returns
+    digest = entry_hash(seq, now, actor, agency_id, action, obj, details, prev)
+    entry = AuditEntry(
+        seq=seq,
+        time=now,
+        actor=actor,
+        agency_id=agency_id,
+        action=action,
+        object=obj,
+        details=details,
+        prev_hash=prev,
+        hash=digest,
+    )
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+@dataclass
+class Verification:
+    """The result of checking the chain: ``ok``, entries read, the head, and each problem."""
+
+    ok: bool
+    entries: int
+    head_seq: int
+    head_hash: str
+    problems: list[str] = field(default_factory=list)
+
+
+def verify(session: Session, upto: int | None = None) -> Verification:
+    """Recompute the chain (up to ``upto``) and report every break and where it is."""
+    query = select(AuditEntry).order_by(AuditEntry.seq)
+    if upto is not None:
+        query = query.where(AuditEntry.seq <= upto)
+    problems: list[str] = []
+    prev, expected_seq, count = GENESIS, 1, 0
+    for entry in session.scalars(query):
+        count += 1
+        if entry.seq != expected_seq:
+            problems.append(
+                f"seq {entry.seq}: expected seq {expected_seq} "
+                f"(entries {expected_seq}..{entry.seq - 1} deleted or renumbered)"
+                if entry.seq > expected_seq
+                else f"seq {entry.seq}: out of order"
+            )
+        if entry.prev_hash != prev:
+            problems.append(
+                f"seq {entry.seq}: prev_hash does not match the hash of the entry "
+                "before it (entry inserted, deleted or reordered)"
+            )
+        digest = entry_hash(
+            entry.seq,
+            entry.time,
+            entry.actor,
+            entry.agency_id,
+            entry.action,
+            entry.object,
+            entry.details,
+            entry.prev_hash,
+        )
+        if digest != entry.hash:
+            problems.append(f"seq {entry.seq}: content does not match its hash (entry edited)")
+        prev, expected_seq = entry.hash, entry.seq + 1
+    return Verification(not problems, count, expected_seq - 1, prev, problems)
+
+
+def audit_key() -> bytes:
+    """The provider's signing secret from ``$POPSTATS_AUDIT_KEY``."""
+    key = os.environ.get(KEY_ENV)
+    if not key:
+        raise AuditKeyMissing(
+            f"set {KEY_ENV} to the provider's secret signing key to issue or "
+            "verify audit checkpoints"
+        )
+    return key.encode("utf-8")
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A chain head signed by the provider (HMAC-SHA256) for an agency to keep."""
+
+    seq: int
+    hash: str
+    issued_at: str
+    signature: str
+
+    def to_json(self) -> str:
+        """The checkpoint as a JSON document."""
+        return json.dumps(asdict(self), indent=2)
+
+    @classmethod
+    def from_json(cls, text_: str) -> Checkpoint:
+        """Read a checkpoint written by ``to_json``."""
+        return cls(**json.loads(text_))
+
+
+def _signature(key: bytes, seq: int, digest: str, issued_at: str) -> str:
+    return hmac.new(key, f"{seq}:{digest}:{issued_at}".encode(), hashlib.sha256).hexdigest()
+
+
+def checkpoint(
+    session: Session,
+    actor: str,
+    now: datetime,
+    key: bytes | None = None,
+    agency_id: int | None = None,
+) -> Checkpoint:
+    """Sign the current chain head and record that a checkpoint was issued."""
+    key = key or audit_key()
+    _lock_chain(session)
+    result = verify(session)
+    issued = _time_text(now)
+    point = Checkpoint(
+        result.head_seq,
+        result.head_hash,
+        issued,
+        _signature(key, result.head_seq, result.head_hash, issued),
+    )
+    record(
+        session,
+        actor,
+        "audit.checkpoint",
+        f"audit:{point.seq}",
+        now,
+        {"seq": point.seq, "hash": point.hash},
+        agency_id=agency_id,
+    )
+    return point
+
+
+def verify_checkpoint(session: Session, point: Checkpoint, key: bytes | None = None) -> list[str]:
+    """Problems proving the log changed since ``point`` was issued (empty = untouched)."""
+    key = key or audit_key()
+    if not hmac.compare_digest(
+        point.signature, _signature(key, point.seq, point.hash, point.issued_at)
+    ):
+        return ["checkpoint signature invalid (not issued by this provider, or altered)"]
+    result = verify(session, upto=point.seq)
+    problems = list(result.problems)
+    if result.head_seq != point.seq or result.head_hash != point.hash:
+        problems.append(
+            f"seq {point.seq}: the log's hash {result.head_hash[:12]}… (at seq "
+            f"{result.head_seq}) differs from the checkpoint's {point.hash[:12]}…"
+        )
+    return problems

@@ -1,0 +1,438 @@
+"""Deliveries through the three channels (point 2), retention (point 17), outages (point 15),
+disputes (point 16).
+
+Point 17: the provider keeps online query results 1 day, file transfers 7 days and media
+packages 7 days, then deletes them; an expired delivery is refused on every access, and an
+extension may be requested before expiry (a provider decides). Point 15: a request that fails
+on the provider's side stays ``pending`` with its error and attempts, and is retried; nothing
+is lost. Point 16: doubts are raised within 7 days of receipt, Asia/Taipei calendar (day 7
+accepted, day 8 refused).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import shutil
+from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from access import audit
+from access.accounts import AccessError
+from access.calendar import local_date
+from access.grants import actor_of, agency_rules
+from access.models import Delivery, Dispute, Extension, User
+from access.permissions import can_view
+
+RETENTION = {
+    "online_query": timedelta(days=1),
+    "file_transfer": timedelta(days=7),
+    "media_exchange": timedelta(days=7),
+}
+DISPUTE_DAYS = 7
+MAX_EXTENSION_DAYS = 30
+
+
+class Forbidden(AccessError):
+    """Outside the caller's grant, or the agency is suspended, lapsed or terminated."""
+
+
+class DeliveryExpired(AccessError):
+    """A delivery past its retention period (point 17)."""
+
+
+class DeliveryError(AccessError):
+    """Any other refused delivery step (not ready, wrong agency, late dispute, ...)."""
+
+
+def authorize(
+    session: Session,
+    user: User,
+    tables: Iterable[str],
+    areas: Iterable[str],
+    channel: str,
+    now: datetime,
+) -> None:
+    """Pass if ``can_view`` allows every table × area; else audit the refusal, commit, raise."""
+    tables, areas = list(tables), list(areas)
+    rules = agency_rules(session, user.agency_id) if user.agency_id is not None else []
+    actor = actor_of(user)
+    denied = [
+        f"{t}@{a}" for t in tables for a in areas if not can_view(actor, t, a, channel, rules, now)
+    ]
+    if denied or not tables or not areas:
+        audit.record(
+            session,
+            user.username,
+            "access.refused",
+            f"tables:{','.join(tables)}",
+            now,
+            {"channel": channel, "denied": denied, "areas": areas},
+            agency_id=user.agency_id,
+        )
+        session.commit()
+        raise Forbidden(
+            f"{', '.join(denied) or 'nothing requested'} through {channel} is outside "
+            f"{user.username!r}'s grant, or the grant is suspended, lapsed, terminated or "
+            "not in force"
+        )
+
+
+def create(
+    session: Session,
+    user: User,
+    channel: str,
+    tables: list[str],
+    period: str,
+    areas: list[str],
+    now: datetime,
+    options: dict[str, Any] | None = None,
+) -> Delivery:
+    """Record a requested delivery (authorised first); ``pending`` until produced."""
+    authorize(session, user, tables, areas, channel, now)
+    if user.agency_id is None:
+        raise DeliveryError("deliveries are made to agencies")
+    delivery = Delivery(
+        id=secrets.token_hex(16),
+        agency_id=user.agency_id,
+        user_id=user.id,
+        channel=channel,
+        tables=list(tables),
+        period=period,
+        areas=list(areas),
+        options=dict(options or {}),
+        status="pending",
+        attempts=0,
+        created_at=now,
+    )
+    session.add(delivery)
+    session.flush()
+    audit.record(
+        session,
+        user.username,
+        "delivery.created",
+        f"delivery:{delivery.id}",
+        now,
+        {"channel": channel, "tables": list(tables), "period": period, "areas": areas},
+        agency_id=user.agency_id,
+    )
+    return delivery
+
+
+def produce(
+    session: Session,
+    delivery: Delivery,
+    producer: Callable[[Delivery], tuple[str, str]],
+    now: datetime,
+) -> bool:
+    """Run ``producer`` (returns server path and SHA-256); on failure keep it pending (point 15).
+
+    Returns whether the delivery is ready. The retention clock starts when it is ready.
+    """
+    delivery.attempts += 1
+    try:
+        path, digest = producer(delivery)
+    except Exception as exc:  # noqa: BLE001 - any provider-side fault is kept and retried
+        delivery.status, delivery.last_error = "pending", f"{type(exc).__name__}: {exc}"
+        audit.record(
+            session,
+            "system",
+            "delivery.failed",
+            f"delivery:{delivery.id}",
+            now,
+            {
+                "channel": delivery.channel,
+                "attempt": delivery.attempts,
+                "error": delivery.last_error,
+            },
+            agency_id=delivery.agency_id,
+        )
+        session.flush()
+        return False
+    delivery.status, delivery.path, delivery.sha256, delivery.last_error = (
+        "ready",
+        path,
+        digest,
+        None,
+    )
+    delivery.delivered_at = now
+    delivery.expires_at = now + RETENTION[delivery.channel]
+    audit.record(
+        session,
+        "system",
+        "delivery.ready",
+        f"delivery:{delivery.id}",
+        now,
+        {
+            "channel": delivery.channel,
+            "sha256": digest,
+            "expires_at": delivery.expires_at.isoformat(),
+        },
+        agency_id=delivery.agency_id,
+    )
+    session.flush()
+    return True
+
+
+def retry_pending(
+    session: Session, producer: Callable[[Delivery], tuple[str, str]], now: datetime
+) -> list[Delivery]:
+    """Retry every pending delivery once (after the provider's system is repaired)."""
+    pending = list(
+        session.scalars(
+            select(Delivery).where(Delivery.status == "pending").order_by(Delivery.created_at)
+        )
+    )
+    return [d for d in pending if produce(session, d, producer, now)]
+
+
+def status(session: Session, user: User, delivery_id: str) -> Delivery:
+    """The agency's view of one of its deliveries (status, attempts, last error, expiry)."""
+    delivery = session.get(Delivery, delivery_id)
+    if delivery is None or delivery.agency_id != user.agency_id:
+        raise DeliveryError(f"no delivery {delivery_id!r} for {user.username!r}")
+    return delivery
+
+
+def fetch(session: Session, user: User, delivery_id: str, now: datetime) -> Delivery:
+    """Hand over a ready, unexpired delivery of the user's agency, by its server-made id only."""
+    delivery = status(session, user, delivery_id)
+    if delivery.status != "ready":
+        raise DeliveryError(
+            f"delivery {delivery_id} is {delivery.status} "
+            f"(attempts {delivery.attempts}; {delivery.last_error or 'waiting'})"
+        )
+    if delivery.purged_at is not None or (delivery.expires_at and now >= delivery.expires_at):
+        audit.record(
+            session,
+            user.username,
+            "delivery.expired",
+            f"delivery:{delivery.id}",
+            now,
+            {"channel": delivery.channel},
+            agency_id=user.agency_id,
+        )
+        session.commit()
+        kept = RETENTION[delivery.channel].days
+        raise DeliveryExpired(
+            f"delivery {delivery_id} expired at {delivery.expires_at} "
+            f"({delivery.channel} results are kept {kept} day(s), point 17); "
+            "request it again"
+        )
+    authorize(session, user, delivery.tables, delivery.areas, delivery.channel, now)
+    audit.record(
+        session,
+        user.username,
+        "download",
+        f"delivery:{delivery.id}",
+        now,
+        {
+            "channel": delivery.channel,
+            "tables": delivery.tables,
+            "period": delivery.period,
+            "sha256": delivery.sha256,
+        },
+        agency_id=user.agency_id,
+    )
+    return delivery
+
+
+def purge(session: Session, now: datetime, actor: str = "system") -> list[Delivery]:
+    """Delete the files of every expired delivery and log each deletion."""
+    expired = list(
+        session.scalars(
+            select(Delivery)
+            .where(
+                Delivery.purged_at.is_(None),
+                Delivery.expires_at.is_not(None),
+                Delivery.expires_at <= now,
+            )
+            .order_by(Delivery.expires_at)
+        )
+    )
+    for delivery in expired:
+        removed = False
+        if delivery.path:
+            target = Path(delivery.path)
+            if target.is_dir():
+                shutil.rmtree(target)
+                removed = True
+            elif target.exists():
+                target.unlink()
+                removed = True
+        delivery.purged_at = now
+        audit.record(
+            session,
+            actor,
+            "delivery.purged",
+            f"delivery:{delivery.id}",
+            now,
+            {
+                "channel": delivery.channel,
+                "path": delivery.path,
+                "removed": removed,
+                "sha256": delivery.sha256,
+                "expired_at": str(delivery.expires_at),
+            },
+            agency_id=delivery.agency_id,
+        )
+    return expired
+
+
+def request_extension(
+    session: Session, user: User, delivery_id: str, days: int, reason: str, now: datetime
+) -> Extension:
+    """Ask, before expiry, to keep a delivery ``days`` longer."""
+    delivery = status(session, user, delivery_id)
+    if delivery.expires_at is None or now >= delivery.expires_at or delivery.purged_at:
+        raise DeliveryError(
+            f"delivery {delivery_id} has expired or is not ready; an extension "
+            "must be requested before expiry (point 17)"
+        )
+    if not 1 <= days <= MAX_EXTENSION_DAYS:
+        raise DeliveryError(f"an extension is 1 to {MAX_EXTENSION_DAYS} days, not {days}")
+    ext = Extension(
+        delivery_id=delivery.id, requested_by=user.id, requested_at=now, days=days, reason=reason
+    )
+    session.add(ext)
+    session.flush()
+    audit.record(
+        session,
+        user.username,
+        "extension.requested",
+        f"delivery:{delivery.id}",
+        now,
+        {"days": days, "reason": reason},
+        agency_id=user.agency_id,
+    )
+    return ext
+
+
+def decide_extension(
+    session: Session, ext: Extension, official: User, approve: bool, now: datetime
+) -> None:
+    """A provider official approves (expiry moves) or refuses an extension request."""
+    if official.role != "provider_official":
+        raise DeliveryError(f"{official.username!r} is not a provider official")
+    if ext.decided_at is not None:
+        raise DeliveryError(f"extension {ext.id} was already decided")
+    delivery = session.get(Delivery, ext.delivery_id)
+    assert delivery is not None and delivery.expires_at is not None
+    ext.decided_by, ext.decided_at, ext.approved = official.id, now, approve
+    if approve:
+        delivery.expires_at += timedelta(days=ext.days)
+    audit.record(
+        session,
+        official.username,
+        "extension.decided",
+        f"delivery:{delivery.id}",
+        now,
+        {"approved": approve, "expires_at": delivery.expires_at.isoformat()},
+        agency_id=delivery.agency_id,
+    )
+
+
+def raise_dispute(
+    session: Session, user: User, delivery_id: str, description: str, now: datetime
+) -> Dispute:
+    """Raise a doubt about received data: day 7 after receipt is the last day (point 16)."""
+    delivery = status(session, user, delivery_id)
+    if delivery.delivered_at is None:
+        raise DeliveryError(f"delivery {delivery_id} has not been received")
+    received, today = local_date(delivery.delivered_at), local_date(now)
+    if (today - received).days > DISPUTE_DAYS:
+        raise DeliveryError(
+            f"received on {received}: doubts must be raised by "
+            f"{received + timedelta(days=DISPUTE_DAYS)} (7 days, point 16)"
+        )
+    dispute = Dispute(
+        delivery_id=delivery.id, raised_by=user.id, raised_at=now, description=description
+    )
+    session.add(dispute)
+    session.flush()
+    audit.record(
+        session,
+        user.username,
+        "dispute.raised",
+        f"dispute:{dispute.id}",
+        now,
+        {"delivery": delivery.id, "description": description},
+        agency_id=user.agency_id,
+    )
+    return dispute
+
+
+def resolve_dispute(
+    session: Session, dispute: Dispute, official: User, resolution: str, now: datetime
+) -> None:
+    """The provider records the investigation's resolution."""
+    if official.role not in ("provider_official", "provider_statistician"):
+        raise DeliveryError(f"{official.username!r} is not provider staff")
+    if dispute.resolved_at is not None:
+        raise DeliveryError(f"dispute {dispute.id} is already resolved")
+    dispute.resolved_by, dispute.resolved_at, dispute.resolution = official.id, now, resolution
+    delivery = session.get(Delivery, dispute.delivery_id)
+    audit.record(
+        session,
+        official.username,
+        "dispute.resolved",
+        f"dispute:{dispute.id}",
+        now,
+        {"resolution": resolution},
+        agency_id=delivery.agency_id if delivery else None,
+    )
+
+
+def record_answer(
+    session: Session,
+    user: User,
+    channel: str,
+    tables: list[str],
+    period: str,
+    areas: list[str],
+    content: bytes,
+    outbox: Path,
+    now: datetime,
+) -> Delivery:
+    """Authorise, store ``content`` under a server-made id in ``outbox`` and mark it ready.
+
+    The online query API calls this for every answer (kept 1 day); exports and media
+    packages likewise with their bytes (kept 7 days).
+    """
+    delivery = create(session, user, channel, tables, period, areas, now)
+
+    def write(d: Delivery) -> tuple[str, str]:
+        outbox.mkdir(parents=True, exist_ok=True)
+        path = outbox / d.id
+        path.write_bytes(content)
+        return str(path), hashlib.sha256(content).hexdigest()
+
+    produce(session, delivery, write, now)
+    return delivery
+
+
+def record_view(
+    session: Session, user: User, table: str, areas: list[str], period: str, now: datetime
+) -> None:
+    """Authorise a dashboard view of ``table`` for ``areas`` and audit it (points 2, 18).
+
+    Raises
+    ------
+    Forbidden
+        Outside the grant (the refusal is audited and committed first).
+    """
+    authorize(session, user, [table], areas, "online_query", now)
+    audit.record(
+        session,
+        user.username,
+        "view",
+        f"table:{table}",
+        now,
+        {"channel": "online_query", "period": period, "areas": areas},
+        agency_id=user.agency_id,
+    )

@@ -1,0 +1,167 @@
+"""The online query API handlers (CONTRACT §6): 401, 403 audited, granted rows, deliveries."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from access.accounts import issue_token
+from access.api import OPENAPI, RateLimiter, releases_answer, table_answer
+from access.grants import approve, submit
+from access.models import AuditEntry, Delivery
+from access.sanctions import record_violation
+from tests.access.conftest import NOW, World, full_rules
+
+AT = datetime(2025, 4, 20, tzinfo=UTC)
+
+
+@pytest.fixture
+def token(session: Session, world: World) -> str:
+    """A bearer token of ``world.user``, whose agency may query population for 臺北市."""
+    app = submit(
+        session,
+        world.agency,
+        world.taipei_gov,
+        ["population"],
+        ["63000"],
+        ["online_query"],
+        "研究",
+        full_rules(),
+        NOW,
+    )
+    world.grant = approve(
+        session,
+        app,
+        world.taipei_official,
+        date(2025, 1, 1),  # type: ignore[attr-defined]
+        date(2099, 12, 31),
+        NOW,
+    )
+    value = issue_token(session, world.user, NOW)
+    session.commit()
+    return f"Bearer {value}"
+
+
+def _get(
+    session: Session,
+    auth: str | None,
+    releases: Path,
+    tmp_path: Path,
+    table: str = "population",
+    accept: str | None = None,
+    **params: str,
+):  # noqa: ANN202
+    return table_answer(
+        session,
+        auth,
+        releases,
+        table,
+        {"period": "2025-03", **params},
+        accept,
+        tmp_path / "outbox",
+        AT,
+    )
+
+
+def _refusals(session: Session) -> int:
+    return len(
+        session.scalars(select(AuditEntry).where(AuditEntry.action == "access.refused")).all()
+    )
+
+
+def test_no_or_bad_token_401(
+    session: Session, world: World, releases: Path, tmp_path: Path
+) -> None:
+    assert _get(session, None, releases, tmp_path).status == 401
+    assert _get(session, "Bearer nope", releases, tmp_path).status == 401
+    assert releases_answer(session, None, releases, AT).status == 401
+
+
+def test_granted_rows_only(
+    session: Session, world: World, token: str, releases: Path, tmp_path: Path
+) -> None:
+    answer = _get(session, token, releases, tmp_path)
+    assert answer.status == 200
+    body = answer.json()
+    assert list(body) == ["table", "period", "revision", "columns", "rows"]
+    assert body["table"] == "population" and body["period"] == "2025-03" and body["revision"] == 1
+    codes = {row[body["columns"].index("area_code")] for row in body["rows"]}
+    assert codes and all(c.startswith("63000") for c in codes)
+    village = _get(session, token, releases, tmp_path, area_level="village").json()
+    assert all(len(r[body["columns"].index("area_code")]) == 11 for r in village["rows"])
+    one = _get(session, token, releases, tmp_path, area_code="63000").json()
+    assert [r[body["columns"].index("area_code")] for r in one["rows"]] == ["63000"]
+    # recorded as an online-query delivery kept 1 day
+    deliveries = session.scalars(select(Delivery)).all()
+    assert len(deliveries) == 3 and all(d.expires_at == AT + timedelta(days=1) for d in deliveries)
+
+
+def test_csv_answer(
+    session: Session, world: World, token: str, releases: Path, tmp_path: Path
+) -> None:
+    answer = _get(session, token, releases, tmp_path, accept="text/csv", area_code="63000")
+    assert answer.status == 200 and answer.content_type.startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(answer.body.decode("utf-8"))))
+    assert rows[0][:3] == ["period", "area_level", "area_code"] and rows[1][2] == "63000"
+
+
+@pytest.mark.parametrize(
+    "table, params",
+    [
+        ("population", {"area_code": "64000"}),  # other county
+        ("population", {"area_code": "00000"}),  # national
+        ("vital_events", {}),  # table not granted
+        ("population", {"period": "2025-02"}),  # period not published
+        ("no_such_table", {}),
+    ],
+)
+def test_outside_grant_403_and_audited(
+    session: Session,
+    world: World,
+    token: str,
+    releases: Path,
+    tmp_path: Path,
+    table: str,
+    params: dict[str, str],
+) -> None:
+    before = _refusals(session)
+    assert _get(session, token, releases, tmp_path, table, **params).status == 403
+    assert _refusals(session) == before + 1
+
+
+def test_suspended_agency_401_or_403(
+    session: Session, world: World, token: str, releases: Path, tmp_path: Path
+) -> None:
+    record_violation(session, world.grant, world.taipei_official, "違規", date(2025, 5, 1), AT)  # type: ignore[attr-defined]
+    session.commit()
+    # suspension revokes the tokens at once: the old token is now invalid
+    assert _get(session, token, releases, tmp_path).status == 401
+    fresh = f"Bearer {issue_token(session, world.user, AT)}"
+    session.commit()
+    assert _get(session, fresh, releases, tmp_path).status == 403
+
+
+def test_releases_lists_published(
+    session: Session, world: World, token: str, releases: Path
+) -> None:
+    body = releases_answer(session, token, releases, AT).json()
+    assert [(r["period"], r["revision"]) for r in body["releases"]] == [("2025-03", 1)]
+    assert body["releases"][0]["published_at"].startswith("2025-04-15")
+
+
+def test_rate_limiter_sliding_window() -> None:
+    limiter = RateLimiter(limit=2, window=timedelta(seconds=10))
+    assert limiter.allow("t", AT) and limiter.allow("t", AT + timedelta(seconds=1))
+    assert not limiter.allow("t", AT + timedelta(seconds=2))
+    assert limiter.allow("other", AT + timedelta(seconds=2))
+    assert limiter.allow("t", AT + timedelta(seconds=10))
+
+
+def test_openapi_describes_both_paths() -> None:
+    assert set(OPENAPI["paths"]) == {"/api/v1/releases", "/api/v1/tables/{table}"}

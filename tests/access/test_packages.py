@@ -1,0 +1,233 @@
+"""File transfer and media exchange from a published release: granted rows only, checksums."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import polars as pl
+import pytest
+from sqlalchemy.orm import Session
+
+from access import deliveries
+from access.deliveries import DeliveryError, Forbidden
+from access.grants import approve, submit
+from access.packages import deliver_file, deliver_media, granted_rows
+from tests.access.conftest import NOW, World, full_rules
+
+CHANNELS = ["online_query", "file_transfer", "media_exchange"]
+AT = datetime(2025, 4, 20, tzinfo=UTC)  # after publication
+
+
+@pytest.fixture
+def granted(session: Session, world: World) -> World:
+    """``world.user``'s agency: population and vital_events for 臺北市, every channel."""
+    app = submit(
+        session,
+        world.agency,
+        world.taipei_gov,
+        ["population", "vital_events"],
+        ["63000"],
+        CHANNELS,
+        "研究",
+        full_rules(),
+        NOW,
+    )
+    approve(session, app, world.taipei_official, date(2025, 1, 1), date(2099, 12, 31), NOW)
+    session.commit()
+    return world
+
+
+def test_granted_rows_by_prefix() -> None:
+    frame = pl.DataFrame({"area_code": ["00000", "63000", "63000010", "63000010001", "64000"]})
+    assert granted_rows(frame, ["63000"])["area_code"].to_list() == [
+        "63000",
+        "63000010",
+        "63000010001",
+    ]
+    assert granted_rows(frame, ["00000"]).height == 5
+
+
+def test_file_transfer_only_granted_areas(
+    session: Session, granted: World, releases: Path, tmp_path: Path
+) -> None:
+    d = deliver_file(
+        session,
+        granted.user,
+        releases,
+        "2025-03",
+        "population",
+        ["63000"],
+        "csv",
+        "utf-8",
+        tmp_path / "outbox",
+        AT,
+    )
+    assert d.status == "ready" and d.expires_at == AT + timedelta(days=7)
+    (file,) = Path(d.path).iterdir()  # type: ignore[arg-type]
+    assert file.name.startswith("MOI_") and file.suffix == ".csv"
+    codes = pl.read_csv(file, schema_overrides={"area_code": pl.String})["area_code"]
+    assert codes.len() > 0 and all(c.startswith("63000") for c in codes)
+    assert deliveries.fetch(session, granted.user, d.id, AT + timedelta(days=6)).id == d.id
+
+
+def test_file_transfer_refused_outside_grant_or_unpublished(
+    session: Session, granted: World, releases: Path, tmp_path: Path
+) -> None:
+    with pytest.raises(Forbidden):
+        deliver_file(
+            session,
+            granted.user,
+            releases,
+            "2025-03",
+            "indicators",
+            ["63000"],
+            "csv",
+            "utf-8",
+            tmp_path,
+            AT,
+        )
+    with pytest.raises(Forbidden):
+        deliver_file(
+            session,
+            granted.user,
+            releases,
+            "2025-03",
+            "population",
+            ["00000"],
+            "csv",
+            "utf-8",
+            tmp_path,
+            AT,
+        )
+    with pytest.raises(DeliveryError, match="not published"):
+        deliver_file(
+            session,
+            granted.user,
+            releases,
+            "2025-03",
+            "population",
+            ["63000"],
+            "csv",
+            "utf-8",
+            tmp_path,
+            datetime(2025, 4, 1, tzinfo=UTC),
+        )
+
+
+def test_media_package_verifies_with_sha256sum(
+    session: Session, granted: World, releases: Path, tmp_path: Path
+) -> None:
+    d = deliver_media(
+        session,
+        granted.user,
+        releases,
+        "2025-03",
+        ["population", "vital_events"],
+        ["63000"],
+        "csv",
+        "utf-8-sig",
+        tmp_path / "outbox",
+        AT,
+    )
+    folder = Path(d.path)  # type: ignore[arg-type]
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    assert [f["table"] for f in manifest["files"]] == ["population", "vital_events"]
+    assert manifest["areas"] == ["63000"] and manifest["delivery"] == d.id
+    readme = (folder / "README.txt").read_text(encoding="utf-8")
+    assert "驗證" in readme and "Verify" in readme
+    if shutil.which("sha256sum"):
+        check = subprocess.run(
+            ["sha256sum", "-c", "SHA256SUMS"],
+            cwd=folder,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert check.returncode == 0, check.stdout + check.stderr
+    # purge after 7 days removes the whole package
+    assert deliveries.purge(session, AT + timedelta(days=7)) == [d]
+    assert not folder.exists()
+
+
+def test_outage_during_file_transfer_is_kept_and_retried(
+    session: Session,
+    granted: World,
+    releases: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from access import packages
+
+    real = packages._write_table
+
+    def down(*args: object, **kwargs: object) -> Path:
+        raise OSError("release store unavailable")
+
+    monkeypatch.setattr(packages, "_write_table", down)
+    d = deliver_file(
+        session,
+        granted.user,
+        releases,
+        "2025-03",
+        "population",
+        ["63000"],
+        "csv",
+        "utf-8",
+        tmp_path / "outbox",
+        AT,
+    )
+    session.commit()
+    assert (d.status, d.attempts) == ("pending", 1) and "unavailable" in (d.last_error or "")
+    assert packages.retry(session, AT + timedelta(minutes=1)) == []  # still down
+    monkeypatch.setattr(packages, "_write_table", real)
+    later = AT + timedelta(hours=2)
+    assert packages.retry(session, later) == [d]
+    assert (d.status, d.attempts, d.last_error) == ("ready", 3, None)
+    assert deliveries.fetch(session, granted.user, d.id, later).id == d.id
+
+
+def test_file_and_media_from_the_cli(
+    session: Session, granted: World, releases: Path, tmp_path: Path, db_url: str
+) -> None:
+    import click
+    from click.testing import CliRunner
+
+    from popstats.access_cli import register
+
+    @click.group()
+    def main() -> None:
+        """popstats"""
+
+    register(main)
+    common = [
+        "--user",
+        "alice",
+        "--releases",
+        str(releases),
+        "--period",
+        "2025-03",
+        "--area",
+        "63000",
+        "--outbox",
+        str(tmp_path / "outbox"),
+        "--db",
+        db_url,
+    ]
+    run = CliRunner()
+    out = run.invoke(main, ["delivery", "file", "--table", "population", *common])
+    assert out.exit_code == 0 and out.output.endswith(": ready\n"), out.output
+    out = run.invoke(
+        main, ["delivery", "media", "--table", "population", "--table", "vital_events", *common]
+    )
+    assert out.exit_code == 0 and "ready" in out.output, out.output
+    bad = run.invoke(
+        main, ["delivery", "file", "--table", "population", "--format", "doc", *common]
+    )
+    assert bad.exit_code == 1 and "unknown format" in bad.output
+    refused = run.invoke(main, ["delivery", "file", "--table", "indicators", *common])
+    assert refused.exit_code == 1 and "outside" in refused.output
+    assert "0 pending" in run.invoke(main, ["delivery", "retry", "--db", db_url]).output
