@@ -286,6 +286,25 @@ def export_command(release_dir: Path, table: str, fmt: str, encoding: str, polic
 
 
 @main.command()
+@click.option("--releases", "releases_dir", default="demo/releases", show_default=True,
+              type=click.Path(file_okay=False, path_type=Path), help="Releases folder to serve.")
+@click.option("--db", default=None, help="Access database URL (default: $POPSTATS_DB or the "
+              "embedded SQLite file popstats.db).")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8050, show_default=True, type=int)
+def serve(releases_dir: Path, db: str | None, host: str, port: int) -> None:
+    """Serve the online query API (CONTRACT §6) for the published releases."""
+    from werkzeug.serving import run_simple
+
+    from dashboards.app import ServerSettings, create_app
+
+    app = create_app(ServerSettings(releases=releases_dir, db_url=db,
+                                    outbox=releases_dir.parent / "outbox"))
+    click.echo(f"Serving http://{host}:{port}/api/v1/ (releases {releases_dir}); Ctrl+C stops.")
+    run_simple(host, port, app, threaded=True, use_debugger=False, use_reloader=False)
+
+
+@main.command()
 @click.option("--out", "workdir", default="demo", show_default=True, type=click.Path(path_type=Path),
               help="Working folder for the demo extract and releases.")
 @click.option("--scale", default=0.01, show_default=True, type=float)

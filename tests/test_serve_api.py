@@ -1,0 +1,118 @@
+"""`popstats serve`'s online query API (CONTRACT §6) through real HTTP requests (Flask test
+client) with the contract's demo accounts: 401, 403 audited, only granted areas, JSON/CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import polars as pl
+import pytest
+from click.testing import CliRunner
+
+from dashboards.app import ServerSettings, create_app
+from popstats.cli import main
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    root = tmp_path_factory.mktemp("serve")
+    releases, db = root / "releases", f"sqlite:///{root / 'access.db'}"
+
+    def run(*args: str) -> str:
+        result = CliRunner().invoke(main, list(args), catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    run("sample", "--out", str(root / "x"), "--scale", "0.002", "--start", "2025-03", "--months", "1")
+    run("build", "--input", str(root / "x"), "--period", "2025-03", "--out", str(releases))
+    run("publish", "--releases", str(releases), "--period", "2025-03", "--by", "stat")
+    accounts = json.loads(run("demo-accounts", "--db", db, "--json"))
+    app = create_app(ServerSettings(releases=releases, db_url=db, outbox=root / "outbox"))
+    by_areas = {(tuple(a["tables"]), tuple(a["areas"])): a for a in accounts if a["token"]}
+    return {"client": app.test_client(), "accounts": accounts, "by": by_areas, "releases": releases}
+
+
+def agency(served: dict, areas: tuple[str, ...], every_table: bool = True) -> str:
+    for (tables, granted), account in served["by"].items():
+        if granted == areas and (len(tables) == 7) == every_table:
+            return f"Bearer {account['token']}"
+    raise AssertionError(f"no demo agency for {areas}")
+
+
+def test_no_or_bad_token_is_401(served):
+    client = served["client"]
+    assert client.get("/api/v1/releases").status_code == 401
+    assert client.get("/api/v1/tables/population?period=2025-03",
+                      headers={"Authorization": "Bearer nope"}).status_code == 401
+
+
+def test_everything_but_the_api_is_refused_to_anonymous_callers(served):
+    client = served["client"]
+    for path in ("/", "/_dash-layout", "/_dash-update-component", "/admin", "/outbox/1"):
+        assert client.get(path).status_code == 401, path
+        assert client.post(path, json={}).status_code == 401, path
+    assert client.get("/api/v1/openapi.json").status_code == 200
+
+
+def test_releases_lists_the_published_periods(served):
+    answer = served["client"].get("/api/v1/releases", headers={"Authorization": agency(served, ("00000",))})
+    assert answer.status_code == 200
+    assert [r["period"] for r in answer.get_json()["releases"]] == ["2025-03"]
+    assert answer.headers["X-Frame-Options"] == "DENY"
+
+
+def test_national_agency_gets_every_row(served):
+    answer = served["client"].get("/api/v1/tables/population?period=2025-03",
+                                  headers={"Authorization": agency(served, ("00000",))})
+    body = answer.get_json()
+    assert answer.status_code == 200 and body["table"] == "population" and body["revision"] == 1
+    release = pl.read_parquet(served["releases"] / "2025-03" / "population.parquet")
+    assert len(body["rows"]) == release.height and body["columns"] == release.columns
+
+
+def test_taipei_agency_sees_only_taipei(served):
+    auth = agency(served, ("63000",))
+    body = served["client"].get("/api/v1/tables/population?period=2025-03",
+                                headers={"Authorization": auth}).get_json()
+    codes = {row[body["columns"].index("area_code")] for row in body["rows"]}
+    assert codes and all(code.startswith("63000") for code in codes)
+    other = served["client"].get("/api/v1/tables/population?period=2025-03&area_code=64000",
+                                 headers={"Authorization": auth})
+    assert other.status_code == 403
+
+
+def test_kaohsiung_agency_has_vital_events_only(served):
+    auth = agency(served, ("64000",), every_table=False)
+    client = served["client"]
+    assert client.get("/api/v1/tables/population?period=2025-03",
+                      headers={"Authorization": auth}).status_code == 403
+    answer = client.get("/api/v1/tables/vital_events?period=2025-03&area_level=county",
+                        headers={"Authorization": auth, "Accept": "text/csv"})
+    assert answer.status_code == 200 and answer.content_type.startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(answer.get_data(as_text=True))))
+    assert [r["area_code"] for r in rows] == ["64000"]
+
+
+def test_unpublished_period_is_403(served):
+    answer = served["client"].get("/api/v1/tables/population?period=2025-04",
+                                  headers={"Authorization": agency(served, ("00000",))})
+    assert answer.status_code == 403
+
+
+def test_refusals_and_answers_are_audited_in_an_intact_chain(served):
+    from sqlalchemy import select
+
+    from access.db import make_engine, session_factory
+    from access.models import AuditEntry
+
+    db = f"sqlite:///{Path(served['releases']).parent / 'access.db'}"
+    served["client"].get("/api/v1/tables/reconciliation?period=2025-03",
+                         headers={"Authorization": agency(served, ("64000",), every_table=False)})
+    with session_factory(make_engine(db))() as session:
+        actions = set(session.scalars(select(AuditEntry.action)))
+    assert {"query", "access.refused"} <= actions
+    verified = CliRunner().invoke(main, ["audit", "verify", "--db", db], catch_exceptions=False)
+    assert verified.exit_code == 0, verified.output
