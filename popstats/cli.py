@@ -309,11 +309,31 @@ def serve(releases_dir: Path, db: str | None, host: str, port: int) -> None:
               help="Working folder for the demo extract and releases.")
 @click.option("--scale", default=0.01, show_default=True, type=float)
 @click.option("--year", default=2025, show_default=True, type=int)
-def demo(workdir: Path, scale: float, year: int) -> None:
-    """Quick start: sample a year of extracts, build and publish every month, quarter and year."""
+@click.option("--db", default=None, help="Access database for the demo accounts (default: "
+              "$POPSTATS_DB or the embedded SQLite file popstats.db).")
+@click.option("--serve/--no-serve", "then_serve", default=True, show_default=True,
+              help="Serve the API on 127.0.0.1:8050 afterwards.")
+def demo(workdir: Path, scale: float, year: int, db: str | None, then_serve: bool) -> None:
+    """Quick start: sample a year, build and publish every month, quarter and the year,
+    create the demo accounts, and serve."""
+    from access.db import database_url, make_engine, session_factory, upgrade_engine
+    from access.demo import create_demo
     from popstats.demo import run_demo
 
     click.echo(run_demo(workdir, scale=scale, year=year, progress=_progress))
+    engine = make_engine(database_url(db))
+    upgrade_engine(engine)
+    with session_factory(engine)() as session:
+        accounts = create_demo(session, _now())
+        session.commit()
+    click.echo("\nDemo accounts (API: Authorization: Bearer TOKEN):")
+    for a in accounts:
+        click.echo(f"  {a['username']:<18} password {a['password']:<18} {a['role']:<18} {a['agency']}: "
+                   f"{', '.join(a['areas'])}; {len(a['tables'])} table(s)"
+                   + (f"\n  {'':18} token {a['token']}" if a["token"] else ""))
+    if then_serve:
+        click.get_current_context().invoke(serve, releases_dir=workdir / "releases", db=db,
+                                           host="127.0.0.1", port=8050)
 
 
 # agencies, grants, deliveries, disputes and the audit log (issue 4; access/ package)
