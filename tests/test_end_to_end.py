@@ -98,3 +98,14 @@ def test_official_codes_with_recodings_reconcile_above_the_village(tmp_path):
     assert rec.filter(pl.col("area_level") != "village")["residual"].abs().max() == 0
     retired = {r["village_code"] for r in manifest["recodings"] if r["delta"] < 0}
     assert not set(rec["area_code"]) & retired  # retired codes are not areas of the period
+
+
+def test_quick_start_demo_builds_publishes_and_creates_accounts(tmp_path):
+    args = ["demo", "--out", str(tmp_path / "demo"), "--scale", "0.002",
+            "--db", f"sqlite:///{tmp_path / 'access.db'}", "--no-serve"]
+    first = cli(*args)
+    assert "17 revisions of 17 periods, all published" in first
+    for user in ("moi_official", "national_user", "taipei_user", "kaohsiung_user"):
+        assert user in first
+    again = cli(*args)  # a second run adds no revisions
+    assert "17 revisions of 17 periods" in again
