@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from flask import Flask, Response, request
+from flask import Flask, Response, g, request
 
 from access.api import OPENAPI, ApiResponse, RateLimiter, releases_answer, table_answer
 from access.db import database_url, make_engine, session_factory, upgrade_engine
+from dashboards.web import PUBLIC_PAGES, install
 
 API_PREFIX = "/api/v1/"
 PUBLIC = ("/api/v1/openapi.json",)  # the API description holds no data
@@ -47,6 +48,7 @@ def _answer(response: ApiResponse) -> Response:
 def create_app(settings: ServerSettings, clock: type[datetime] = datetime) -> Flask:
     """The Flask application (the factory the tests and ``popstats serve`` use)."""
     app = Flask(__name__)
+    app.debug = False  # never debug=True: no Werkzeug debugger, no Dash dev tools
     app.config.update(SESSION_COOKIE_SAMESITE="Strict", SESSION_COOKIE_HTTPONLY=True)
     engine = make_engine(database_url(settings.db_url))
     upgrade_engine(engine)
@@ -67,11 +69,14 @@ def create_app(settings: ServerSettings, clock: type[datetime] = datetime) -> Fl
             if not limiter.allow(key, now()):
                 return _answer(ApiResponse(429, b'{"error": "too many requests"}'))
             return None
+        if getattr(g, "web_user", None) is not None or path in PUBLIC_PAGES:
+            return None  # the dashboards' session guard (dashboards.web) ran first
         return _answer(ApiResponse(401, json.dumps({"error": "login required"}).encode()))
 
     @app.after_request
     def _headers(response: Response) -> Response:
-        response.headers.update(SECURITY_HEADERS)
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)  # Dash pages set their own CSP
         return response
 
     @app.get("/api/v1/openapi.json")
@@ -92,4 +97,5 @@ def create_app(settings: ServerSettings, clock: type[datetime] = datetime) -> Fl
                 dict(request.args), request.headers.get("Accept"), settings.outbox, now(),
             ))
 
+    install(app, settings.releases, sessions, now)
     return app

@@ -293,14 +293,15 @@ def export_command(release_dir: Path, table: str, fmt: str, encoding: str, polic
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8050, show_default=True, type=int)
 def serve(releases_dir: Path, db: str | None, host: str, port: int) -> None:
-    """Serve the online query API (CONTRACT §6) for the published releases."""
+    """Serve the dashboards and the online query API (CONTRACT §6) for the published releases."""
     from werkzeug.serving import run_simple
 
     from dashboards.app import ServerSettings, create_app
 
     app = create_app(ServerSettings(releases=releases_dir, db_url=db,
                                     outbox=releases_dir.parent / "outbox"))
-    click.echo(f"Serving http://{host}:{port}/api/v1/ (releases {releases_dir}); Ctrl+C stops.")
+    click.echo(f"Serving the dashboards at http://{host}:{port}/ (log in with a demo account) and "
+               f"the API at http://{host}:{port}/api/v1/ (releases {releases_dir}); Ctrl+C stops.")
     run_simple(host, port, app, threaded=True, use_debugger=False, use_reloader=False)
 
 

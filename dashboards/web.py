@@ -1,0 +1,315 @@
+"""The Dash dashboards of issue 5 on the Flask server of ``create_app``: login, logout,
+server-side sessions (``access.accounts``), the deny-by-default guard and
+``protected_callback``.
+
+Security model
+--------------
+* The session cookie (``popstats_session``) holds a random value whose SHA-256 is a
+  ``LoginSession`` row; every request re-checks it with ``access.accounts.session_user``
+  (revoked, suspended agency, absolute lifetime) plus an idle timeout kept here. A login
+  always makes a new value (rotation); logout revokes it and clears the cookies.
+* CSRF: cookies are ``SameSite=Strict``; every POST by a logged-in user must carry
+  ``X-CSRFToken`` (Dash's renderer sends the ``_csrf_token`` cookie value in it) or the form
+  field ``csrf_token``, an HMAC of the session value. The login form has its own token.
+* The guard runs before every route. Public: ``/login`` only (plain Flask HTML, nothing of
+  Dash). Anonymous callers get 401 for ``/_dash-*``, ``/_reload-hash`` and any non-browser
+  request, and a redirect to ``/login`` for a browser asking for a page.
+* Callbacks never trust their inputs for who is asking: ``protected_callback`` takes the
+  user from the guard (``flask.g``) and passes every table × area through
+  ``access.deliveries.record_view`` (``can_view`` + audit; refusals audited too).
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import hashlib
+import hmac
+import html
+import os
+import re
+import secrets
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import dash
+from flask import Flask, Response, current_app, g, redirect, request
+from flask_login import LoginManager, UserMixin
+from sqlalchemy.orm import Session, sessionmaker
+
+from access import accounts
+from access.accounts import LoginFailed, hash_secret
+from access.deliveries import Forbidden, record_view
+from access.models import User
+
+SESSION_COOKIE = "popstats_session"
+CSRF_COOKIE = "_csrf_token"  # read by dash-renderer, sent back as X-CSRFToken
+LOGIN_CSRF_COOKIE = "popstats_login_csrf"
+IDLE_TIMEOUT = timedelta(minutes=30)
+PUBLIC_PAGES = ("/login",)
+DASH_PREFIXES = ("/_dash-", "/_reload-hash", "/_favicon")
+EXTENSION = "popstats_dash"
+INLINE_SCRIPT = re.compile(
+    r'<script(?![^>]*\bsrc=)(?![^>]*type="application/json")[^>]*>(.*?)</script>', re.S)
+
+
+class Refused(Exception):
+    """A callback asked for something outside the caller's grant (already audited)."""
+
+
+@dataclass
+class Services:
+    """What callbacks need, reachable through ``current_app.extensions``."""
+
+    releases: Path
+    sessions: sessionmaker[Session]
+    now: Callable[[], datetime]
+    secret: bytes
+    last_seen: dict[str, datetime]
+    lock: threading.Lock
+
+    def csrf_for(self, value: str) -> str:
+        return hmac.new(self.secret, value.encode(), hashlib.sha256).hexdigest()
+
+
+class WebUser(UserMixin):
+    """Flask-Login's view of a live ``User`` (the row stays bound to this request's session)."""
+
+    def __init__(self, user: User, session_value: str) -> None:
+        self.user, self.session_value = user, session_value
+
+    def get_id(self) -> str:
+        return str(self.user.id)
+
+
+def services() -> Services:
+    return current_app.extensions[EXTENSION]
+
+
+def current_user() -> User | None:
+    web = getattr(g, "web_user", None)
+    return web.user if web is not None else None
+
+
+def protected_callback(table_of: Callable[..., list[tuple[str, str]]]) -> Callable:
+    """Wrap a Dash callback body: ``table_of(*inputs)`` names the (table, area) pairs it reads.
+
+    The user comes from the server-side session, never from the inputs. Each pair passes
+    ``record_view`` (``can_view`` and audit); the body receives ``user``, ``db`` and
+    ``allowed`` (the pairs granted) and may show a refusal for the others.
+    """
+
+    def decorate(body: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(body)
+        def run(*inputs: Any) -> Any:
+            user, db = current_user(), getattr(g, "db", None)
+            if user is None or db is None:  # the guard never lets this happen
+                raise dash.exceptions.PreventUpdate
+            period = inputs[-1] if inputs and isinstance(inputs[-1], str) else ""
+            allowed: list[tuple[str, str]] = []
+            for table, area in table_of(*inputs):
+                try:
+                    record_view(db, user, table, [area], period or "", services().now())
+                    allowed.append((table, area))
+                except Forbidden:
+                    pass  # audited and committed by access
+            db.commit()
+            return body(*inputs, user=user, db=db, allowed=allowed)
+
+        return run
+
+    return decorate
+
+
+def _login_page(error: str | None, token: str, status: int = 200) -> Response:
+    message = f'<p role="alert" class="error">{html.escape(error)}</p>' if error else ""
+    body = f"""<!doctype html>
+<html lang="zh-Hant-TW"><head><meta charset="utf-8"><title>登入 Login — popstats</title></head>
+<body><main><h1>人口統計 登入 <span lang="en">Population statistics — log in</span></h1>
+{message}
+<form method="post" action="/login">
+<input type="hidden" name="csrf_token" value="{html.escape(token)}">
+<p><label for="username">帳號 Username</label>
+<input id="username" name="username" autocomplete="username" required></p>
+<p><label for="password">密碼 Password</label>
+<input id="password" name="password" type="password" autocomplete="current-password" required></p>
+<p><button type="submit">登入 Log in</button></p>
+</form></main></body></html>"""
+    return Response(body, status=status, content_type="text/html; charset=utf-8")
+
+
+def _wants_page() -> bool:
+    return request.method == "GET" and "text/html" in (request.headers.get("Accept") or "")
+
+
+def _deny() -> Response:
+    if _wants_page() and not request.path.startswith(DASH_PREFIXES):
+        return redirect("/login", code=302)
+    return Response('{"error": "login required"}', status=401, content_type="application/json")
+
+
+def install(app: Flask, releases: Path, sessions: sessionmaker[Session],
+            now: Callable[[], datetime]) -> dash.Dash:
+    """Attach login, logout, the session guard and the Dash pages to ``app``."""
+    secret = os.environ.get("POPSTATS_SECRET_KEY", "").encode() or secrets.token_bytes(32)
+    app.secret_key = secret
+    svc = Services(releases, sessions, now, secret, {}, threading.Lock())
+    app.extensions[EXTENSION] = svc
+    manager = LoginManager()
+    manager.init_app(app)
+    manager.session_protection = None
+
+    @manager.request_loader
+    def _load(_request: Any) -> WebUser | None:
+        return getattr(g, "web_user", None)
+
+    def resolve() -> WebUser | None:
+        value = request.cookies.get(SESSION_COOKIE)
+        if not value:
+            return None
+        key, moment = hash_secret(value), now()
+        with svc.lock:
+            seen = svc.last_seen.get(key)
+            if seen is not None and moment - seen >= IDLE_TIMEOUT:
+                svc.last_seen.pop(key, None)
+                accounts.logout(g.db, value, moment)
+                g.db.commit()
+                return None
+        user = accounts.session_user(g.db, value, moment)
+        if user is None:
+            return None
+        with svc.lock:
+            svc.last_seen[key] = moment
+        return WebUser(user, value)
+
+    def guard() -> Response | None:
+        """Runs after the API guard; everything not API/public needs a live session."""
+        path = request.path
+        if path.startswith("/api/"):
+            return None
+        g.db = sessions()
+        g.web_user = resolve()
+        if path in PUBLIC_PAGES:
+            return None
+        if g.web_user is None:
+            return _deny()
+        if request.method not in ("GET", "HEAD", "OPTIONS"):
+            sent = request.headers.get("X-CSRFToken") or request.form.get("csrf_token", "")
+            if not hmac.compare_digest(sent, svc.csrf_for(g.web_user.session_value)):
+                return Response('{"error": "bad or missing CSRF token"}', status=403,
+                                content_type="application/json")
+        return None
+
+    # the API guard of create_app answers 401 for everything non-API; run ours first
+    app.before_request_funcs.setdefault(None, []).insert(0, guard)
+
+    @app.after_request
+    def _csp(response: Response) -> Response:
+        """Dash pages: allow only the index's own inline scripts (by hash) and inline styles
+        (react-select injects <style>); no other origin, no framing, forms post here only."""
+        if request.path.startswith("/api/") or not response.content_type.startswith("text/html"):
+            return response
+        hashes = ""
+        if not response.direct_passthrough:
+            page = response.get_data(as_text=True)
+            for script in INLINE_SCRIPT.findall(page):
+                digest = base64.b64encode(hashlib.sha256(script.encode()).digest()).decode()
+                hashes += f" 'sha256-{digest}'"
+        response.headers["Content-Security-Policy"] = (
+            f"default-src 'self'; script-src 'self'{hashes}; style-src 'self' 'unsafe-inline'; "
+            "img-src 'self' data:; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
+        )
+        return response
+
+    @app.teardown_request
+    def _close(_exc: BaseException | None) -> None:
+        db = g.pop("db", None)
+        if db is not None:
+            db.close()
+
+    @app.route("/login", methods=["GET", "POST"])
+    def login() -> Response:
+        token = request.cookies.get(LOGIN_CSRF_COOKIE) or secrets.token_urlsafe(24)
+        if request.method == "GET":
+            response = _login_page(None, token)
+        else:
+            sent = request.form.get("csrf_token", "")
+            if not request.cookies.get(LOGIN_CSRF_COOKIE) or not hmac.compare_digest(sent, token):
+                return _login_page("請重新整理頁面 Please reload the page and try again.",
+                                   token, 403)
+            previous = request.cookies.get(SESSION_COOKIE)
+            if previous:  # never reuse an earlier session: revoke it
+                accounts.logout(g.db, previous, now())
+                g.db.commit()
+            try:
+                result = accounts.login(g.db, request.form.get("username", ""),
+                                        request.form.get("password", ""), now())
+            except LoginFailed as error:
+                return _login_page(f"登入失敗 Login failed: {error}", token, 401)
+            response = redirect("/", code=303)
+            secure = request.is_secure
+            response.set_cookie(SESSION_COOKIE, result.session_token, httponly=True,
+                                samesite="Strict", secure=secure, path="/")
+            response.set_cookie(CSRF_COOKIE, svc.csrf_for(result.session_token), httponly=False,
+                                samesite="Strict", secure=secure, path="/")
+            response.delete_cookie(LOGIN_CSRF_COOKIE, path="/")
+            with svc.lock:
+                svc.last_seen[hash_secret(result.session_token)] = now()
+            return response
+        response.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="Strict",
+                            secure=request.is_secure, path="/")
+        return response
+
+    @app.post("/logout")
+    def logout() -> Response:
+        web: WebUser = g.web_user
+        accounts.logout(g.db, web.session_value, now())
+        g.db.commit()
+        with svc.lock:
+            svc.last_seen.pop(hash_secret(web.session_value), None)
+        response = redirect("/login", code=303)
+        response.delete_cookie(SESSION_COOKIE, path="/")
+        response.delete_cookie(CSRF_COOKIE, path="/")
+        response.headers["Clear-Site-Data"] = '"cache", "cookies", "storage"'
+        return response
+
+    app_dash = dash.Dash(
+        __package__,
+        server=app,
+        use_pages=True,
+        pages_folder=str(Path(__file__).parent / "pages"),
+        title="人口統計 Population statistics",
+        serve_locally=True,
+        compress=False,
+    )
+    app_dash.layout = _shell
+    return app_dash
+
+
+def _shell() -> Any:
+    from dash import dcc
+    from dash import html as dhtml
+    from flask import has_request_context
+
+    csrf = ""
+    web = getattr(g, "web_user", None) if has_request_context() else None
+    if web is not None:
+        csrf = services().csrf_for(web.session_value)
+    return dhtml.Div([
+        dhtml.Header([
+            dhtml.Nav([
+                dcc.Link(f"{page['name']}", href=page["relative_path"],
+                         style={"marginRight": "1em"})
+                for page in dash.page_registry.values()
+            ], **{"aria-label": "主選單 Main menu"}),
+            dhtml.Form([
+                dcc.Input(type="hidden", name="csrf_token", value=csrf),
+                dhtml.Button("登出 Log out", type="submit"),
+            ], method="post", action="/logout"),
+        ]),
+        dhtml.Main(dash.page_container),
+    ], lang="zh-Hant-TW")

@@ -1,0 +1,274 @@
+"""The dashboards' route × role matrix through the Flask test client: deny by default,
+login/logout with server-side sessions, CSRF, and hand-crafted Dash callbacks that ask for
+another county or an ungranted table (refused and audited)."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import select
+
+from access.db import make_engine, session_factory
+from access.models import AuditEntry, LoginSession, User
+from dashboards.app import ServerSettings, create_app
+from dashboards.web import CSRF_COOKIE, SESSION_COOKIE
+from popstats.cli import main
+
+PAGES = ("/", "/releases")
+DASH_GETS = ("/_dash-layout", "/_dash-dependencies", "/_reload-hash")
+ROLES = ("moi_official", "national_user", "taipei_user", "kaohsiung_user")
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    root = tmp_path_factory.mktemp("dash")
+    releases, db = root / "releases", f"sqlite:///{root / 'access.db'}"
+
+    def run(*args: str) -> str:
+        result = CliRunner().invoke(main, list(args), catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    run("sample", "--out", str(root / "x"), "--scale", "0.002", "--start", "2025-03",
+        "--months", "1")
+    run("build", "--input", str(root / "x"), "--period", "2025-03", "--out", str(releases))
+    run("publish", "--releases", str(releases), "--period", "2025-03", "--by", "stat")
+    accounts = {a["username"]: a for a in json.loads(run("demo-accounts", "--db", db, "--json"))}
+    app = create_app(ServerSettings(releases=releases, db_url=db, outbox=root / "outbox"))
+    return {"app": app, "accounts": accounts, "db": db}
+
+
+def db_session(served: dict):
+    return session_factory(make_engine(served["db"]))()
+
+
+def cookie(client, name: str) -> str | None:
+    found = client.get_cookie(name)
+    return found.value if found else None
+
+
+def login(served: dict, username: str, password: str | None = None):
+    client = served["app"].test_client()
+    page = client.get("/login")
+    assert page.status_code == 200
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.get_data(as_text=True)).group(1)
+    answer = client.post("/login", data={
+        "username": username, "csrf_token": token,
+        "password": password or served["accounts"][username]["password"],
+    })
+    return client, answer
+
+
+def logged_in(served: dict, username: str):
+    client, answer = login(served, username)
+    assert answer.status_code == 303, answer.get_data(as_text=True)
+    return client
+
+
+def overview_payload(area: str, period: str = "2025-03") -> dict:
+    return {
+        "output": "overview-figures.children",
+        "outputs": {"id": "overview-figures", "property": "children"},
+        "inputs": [{"id": "overview-area", "property": "value", "value": area},
+                   {"id": "overview-period", "property": "data", "value": period}],
+        "changedPropIds": ["overview-area.value"],
+        "state": [],
+    }
+
+
+def call(client, payload: dict, csrf: bool = True):
+    headers = {"X-CSRFToken": cookie(client, CSRF_COOKIE) or ""} if csrf else {}
+    return client.post("/_dash-update-component", json=payload, headers=headers)
+
+
+def text_of(answer) -> str:
+    """A Dash answer with its unicode escapes undone."""
+    try:
+        return json.dumps(answer.get_json(), ensure_ascii=False)
+    except Exception:  # noqa: BLE001 - not JSON
+        return answer.get_data(as_text=True)
+
+
+def audit_actions(served: dict, username: str) -> list[tuple[str, str]]:
+    with db_session(served) as s:
+        rows = s.execute(select(AuditEntry.action, AuditEntry.object, AuditEntry.details).where(
+            AuditEntry.actor == username).order_by(AuditEntry.seq))
+        return [(a, o + json.dumps(d, ensure_ascii=False)) for a, o, d in rows]
+
+
+# --- anonymous ---------------------------------------------------------------------------
+
+def test_anonymous_never_gets_pages_or_dash_routes(served):
+    client = served["app"].test_client()
+    for path in PAGES + DASH_GETS + ("/_dash-component-suites/dash/deps/polyfill@7.v4_4_1m1.js",
+                                     "/logout", "/outbox/1"):
+        assert client.get(path).status_code == 401, path
+        assert client.post(path, json={}).status_code == 401, path
+    answer = call(client, overview_payload("00000"), csrf=False)
+    assert answer.status_code == 401 and b"population" not in answer.data
+
+
+def test_anonymous_browser_is_redirected_to_login(served):
+    client = served["app"].test_client()
+    answer = client.get("/", headers={"Accept": "text/html"})
+    assert answer.status_code == 302 and answer.headers["Location"].endswith("/login")
+    # Dash's internal routes never redirect, even for a browser
+    assert client.get("/_dash-layout", headers={"Accept": "text/html"}).status_code == 401
+    login_page = client.get("/login")
+    assert login_page.status_code == 200 and b"_dash" not in login_page.data
+    assert login_page.headers["X-Frame-Options"] == "DENY"
+
+
+# --- login / logout ----------------------------------------------------------------------
+
+def test_wrong_password_gets_the_generic_error(served):
+    _, answer = login(served, "taipei_user", "wrong password")
+    _, unknown = login(served, "nobody", "x")
+    assert answer.status_code == unknown.status_code == 401
+    def strip(data: bytes) -> str:  # each form carries its own CSRF token
+        return re.sub(r'value="[^"]*"', "", data.decode())
+
+    assert strip(answer.data) == strip(unknown.data)
+    assert "invalid username or password" in answer.get_data(as_text=True)
+
+
+def test_login_without_its_csrf_token_is_refused(served):
+    client = served["app"].test_client()
+    answer = client.post("/login", data={"username": "taipei_user",
+                                         "password": served["accounts"]["taipei_user"]["password"]})
+    assert answer.status_code == 403 and cookie(client, SESSION_COOKIE) is None
+
+
+def test_login_rotates_the_session_and_logout_invalidates_it(served):
+    client = logged_in(served, "national_user")
+    first = cookie(client, SESSION_COOKIE)
+    page = client.get("/login")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.get_data(as_text=True)).group(1)
+    client.post("/login", data={"username": "national_user", "csrf_token": token,
+                                "password": served["accounts"]["national_user"]["password"]})
+    second = cookie(client, SESSION_COOKIE)
+    assert first and second and first != second
+    stale = served["app"].test_client()
+    stale.set_cookie(SESSION_COOKIE, first)
+    assert stale.get("/_dash-layout").status_code == 401  # the old session was revoked
+    assert client.get("/_dash-layout").status_code == 200
+    # logout needs the CSRF token
+    assert client.post("/logout").status_code == 403
+    answer = client.post("/logout", data={"csrf_token": cookie(client, CSRF_COOKIE)})
+    assert answer.status_code == 303 and "cookies" in answer.headers["Clear-Site-Data"]
+    replay = served["app"].test_client()
+    replay.set_cookie(SESSION_COOKIE, second)
+    assert replay.get("/_dash-layout").status_code == 401
+    with db_session(served) as s:
+        user = s.scalar(select(User).where(User.username == "national_user"))
+        rows = list(s.scalars(select(LoginSession).where(LoginSession.user_id == user.id)))
+        assert rows and all(r.revoked_at is not None for r in rows)
+
+
+# --- route × role matrix -----------------------------------------------------------------
+
+@pytest.mark.parametrize("username", ROLES)
+def test_logged_in_roles_reach_pages_and_dash_routes(served, username):
+    client = logged_in(served, username)
+    for path in PAGES + ("/_dash-layout", "/_dash-dependencies"):
+        assert client.get(path).status_code == 200, path
+    csp = client.get("/").headers["Content-Security-Policy"]
+    assert "'sha256-" in csp and "unsafe-eval" not in csp and "frame-ancestors 'none'" in csp
+
+
+@pytest.mark.parametrize("username", ROLES)
+def test_callback_without_csrf_header_is_refused(served, username):
+    client = logged_in(served, username)
+    assert call(client, overview_payload("63000"), csrf=False).status_code == 403
+
+
+@pytest.mark.parametrize(("username", "area", "tables"), [
+    ("moi_official", "00000", {"population", "vital_events"}),
+    ("moi_official", "64000", {"population", "vital_events"}),
+    ("national_user", "00000", {"population", "vital_events"}),
+    ("taipei_user", "63000", {"population", "vital_events"}),
+    ("kaohsiung_user", "64000", {"vital_events"}),
+])
+def test_granted_overview_shows_figures(served, username, area, tables):
+    client = logged_in(served, username)
+    answer = call(client, overview_payload(area))
+    assert answer.status_code == 200
+    text = text_of(answer)
+    assert "114年3月" in text and "出生數 Births" in text
+    assert ("未授權 Not granted" in text) == (tables != {"population", "vital_events"})
+    assert any(a == "view" for a, _ in audit_actions(served, username))
+
+
+@pytest.mark.parametrize(("username", "area"), [
+    ("taipei_user", "64000"), ("taipei_user", "00000"), ("kaohsiung_user", "63000"),
+])
+def test_crafted_callback_for_another_area_is_refused_and_audited(served, username, area):
+    client = logged_in(served, username)
+    before = len(audit_actions(served, username))
+    answer = call(client, overview_payload(area))
+    text = text_of(answer)
+    assert answer.status_code == 200 and "outside your grant" in text
+    assert "人口數" not in text and "Births" not in text
+    new = audit_actions(served, username)[before:]
+    assert [a for a, _ in new].count("access.refused") == 2
+    assert all(area in detail for a, detail in new if a == "access.refused")
+
+
+def test_kaohsiung_population_is_refused_and_audited(served):
+    client = logged_in(served, "kaohsiung_user")
+    before = len(audit_actions(served, "kaohsiung_user"))
+    text = text_of(call(client, overview_payload("64000")))
+    assert "未授權 Not granted" in text
+    refused = [d for a, d in audit_actions(served, "kaohsiung_user")[before:]
+               if a == "access.refused"]
+    assert refused and "population" in refused[0]
+
+
+def test_dash_layout_holds_no_data_and_offers_only_granted_areas(served):
+    client = logged_in(served, "taipei_user")
+    page = client.get("/_dash-layout").get_data(as_text=True)
+    assert "人口數" not in page and "64000" not in page and "Births" not in page
+
+
+def test_audit_chain_is_intact_after_the_matrix(served):
+    verified = CliRunner().invoke(main, ["audit", "verify", "--db", served["db"]],
+                                  catch_exceptions=False)
+    assert verified.exit_code == 0, verified.output
+
+
+def test_suspended_agency_is_logged_out_at_once(served):
+    from datetime import UTC, datetime
+
+    from access.accounts import revoke_agency_access
+
+    client = logged_in(served, "kaohsiung_user")
+    assert client.get("/_dash-layout").status_code == 200
+    with db_session(served) as s:
+        user = s.scalar(select(User).where(User.username == "kaohsiung_user"))
+        revoke_agency_access(s, user.agency_id, datetime.now(UTC))
+        s.commit()
+    assert client.get("/_dash-layout").status_code == 401
+    assert call(client, overview_payload("64000")).status_code == 401
+
+
+def test_spoofed_page_request_offers_only_the_session_grant(served):
+    """The pages router callback with a hand-made pathname/search: the layout is built from
+    the server-side session, so ``?area=64000`` does not put another county in reach."""
+    client = logged_in(served, "taipei_user")
+    payload = {
+        "output": ".._pages_content.children..._pages_store.data..",
+        "outputs": [{"id": "_pages_content", "property": "children"},
+                    {"id": "_pages_store", "property": "data"}],
+        "inputs": [{"id": "_pages_location", "property": "pathname", "value": "/"},
+                   {"id": "_pages_location", "property": "search", "value": "?area=64000"}],
+        "changedPropIds": ["_pages_location.pathname"],
+        "state": [],
+    }
+    answer = call(client, payload)
+    assert answer.status_code == 200
+    text = text_of(answer)
+    assert "63000" in text and "64000" not in text
+    assert call(served["app"].test_client(), payload, csrf=False).status_code == 401
