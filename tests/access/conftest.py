@@ -158,6 +158,20 @@ def full_rules() -> dict[str, str]:
     return {key: f"本機關已訂定：{label}" for key, label in RULE_ITEMS.items()}
 
 
+def grant_taipei(session: Session, world: World, tables: list[str], channels: list[str]):  # noqa: ANN201
+    """Grant ``world.user``'s agency the tables for 臺北市 (63000) through the channels,
+    approved by the Taipei provider, valid 2025-01-01 … 2099-12-31; returns the grant."""
+    from datetime import date
+
+    from access.grants import approve, submit
+
+    app = submit(session, world.agency, world.taipei_gov, tables, ["63000"], channels, "研究",
+                 full_rules(), NOW)
+    grant = approve(session, app, world.taipei_official, date(2025, 1, 1), date(2099, 12, 31), NOW)
+    session.commit()
+    return grant
+
+
 @pytest.fixture(scope="session")
 def releases(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """RELEASES with 2025-03 built from a small demo sample and published on 2025-04-15."""

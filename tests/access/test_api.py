@@ -13,10 +13,9 @@ from sqlalchemy.orm import Session
 
 from access.accounts import issue_token
 from access.api import OPENAPI, RateLimiter, releases_answer, table_answer
-from access.grants import approve, submit
 from access.models import AuditEntry, Delivery
 from access.sanctions import record_violation
-from tests.access.conftest import NOW, World, full_rules
+from tests.access.conftest import NOW, World, grant_taipei
 
 AT = datetime(2025, 4, 20, tzinfo=UTC)
 
@@ -24,25 +23,7 @@ AT = datetime(2025, 4, 20, tzinfo=UTC)
 @pytest.fixture
 def token(session: Session, world: World) -> str:
     """A bearer token of ``world.user``, whose agency may query population for 臺北市."""
-    app = submit(
-        session,
-        world.agency,
-        world.taipei_gov,
-        ["population"],
-        ["63000"],
-        ["online_query"],
-        "研究",
-        full_rules(),
-        NOW,
-    )
-    world.grant = approve(
-        session,
-        app,
-        world.taipei_official,
-        date(2025, 1, 1),  # type: ignore[attr-defined]
-        date(2099, 12, 31),
-        NOW,
-    )
+    world.grant = grant_taipei(session, world, ["population"], ["online_query"])  # type: ignore[attr-defined]
     value = issue_token(session, world.user, NOW)
     session.commit()
     return f"Bearer {value}"

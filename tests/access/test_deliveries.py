@@ -12,10 +12,9 @@ from sqlalchemy.orm import Session
 
 from access import deliveries
 from access.deliveries import DeliveryError, DeliveryExpired, Forbidden
-from access.grants import approve, submit
 from access.models import AuditEntry, Delivery
 from access.sanctions import record_violation
-from tests.access.conftest import NOW, World, full_rules
+from tests.access.conftest import NOW, World, grant_taipei
 
 CHANNELS = ["online_query", "file_transfer", "media_exchange"]
 
@@ -23,26 +22,7 @@ CHANNELS = ["online_query", "file_transfer", "media_exchange"]
 @pytest.fixture
 def granted(session: Session, world: World) -> World:
     """``world.user``'s agency granted population for 臺北市 through every channel."""
-    app = submit(
-        session,
-        world.agency,
-        world.taipei_gov,
-        ["population"],
-        ["63000"],
-        CHANNELS,
-        "研究",
-        full_rules(),
-        NOW,
-    )
-    world.grant = approve(
-        session,
-        app,
-        world.taipei_official,
-        date(2025, 1, 1),  # type: ignore[attr-defined]
-        date(2099, 12, 31),
-        NOW,
-    )
-    session.commit()
+    world.grant = grant_taipei(session, world, ["population"], CHANNELS)  # type: ignore[attr-defined]
     return world
 
 

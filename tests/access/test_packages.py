@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -14,9 +14,8 @@ from sqlalchemy.orm import Session
 
 from access import deliveries
 from access.deliveries import DeliveryError, Forbidden
-from access.grants import approve, submit
 from access.packages import deliver_file, deliver_media, granted_rows
-from tests.access.conftest import NOW, World, full_rules
+from tests.access.conftest import World, grant_taipei
 
 CHANNELS = ["online_query", "file_transfer", "media_exchange"]
 AT = datetime(2025, 4, 20, tzinfo=UTC)  # after publication
@@ -25,19 +24,7 @@ AT = datetime(2025, 4, 20, tzinfo=UTC)  # after publication
 @pytest.fixture
 def granted(session: Session, world: World) -> World:
     """``world.user``'s agency: population and vital_events for 臺北市, every channel."""
-    app = submit(
-        session,
-        world.agency,
-        world.taipei_gov,
-        ["population", "vital_events"],
-        ["63000"],
-        CHANNELS,
-        "研究",
-        full_rules(),
-        NOW,
-    )
-    approve(session, app, world.taipei_official, date(2025, 1, 1), date(2099, 12, 31), NOW)
-    session.commit()
+    grant_taipei(session, world, ["population", "vital_events"], CHANNELS)
     return world
 
 
