@@ -14,9 +14,10 @@ Security model
 * The guard runs before every route. Public: ``/login`` only (plain Flask HTML, nothing of
   Dash). Anonymous callers get 401 for ``/_dash-*``, ``/_reload-hash`` and any non-browser
   request, and a redirect to ``/login`` for a browser asking for a page.
-* Callbacks never trust their inputs for who is asking: ``protected_callback`` takes the
-  user from the guard (``flask.g``) and passes every table × area through
-  ``access.deliveries.record_view`` (``can_view`` + audit; refusals audited too).
+* Callbacks never trust their inputs for who is asking: they read release data only through
+  ``dashboards.data.view``, which takes the user from the guard (``flask.g``) and passes
+  every table × area through ``access.deliveries.record_view`` (``can_view`` + audit;
+  refusals audited too).
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from access import accounts
 from access.accounts import LoginFailed, hash_secret
 from access.deliveries import Forbidden, record_view
 from access.models import User
+from dashboards.i18n import LANG_COOKIE, LANGUAGES
 
 SESSION_COOKIE = "popstats_session"
 CSRF_COOKIE = "_csrf_token"  # read by dash-renderer, sent back as X-CSRFToken
@@ -93,36 +95,6 @@ def services() -> Services:
 def current_user() -> User | None:
     web = getattr(g, "web_user", None)
     return web.user if web is not None else None
-
-
-def protected_callback(table_of: Callable[..., list[tuple[str, str]]]) -> Callable:
-    """Wrap a Dash callback body: ``table_of(*inputs)`` names the (table, area) pairs it reads.
-
-    The user comes from the server-side session, never from the inputs. Each pair passes
-    ``record_view`` (``can_view`` and audit); the body receives ``user``, ``db`` and
-    ``allowed`` (the pairs granted) and may show a refusal for the others.
-    """
-
-    def decorate(body: Callable[..., Any]) -> Callable[..., Any]:
-        @functools.wraps(body)
-        def run(*inputs: Any) -> Any:
-            user, db = current_user(), getattr(g, "db", None)
-            if user is None or db is None:  # the guard never lets this happen
-                raise dash.exceptions.PreventUpdate
-            period = inputs[-1] if inputs and isinstance(inputs[-1], str) else ""
-            allowed: list[tuple[str, str]] = []
-            for table, area in table_of(*inputs):
-                try:
-                    record_view(db, user, table, [area], period or "", services().now())
-                    allowed.append((table, area))
-                except Forbidden:
-                    pass  # audited and committed by access
-            db.commit()
-            return body(*inputs, user=user, db=db, allowed=allowed)
-
-        return run
-
-    return decorate
 
 
 def _login_page(error: str | None, token: str, status: int = 200) -> Response:
@@ -264,6 +236,19 @@ def install(app: Flask, releases: Path, sessions: sessionmaker[Session],
                             secure=request.is_secure, path="/")
         return response
 
+    @app.post("/language")
+    def choose_language() -> Response:
+        """Remember the language in a cookie and go back to the page (local paths only)."""
+        lang = request.form.get("lang", "zh")
+        target = request.form.get("next", "/")
+        if not target.startswith("/") or target.startswith("//"):
+            target = "/"
+        response = redirect(target, code=303)
+        if lang in LANGUAGES:
+            response.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, samesite="Strict",
+                                secure=request.is_secure, path="/")
+        return response
+
     @app.post("/logout")
     def logout() -> Response:
         web: WebUser = g.web_user
@@ -286,30 +271,7 @@ def install(app: Flask, releases: Path, sessions: sessionmaker[Session],
         serve_locally=True,
         compress=False,
     )
-    app_dash.layout = _shell
+    from dashboards import shell  # imports this module: bind it only once the app exists
+
+    app_dash.layout = shell.layout
     return app_dash
-
-
-def _shell() -> Any:
-    from dash import dcc
-    from dash import html as dhtml
-    from flask import has_request_context
-
-    csrf = ""
-    web = getattr(g, "web_user", None) if has_request_context() else None
-    if web is not None:
-        csrf = services().csrf_for(web.session_value)
-    return dhtml.Div([
-        dhtml.Header([
-            dhtml.Nav([
-                dcc.Link(f"{page['name']}", href=page["relative_path"],
-                         style={"marginRight": "1em"})
-                for page in dash.page_registry.values()
-            ], **{"aria-label": "主選單 Main menu"}),
-            dhtml.Form([
-                dcc.Input(type="hidden", name="csrf_token", value=csrf),
-                dhtml.Button("登出 Log out", type="submit"),
-            ], method="post", action="/logout"),
-        ]),
-        dhtml.Main(dash.page_container),
-    ], lang="zh-Hant-TW")

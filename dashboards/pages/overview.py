@@ -1,5 +1,5 @@
-"""Overview (``/``): headline figures of the latest published month, with change on the
-previous month, for the caller's grant (national, or the agency's granted area)."""
+"""Overview (``/``): headline figures of the latest published month for one granted area,
+with the change on the previous month and on the same month a year earlier."""
 
 from __future__ import annotations
 
@@ -9,16 +9,14 @@ import dash
 import polars as pl
 from dash import Input, Output, callback, dcc, html
 
-from access.grants import granted_areas
-from access.models import NATIONAL, User
-from dashboards.web import current_user, protected_callback, services
+from dashboards.data import area_name, offered_roots, published_periods, view
+from dashboards.i18n import period_both, period_label, t
+from dashboards.shell import title
+from dashboards.web import Refused, current_user
 from stats.catalogue import COLUMNS
-from stats.codes import COUNTY_NAMES
-from stats.periods import Period
-from stats.publication import list_releases, published_revision_dir
-from stats.release import read_table
+from stats.periods import Month
 
-dash.register_page(__name__, path="/", name="總覽 Overview", title="總覽 Overview")
+dash.register_page(__name__, path="/", title="總覽 Overview")
 
 AREA = "overview-area"
 PERIOD = "overview-period"
@@ -34,98 +32,84 @@ MEASURES = (
     ("vital_events", "social_increase"),
 )
 TABLES = ("population", "vital_events")
-CHANNEL = "online_query"
 
 
-def area_label(code: str) -> str:
-    return "全國 Taiwan" if code == NATIONAL else f"{COUNTY_NAMES.get(code, code)} {code}"
-
-
-def published_months() -> list[str]:
-    svc = services()
-    months = [r["period"] for r in list_releases(svc.releases, svc.now())
-              if r["state"] == "published" and r["kind"] == "month"]
-    return sorted(set(months))
-
-
-def user_areas(user: User) -> list[str]:
-    """The areas offered in the drop-down (offering is not permission: the callback checks)."""
-    svc = services()
-    from flask import g
-    areas: set[str] = set()
-    for table in TABLES:
-        areas |= set(granted_areas(g.db, user, table, CHANNEL, svc.now()))
-    return sorted(areas)
-
-
-def layout(area: str | None = None, **_: Any) -> Any:
+def layout(**_: Any) -> Any:
     user = current_user()
-    areas = user_areas(user) if user is not None else []
-    months = published_months()
+    areas = offered_roots(user, TABLES) if user is not None else []
+    months = published_periods("month")
     latest = months[-1] if months else None
-    value = area if area in areas else (areas[0] if areas else None)
     return html.Div([
-        html.H1("總覽 Overview"),
-        html.Label("地區 Area", htmlFor=AREA),
-        dcc.Dropdown(id=AREA, options=[{"label": area_label(a), "value": a} for a in areas],
-                     value=value, clearable=False),
-        dcc.Store(id=PERIOD, data=latest),
+        html.H1(title("/")),
+        html.Label(t("地區", "Area"), htmlFor=AREA),
+        dcc.Dropdown(id=AREA, options=[{"label": area_name(a, latest), "value": a}
+                                       for a in areas],
+                     value=areas[0] if areas else None, clearable=False),
+        html.Label(t("統計期", "Period"), htmlFor=PERIOD),
+        dcc.Dropdown(id=PERIOD, options=[{"label": period_both(m), "value": m}
+                                         for m in reversed(months)],
+                     value=latest, clearable=False),
         html.Div(id=FIGURES, **{"aria-live": "polite"}),
     ])
 
 
-def _previous(period: str) -> str:
-    year, month = int(period[:4]), int(period[5:7])
-    year, month = (year - 1, 12) if month == 1 else (year, month - 1)
-    return f"{year:04d}-{month:02d}"
+def earlier(period: str, months: int) -> str:
+    """The month ``months`` before ``period`` (YYYY-MM)."""
+    return str(Month.parse(period).shift(-months))
 
 
-def _value(period: str, table: str, area: str, column: str) -> int | None:
-    svc = services()
-    release = published_revision_dir(svc.releases, period, svc.now())
-    if release is None:
+def headline(frame: pl.DataFrame, period: str, column: str) -> int | None:
+    """One measure of one period from a single-area slice (None when absent)."""
+    rows = frame.filter(pl.col("period") == period)
+    if rows.is_empty() or column not in rows.columns:
         return None
-    frame = read_table(release, table).filter(pl.col("area_code") == area)
-    if frame.is_empty() or column not in frame.columns:
-        return None
-    return int(frame[column].sum())
+    return int(rows[column].sum())
 
 
-def _pairs(area: str | None, period: str | None) -> list[tuple[str, str]]:
-    return [(table, area) for table in TABLES] if area and period else []
+def change(now: int | None, before: int | None) -> str:
+    return f"{now - before:+,}" if now is not None and before is not None else "—"
 
 
-@callback(Output(FIGURES, "children"), Input(AREA, "value"), Input(PERIOD, "data"))
-@protected_callback(_pairs)
-def show(area: str | None, period: str | None, *, user: User, db: Any,
-         allowed: list[tuple[str, str]]) -> Any:
+@callback(Output(FIGURES, "children"), Input(AREA, "value"), Input(PERIOD, "value"))
+def show(area: str | None, period: str | None) -> Any:
+    """The figures table; each table is read through ``view`` (grant checked, audited)."""
     if not area or not period:
-        return html.P("尚無已公布的資料 No published release yet.")
-    granted = {table for table, _ in allowed}
-    if not granted:
-        return html.P("您的授權不包含此地區 This area is outside your grant.", role="alert")
-    roc = Period.parse(period).roc_label
+        return html.P(t("尚無已公布的資料。", "No published release yet."))
+    periods = [p for p in (earlier(period, 12), earlier(period, 1), period)
+               if p in set(published_periods("month"))]
+    frames: dict[str, pl.DataFrame | None] = {}
+    for table in TABLES:
+        try:
+            frames[table] = view(table, [area], periods)
+        except Refused:
+            frames[table] = None
+    if all(frame is None for frame in frames.values()):
+        return html.P(t("您的授權不包含此地區。", "This area is outside your grant."),
+                      role="alert")
     rows = []
     for table, column in MEASURES:
-        label = f"{COLUMNS[column].zh} {COLUMNS[column].en}"
-        if table not in granted:
+        label = t(COLUMNS[column].zh, COLUMNS[column].en)
+        frame = frames[table]
+        if frame is None:
             rows.append(html.Tr([html.Th(label, scope="row"),
-                                 html.Td("未授權 Not granted", colSpan=3)]))
+                                 html.Td(t("未授權", "Not granted"), colSpan=4)]))
             continue
-        now_value = _value(period, table, area, column)
-        before = _value(_previous(period), table, area, column)
-        change = (now_value - before) if now_value is not None and before is not None else None
+        value = headline(frame, period, column)
         rows.append(html.Tr([
             html.Th(label, scope="row"),
-            html.Td(f"{now_value:,}" if now_value is not None else "—"),
-            html.Td(f"{change:+,}" if change is not None else "—"),
-            html.Td(COLUMNS[column].unit_zh or ""),
+            html.Td(f"{value:,}" if value is not None else "—", className="num"),
+            html.Td(change(value, headline(frame, earlier(period, 1), column)), className="num"),
+            html.Td(change(value, headline(frame, earlier(period, 12), column)), className="num"),
+            html.Td(t(COLUMNS[column].unit_zh, COLUMNS[column].unit_en)),
         ]))
     return html.Table([
-        html.Caption(f"{area_label(area)}：{roc}（{period}）"),
-        html.Thead(html.Tr([html.Th("項目 Measure", scope="col"),
-                            html.Th(f"{roc} {period}", scope="col"),
-                            html.Th("較上月 Change on last month", scope="col"),
-                            html.Th("單位 Unit", scope="col")])),
+        html.Caption(f"{area_name(area, period)}：{period_both(period)}"),
+        html.Thead(html.Tr([html.Th(t("項目", "Measure"), scope="col"),
+                            html.Th(period_label(period), scope="col"),
+                            html.Th(t("較上月", "Change on last month"), scope="col"),
+                            html.Th(t("較去年同月", "Change on last year"), scope="col"),
+                            html.Th(t("單位", "Unit"), scope="col")])),
         html.Tbody(rows),
-    ])
+    ], className="figures")
+
+

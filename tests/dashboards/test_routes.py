@@ -73,7 +73,7 @@ def overview_payload(area: str, period: str = "2025-03") -> dict:
         "output": "overview-figures.children",
         "outputs": {"id": "overview-figures", "property": "children"},
         "inputs": [{"id": "overview-area", "property": "value", "value": area},
-                   {"id": "overview-period", "property": "data", "value": period}],
+                   {"id": "overview-period", "property": "value", "value": period}],
         "changedPropIds": ["overview-area.value"],
         "state": [],
     }
@@ -197,8 +197,8 @@ def test_granted_overview_shows_figures(served, username, area, tables):
     answer = call(client, overview_payload(area))
     assert answer.status_code == 200
     text = text_of(answer)
-    assert "114年3月" in text and "出生數 Births" in text
-    assert ("未授權 Not granted" in text) == (tables != {"population", "vital_events"})
+    assert "114年3月" in text and "出生數" in text
+    assert ("未授權" in text) == (tables != {"population", "vital_events"})
     assert any(a == "view" for a, _ in audit_actions(served, username))
 
 
@@ -210,8 +210,8 @@ def test_crafted_callback_for_another_area_is_refused_and_audited(served, userna
     before = len(audit_actions(served, username))
     answer = call(client, overview_payload(area))
     text = text_of(answer)
-    assert answer.status_code == 200 and "outside your grant" in text
-    assert "人口數" not in text and "Births" not in text
+    assert answer.status_code == 200 and "您的授權不包含此地區" in text
+    assert "人口數" not in text and "出生數" not in text
     new = audit_actions(served, username)[before:]
     assert [a for a, _ in new].count("access.refused") == 2
     assert all(area in detail for a, detail in new if a == "access.refused")
@@ -221,7 +221,7 @@ def test_kaohsiung_population_is_refused_and_audited(served):
     client = logged_in(served, "kaohsiung_user")
     before = len(audit_actions(served, "kaohsiung_user"))
     text = text_of(call(client, overview_payload("64000")))
-    assert "未授權 Not granted" in text
+    assert "未授權" in text
     refused = [d for a, d in audit_actions(served, "kaohsiung_user")[before:]
                if a == "access.refused"]
     assert refused and "population" in refused[0]
@@ -230,7 +230,7 @@ def test_kaohsiung_population_is_refused_and_audited(served):
 def test_dash_layout_holds_no_data_and_offers_only_granted_areas(served):
     client = logged_in(served, "taipei_user")
     page = client.get("/_dash-layout").get_data(as_text=True)
-    assert "人口數" not in page and "64000" not in page and "Births" not in page
+    assert "人口數" not in page and "64000" not in page and "出生數" not in page
 
 
 def test_audit_chain_is_intact_after_the_matrix(served):

@@ -1,0 +1,192 @@
+"""The dashboards' data layer: published releases read once, sliced by the caller's grant.
+
+Every page reads release tables through ``view``: it takes the user from the server-side
+session (never from callback inputs), passes each requested area through
+``access.deliveries.record_view`` (``can_view`` plus an audit entry; refusals are audited
+too) and only then returns rows. Two caches keep callbacks fast:
+
+* raw tables, keyed by the revision folder (immutable once written, so a key never goes
+  stale; a new revision has a new folder) — never shown to anyone as such;
+* sliced results, keyed by the caller's *scope* (agency id, or provider jurisdiction) as
+  well as the request, so one agency's answer can never be served to another.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Hashable, Iterable
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from flask import g
+
+from access.deliveries import Forbidden, record_view
+from access.grants import granted_areas
+from access.models import NATIONAL, PROVIDER_ROLES, User
+from dashboards.i18n import NATIONAL_NAME, language
+from dashboards.web import Refused, current_user, services
+from stats.codes import COUNTY_NAMES_EN
+from stats.periods import Period
+from stats.publication import list_releases, published_revision_dir
+from stats.release import read_areas, read_table
+
+CHANNEL = "online_query"
+KINDS = ("month", "quarter", "year")
+
+
+class _Lru:
+    """A small thread-safe LRU map (bounded memory: at most ``size`` entries)."""
+
+    def __init__(self, size: int) -> None:
+        self.size, self.items, self.lock = size, OrderedDict[Hashable, Any](), threading.Lock()
+
+    def get(self, key: Hashable) -> Any:
+        with self.lock:
+            if key in self.items:
+                self.items.move_to_end(key)
+                return self.items[key]
+        return None
+
+    def put(self, key: Hashable, value: Any) -> Any:
+        with self.lock:
+            self.items[key] = value
+            self.items.move_to_end(key)
+            while len(self.items) > self.size:
+                self.items.popitem(last=False)
+        return value
+
+    def clear(self) -> None:
+        with self.lock:
+            self.items.clear()
+
+
+RAW = _Lru(48)  # (revision folder, table) -> DataFrame
+RESULTS = _Lru(512)  # (scope, table, areas, periods, columns) -> DataFrame
+
+
+def is_official(user: User | None) -> bool:
+    """Provider staff (officials, statisticians, auditors)."""
+    return user is not None and user.role in PROVIDER_ROLES
+
+
+def is_agency_user(user: User | None) -> bool:
+    return user is not None and user.role == "agency_user"
+
+
+def scope(user: User) -> tuple[str, Any]:
+    """Who a cached answer belongs to: the agency, or the provider's jurisdiction."""
+    if user.agency_id is not None:
+        return ("agency", user.agency_id)
+    return ("provider", user.provider.jurisdiction if user.provider else None)
+
+
+def published_periods(kind: str | None = None) -> list[str]:
+    """Periods with a published revision now, oldest first (optionally one kind)."""
+    svc = services()
+    found = {r["period"] for r in list_releases(svc.releases, svc.now())
+             if r["state"] == "published" and (kind is None or r["kind"] == kind)}
+    return sorted(found, key=lambda p: (Period.parse(p).year, KINDS.index(Period.parse(p).kind),
+                                        Period.parse(p).number))
+
+
+def latest_period(kind: str = "month") -> str | None:
+    periods = published_periods(kind)
+    return periods[-1] if periods else None
+
+
+def release_dir(period: str) -> Path | None:
+    svc = services()
+    return published_revision_dir(svc.releases, period, svc.now())
+
+
+def raw_table(folder: Path, table: str) -> pl.DataFrame:
+    """A whole release table (cached by revision folder). Never return this to a caller."""
+    key = (str(folder), table)
+    found = RAW.get(key)
+    return found if found is not None else RAW.put(key, read_table(folder, table))
+
+
+def release_areas(period: str) -> pl.DataFrame:
+    """area_level, area_code, area_name of a published period (empty if unpublished)."""
+    folder = release_dir(period)
+    if folder is None:
+        return pl.DataFrame(schema={"area_level": pl.String, "area_code": pl.String,
+                                    "area_name": pl.String})
+    key = (str(folder), "__areas__")
+    found = RAW.get(key)
+    return found if found is not None else RAW.put(key, read_areas(folder))
+
+
+def offered_roots(user: User, tables: Iterable[str]) -> list[str]:
+    """The granted area roots (national or county codes …) for any of ``tables`` online.
+
+    Offering is not permission: ``view`` checks every request again.
+    """
+    svc = services()
+    roots: set[str] = set()
+    for table in tables:
+        roots |= set(granted_areas(g.db, user, table, CHANNEL, svc.now()))
+    return sorted(roots)
+
+
+def covered(roots: Iterable[str], code: str) -> bool:
+    return any(root == NATIONAL or (code != NATIONAL and code.startswith(root)) for root in roots)
+
+
+def areas_under(period: str, roots: list[str], level: str) -> pl.DataFrame:
+    """The areas of ``level`` inside the granted roots, with names, in code order."""
+    frame = release_areas(period).filter(pl.col("area_level") == level)
+    if NATIONAL in roots:
+        return frame
+    if not roots:
+        return frame.clear()
+    return frame.filter(pl.any_horizontal(pl.col("area_code").str.starts_with(r) for r in roots))
+
+
+def area_name(code: str, period: str | None = None, lang: str | None = None) -> str:
+    """An area's name in the caller's language (village and township names exist in Chinese
+    only, so English shows those with their code)."""
+    lang = lang or language()
+    if code == NATIONAL:
+        return NATIONAL_NAME[lang]
+    if lang == "en" and code in COUNTY_NAMES_EN:
+        return COUNTY_NAMES_EN[code]
+    period = period or latest_period()
+    if period:
+        names = release_areas(period).filter(pl.col("area_code") == code)["area_name"]
+        if len(names):
+            return names[0] if lang == "zh" else f"{names[0]} ({code})"
+    return code
+
+
+def view(table: str, areas: list[str], periods: list[str],
+         columns: list[str] | None = None) -> pl.DataFrame:
+    """The rows of ``table`` for exactly ``areas`` in the published ``periods``.
+
+    Every area is checked and the view audited first; if any is outside the grant the
+    refusal is audited and ``Refused`` raised, and no rows are returned at all.
+    """
+    user, db = current_user(), getattr(g, "db", None)
+    if user is None or db is None:
+        raise Refused("not logged in")
+    svc = services()
+    areas = sorted(set(areas))
+    try:
+        record_view(db, user, table, areas, ",".join(periods), svc.now())
+    except Forbidden as error:
+        raise Refused(str(error)) from error
+    db.commit()
+    folders = [f for f in (release_dir(p) for p in periods) if f is not None]
+    # revision folders, not period names, in the key: a new revision is a new answer
+    key = (scope(user), table, tuple(areas), tuple(map(str, folders)), tuple(columns or ()))
+    found = RESULTS.get(key)
+    if found is not None:
+        return found
+    frames = []
+    for folder in folders:
+        frame = raw_table(folder, table).filter(pl.col("area_code").is_in(areas))
+        frames.append(frame.select(columns) if columns else frame)
+    result = pl.concat(frames, how="vertical_relaxed") if frames else pl.DataFrame()
+    return RESULTS.put(key, result)

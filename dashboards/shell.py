@@ -1,0 +1,107 @@
+"""The frame around every page: navigation for the caller's role, language switch, logout.
+
+``PAGES`` is the one list of pages and who may open them; the navigation shows only those,
+and ``page_allowed`` is what each page's layout and callbacks check (hiding a link is not
+protection).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import dash
+from dash import Input, Output, callback, dcc, html
+from flask import g, has_request_context
+
+from access.models import User
+from dashboards.i18n import HTML_LANG, language, t
+from dashboards.web import services
+
+EVERYONE, AGENCIES, STAFF = "everyone", "agencies", "staff"
+LANG_NEXT = "shell-language-next"
+
+
+@dataclass(frozen=True)
+class Page:
+    path: str
+    zh: str
+    en: str
+    audience: str
+
+
+PAGES = (
+    Page("/", "總覽", "Overview", EVERYONE),
+    Page("/pyramid", "人口金字塔", "Population pyramid", EVERYONE),
+    Page("/trends", "趨勢", "Trends", EVERYONE),
+    Page("/map", "地圖", "Map", EVERYONE),
+    Page("/builder", "自訂報表", "Table builder", EVERYONE),
+    Page("/releases", "發布", "Releases", EVERYONE),
+    Page("/deliveries", "我的交付", "My deliveries", AGENCIES),
+    Page("/admin", "管理", "Administration", STAFF),
+)
+
+
+def page_allowed(user: User | None, path: str) -> bool:
+    """Whether ``user`` may open the page at ``path`` (unknown paths: no)."""
+    if user is None:
+        return False
+    for page in PAGES:
+        if page.path == path:
+            if page.audience == AGENCIES:
+                return user.agency_id is not None
+            if page.audience == STAFF:
+                return user.agency_id is None
+            return True
+    return False
+
+
+def not_permitted() -> Any:
+    """What a page shows to someone its audience excludes."""
+    return html.P(t("您沒有使用此頁面的權限。", "You are not permitted to use this page."),
+                  role="alert")
+
+
+def title(page_path: str) -> str:
+    page = next(p for p in PAGES if p.path == page_path)
+    return t(page.zh, page.en)
+
+
+def layout() -> Any:
+    """The shell (``app.layout``): evaluated per request, so it follows user and language."""
+    web = getattr(g, "web_user", None) if has_request_context() else None
+    user = web.user if web is not None else None
+    csrf = services().csrf_for(web.session_value) if web is not None else ""
+    lang = language()
+    links = [
+        dcc.Link(t(p.zh, p.en), href=p.path, className="nav-link")
+        for p in PAGES if page_allowed(user, p.path)
+    ]
+    who = f"{user.username} ({user.agency.name if user.agency else user.provider.name})" \
+        if user is not None and (user.agency or user.provider) else ""
+    other = "en" if lang == "zh" else "zh"
+    return html.Div([
+        html.Header([
+            html.Nav(links, **{"aria-label": t("主選單", "Main menu")}),
+            html.Span(who, className="who"),
+            html.Form([
+                dcc.Input(type="hidden", name="csrf_token", value=csrf),
+                dcc.Input(type="hidden", name="lang", value=other),
+                dcc.Input(type="hidden", name="next", value="/", id=LANG_NEXT),
+                html.Button("English" if other == "en" else "中文", type="submit",
+                            id="shell-language", lang=HTML_LANG[other]),
+            ], method="post", action="/language", className="inline"),
+            html.Form([
+                dcc.Input(type="hidden", name="csrf_token", value=csrf),
+                html.Button(t("登出", "Log out"), type="submit", id="shell-logout"),
+            ], method="post", action="/logout", className="inline"),
+        ], className="shell-header"),
+        html.Main(dash.page_container, id="main"),
+    ], lang=HTML_LANG[lang])
+
+
+@callback(Output(LANG_NEXT, "value"), Input("_pages_location", "pathname"))
+def _remember_page(pathname: str | None) -> str:
+    """The language switch returns to the page the user is on."""
+    known = {p.path for p in PAGES}
+    return pathname if pathname in known else "/"
