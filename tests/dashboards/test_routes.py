@@ -4,99 +4,35 @@ another county or an ungranted table (refused and audited)."""
 
 from __future__ import annotations
 
-import json
 import re
 
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from access.db import make_engine, session_factory
-from access.models import AuditEntry, LoginSession, User
-from dashboards.app import ServerSettings, create_app
+from access.models import LoginSession, User
 from dashboards.web import CSRF_COOKIE, SESSION_COOKIE
 from popstats.cli import main
+from tests.dashboards.client import (
+    audit_actions,
+    call,
+    cookie,
+    db_session,
+    logged_in,
+    login,
+    payload,
+    table_rows,
+    text_of,
+)
 
 PAGES = ("/", "/releases")
 DASH_GETS = ("/_dash-layout", "/_dash-dependencies", "/_reload-hash")
 ROLES = ("moi_official", "national_user", "taipei_user", "kaohsiung_user")
 
 
-@pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    root = tmp_path_factory.mktemp("dash")
-    releases, db = root / "releases", f"sqlite:///{root / 'access.db'}"
-
-    def run(*args: str) -> str:
-        result = CliRunner().invoke(main, list(args), catch_exceptions=False)
-        assert result.exit_code == 0, result.output
-        return result.output
-
-    run("sample", "--out", str(root / "x"), "--scale", "0.002", "--start", "2025-03",
-        "--months", "1")
-    run("build", "--input", str(root / "x"), "--period", "2025-03", "--out", str(releases))
-    run("publish", "--releases", str(releases), "--period", "2025-03", "--by", "stat")
-    accounts = {a["username"]: a for a in json.loads(run("demo-accounts", "--db", db, "--json"))}
-    app = create_app(ServerSettings(releases=releases, db_url=db, outbox=root / "outbox"))
-    return {"app": app, "accounts": accounts, "db": db}
-
-
-def db_session(served: dict):
-    return session_factory(make_engine(served["db"]))()
-
-
-def cookie(client, name: str) -> str | None:
-    found = client.get_cookie(name)
-    return found.value if found else None
-
-
-def login(served: dict, username: str, password: str | None = None):
-    client = served["app"].test_client()
-    page = client.get("/login")
-    assert page.status_code == 200
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page.get_data(as_text=True)).group(1)
-    answer = client.post("/login", data={
-        "username": username, "csrf_token": token,
-        "password": password or served["accounts"][username]["password"],
-    })
-    return client, answer
-
-
-def logged_in(served: dict, username: str):
-    client, answer = login(served, username)
-    assert answer.status_code == 303, answer.get_data(as_text=True)
-    return client
-
-
 def overview_payload(area: str, period: str = "2025-03") -> dict:
-    return {
-        "output": "overview-figures.children",
-        "outputs": {"id": "overview-figures", "property": "children"},
-        "inputs": [{"id": "overview-area", "property": "value", "value": area},
-                   {"id": "overview-period", "property": "value", "value": period}],
-        "changedPropIds": ["overview-area.value"],
-        "state": [],
-    }
-
-
-def call(client, payload: dict, csrf: bool = True):
-    headers = {"X-CSRFToken": cookie(client, CSRF_COOKIE) or ""} if csrf else {}
-    return client.post("/_dash-update-component", json=payload, headers=headers)
-
-
-def text_of(answer) -> str:
-    """A Dash answer with its unicode escapes undone."""
-    try:
-        return json.dumps(answer.get_json(), ensure_ascii=False)
-    except Exception:  # noqa: BLE001 - not JSON
-        return answer.get_data(as_text=True)
-
-
-def audit_actions(served: dict, username: str) -> list[tuple[str, str]]:
-    with db_session(served) as s:
-        rows = s.execute(select(AuditEntry.action, AuditEntry.object, AuditEntry.details).where(
-            AuditEntry.actor == username).order_by(AuditEntry.seq))
-        return [(a, o + json.dumps(d, ensure_ascii=False)) for a, o, d in rows]
+    return payload([("overview-figures", "children")],
+                   [("overview-area", "value", area), ("overview-period", "value", period)])
 
 
 # --- anonymous ---------------------------------------------------------------------------
@@ -229,7 +165,8 @@ def test_kaohsiung_population_is_refused_and_audited(served):
 
 def test_dash_layout_holds_no_data_and_offers_only_granted_areas(served):
     client = logged_in(served, "taipei_user")
-    page = client.get("/_dash-layout").get_data(as_text=True)
+    page = text_of(client.get("/_dash-layout"))
+    assert "總覽" in page  # the check below reads unescaped text
     assert "人口數" not in page and "64000" not in page and "出生數" not in page
 
 
@@ -272,3 +209,48 @@ def test_spoofed_page_request_offers_only_the_session_grant(served):
     text = text_of(answer)
     assert "63000" in text and "64000" not in text
     assert call(served["app"].test_client(), payload, csrf=False).status_code == 401
+
+
+def test_private_copy_keeps_the_shared_database_untouched(private, served):
+    """Suspending through the private copy leaves the shared database's sessions alive."""
+    from access.accounts import revoke_agency_access
+
+    shared = logged_in(served, "taipei_user")
+    client = logged_in(private, "taipei_user")
+    with db_session(private) as s:
+        user = s.scalar(select(User).where(User.username == "taipei_user"))
+        revoke_agency_access(s, user.agency_id, private["clock"].now())
+        s.commit()
+    assert client.get("/_dash-layout").status_code == 401
+    assert shared.get("/_dash-layout").status_code == 200
+
+
+def test_language_switch_needs_csrf_stays_local_and_changes_the_labels(served):
+    client = logged_in(served, "taipei_user")
+    assert "登出" in text_of(client.get("/_dash-layout"))
+    assert client.post("/language", data={"lang": "en", "next": "/trends"}).status_code == 403
+    answer = client.post("/language", data={"lang": "en", "next": "//evil.example/x",
+                                            "csrf_token": cookie(client, CSRF_COOKIE)})
+    assert answer.status_code == 303 and answer.headers["Location"] == "/"
+    layout = text_of(client.get("/_dash-layout"))
+    assert "Log out" in layout and "登出" not in layout and '"lang": "en"' in layout
+    text = text_of(call(client, overview_payload("63000")))
+    assert "Births" in text and "Mar 2025" in text and "出生數" not in text
+    client.post("/language", data={"lang": "zh", "next": "/",
+                                   "csrf_token": cookie(client, CSRF_COOKIE)})
+    assert "出生數" in text_of(call(client, overview_payload("63000")))
+
+
+def test_overview_change_on_last_month_and_last_year_match_the_releases(served):
+    """Hand-check: births of 2025-03 minus 2025-02 and minus 2024-03 from the release files."""
+    import polars as pl
+
+    def births(period: str) -> int:
+        frame = pl.read_parquet(served["releases"] / period / "vital_events.parquet")
+        return int(frame.filter(pl.col("area_code") == "63000")["births"][0])
+
+    answer = call(logged_in(served, "taipei_user"), overview_payload("63000"))
+    row = next(r for r in table_rows(answer) if r[0] == "出生數")
+    month = births("2025-03") - births("2025-02")
+    year = births("2025-03") - births("2024-03")
+    assert row[1:4] == [f"{births('2025-03'):,}", f"{month:+,}", f"{year:+,}"]
