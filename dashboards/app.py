@@ -39,6 +39,7 @@ class ServerSettings:
     db_url: str | None = None
     outbox: Path = Path("outbox")
     rate_limit: int = 120  # requests per token per minute
+    boundaries: Path | None = None  # TopoJSON/GeoJSON files with MOI codes (the Map page)
 
 
 def _answer(response: ApiResponse) -> Response:
@@ -97,5 +98,6 @@ def create_app(settings: ServerSettings, clock: type[datetime] = datetime) -> Fl
                 dict(request.args), request.headers.get("Accept"), settings.outbox, now(),
             ))
 
-    install(app, settings.releases, sessions, now)
+    install(app, settings.releases, sessions, now, outbox=settings.outbox,
+            boundaries=settings.boundaries)
     return app

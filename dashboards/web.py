@@ -73,6 +73,8 @@ class Services:
     secret: bytes
     last_seen: dict[str, datetime]
     lock: threading.Lock
+    outbox: Path = Path("outbox")  # where deliveries are written (access.deliveries)
+    boundaries: Path | None = None  # configured area boundaries for the Map page
 
     def csrf_for(self, value: str) -> str:
         return hmac.new(self.secret, value.encode(), hashlib.sha256).hexdigest()
@@ -125,11 +127,12 @@ def _deny() -> Response:
 
 
 def install(app: Flask, releases: Path, sessions: sessionmaker[Session],
-            now: Callable[[], datetime]) -> dash.Dash:
+            now: Callable[[], datetime], outbox: Path = Path("outbox"),
+            boundaries: Path | None = None) -> dash.Dash:
     """Attach login, logout, the session guard and the Dash pages to ``app``."""
     secret = os.environ.get("POPSTATS_SECRET_KEY", "").encode() or secrets.token_bytes(32)
     app.secret_key = secret
-    svc = Services(releases, sessions, now, secret, {}, threading.Lock())
+    svc = Services(releases, sessions, now, secret, {}, threading.Lock(), outbox, boundaries)
     app.extensions[EXTENSION] = svc
     manager = LoginManager()
     manager.init_app(app)

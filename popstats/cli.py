@@ -292,14 +292,20 @@ def export_command(release_dir: Path, table: str, fmt: str, encoding: str, polic
               "embedded SQLite file popstats.db).")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8050, show_default=True, type=int)
-def serve(releases_dir: Path, db: str | None, host: str, port: int) -> None:
+@click.option("--boundaries", type=click.Path(exists=True, path_type=Path),
+              envvar="POPSTATS_BOUNDARIES", default=None,
+              help="Folder or file of TopoJSON/GeoJSON area boundaries keyed by MOI codes for "
+              "the Map page (default: a tile map of the 22 counties that needs no file).")
+def serve(releases_dir: Path, db: str | None, host: str, port: int,
+          boundaries: Path | None) -> None:
     """Serve the dashboards and the online query API (CONTRACT §6) for the published releases."""
     from werkzeug.serving import run_simple
 
     from dashboards.app import ServerSettings, create_app
 
     app = create_app(ServerSettings(releases=releases_dir, db_url=db,
-                                    outbox=releases_dir.parent / "outbox"))
+                                    outbox=releases_dir.parent / "outbox",
+                                    boundaries=boundaries))
     click.echo(f"Serving the dashboards at http://{host}:{port}/ (log in with a demo account) and "
                f"the API at http://{host}:{port}/api/v1/ (releases {releases_dir}); Ctrl+C stops.")
     run_simple(host, port, app, threaded=True, use_debugger=False, use_reloader=False)
