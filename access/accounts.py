@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from access import audit
@@ -25,6 +26,7 @@ from access.models import (
     ApiToken,
     LoginSession,
     Provider,
+    ServerSecret,
     User,
 )
 from stats.codes import COUNTY_NAMES
@@ -33,6 +35,8 @@ GENERIC_LOGIN_ERROR = "invalid username or password, or the account is locked"
 MAX_FAILURES = 5
 LOCKOUT = timedelta(minutes=15)
 SESSION_LIFETIME = timedelta(hours=8)  # one working day
+IDLE_TIMEOUT = timedelta(minutes=30)
+TOUCH_EVERY = timedelta(minutes=1)  # last_seen_at is written at most once a minute
 TOKEN_PREFIX = "pst_"
 
 _hasher = PasswordHasher()
@@ -207,7 +211,8 @@ def login(session: Session, username: str, password: str, now: datetime) -> Logi
     assert user is not None
     user.failed_logins, user.locked_until = 0, None
     value = secrets.token_urlsafe(32)
-    session.add(LoginSession(user_id=user.id, token_hash=hash_secret(value), created_at=now))
+    session.add(LoginSession(user_id=user.id, token_hash=hash_secret(value), created_at=now,
+                             last_seen_at=now))
     audit.record(session, username, "login", f"user:{user.id}", now, agency_id=user.agency_id)
     session.commit()
     return LoginResult(user, value)
@@ -220,12 +225,40 @@ def _verify(stored: str, password: str) -> bool:
         return False
 
 
-def session_user(session: Session, value: str, now: datetime) -> User | None:
-    """The user of a live login session, or None (unknown, revoked or older than its lifetime)."""
+def session_user(
+    session: Session, value: str, now: datetime, idle: timedelta | None = IDLE_TIMEOUT
+) -> User | None:
+    """The user of a live login session, or None: unknown, revoked, older than its lifetime,
+    or idle for ``idle`` (then it is revoked and audited). Touches ``last_seen_at``; the
+    caller commits. Kept in the database so every worker and a restart agree.
+    """
     row = session.scalar(select(LoginSession).where(LoginSession.token_hash == hash_secret(value)))
     if row is None or row.revoked_at is not None or now >= row.created_at + SESSION_LIFETIME:
         return None
+    seen = row.last_seen_at or row.created_at
+    if idle is not None and now - seen >= idle:
+        row.revoked_at = now
+        audit.record(session, row.user.username, "session.idle", f"user:{row.user_id}", now,
+                     {"last_seen_at": seen.isoformat()}, agency_id=row.user.agency_id)
+        return None
+    if now - seen >= TOUCH_EVERY:
+        row.last_seen_at = now
     return row.user
+
+
+def server_secret(session: Session, name: str, now: datetime) -> bytes:
+    """A random secret shared by every worker: made once, then read (a racing worker's
+    insert loses to the first one's and reads it)."""
+    found = session.get(ServerSecret, name)
+    if found is None:
+        try:
+            with session.begin_nested():
+                session.add(ServerSecret(name=name, value=secrets.token_hex(32), created_at=now))
+        except IntegrityError:
+            pass
+        found = session.get(ServerSecret, name, populate_existing=True)
+        assert found is not None
+    return bytes.fromhex(found.value)
 
 
 def logout(session: Session, value: str, now: datetime) -> None:

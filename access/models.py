@@ -131,8 +131,20 @@ class LoginSession(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime]
+    # the last request seen (to a minute): the idle timeout holds across workers and restarts
+    last_seen_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
     user: Mapped[User] = relationship()
+
+
+class ServerSecret(Base):
+    """A server-side secret shared by every worker (e.g. the key of the CSRF tokens), made
+    once on first use when no environment variable provides it."""
+
+    __tablename__ = "server_secrets"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime]
 
 
 class Application(Base):

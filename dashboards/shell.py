@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import dash
-from dash import Input, Output, callback, dcc, html
+from dash import Input, Output, dcc, html
 from flask import g, has_request_context
 
 from access.models import User
@@ -100,8 +100,13 @@ def layout() -> Any:
     ], lang=HTML_LANG[lang])
 
 
-@callback(Output(LANG_NEXT, "value"), Input("_pages_location", "pathname"))
-def _remember_page(pathname: str | None) -> str:
-    """The language switch returns to the page the user is on."""
+def remember_page(pathname: str | None) -> str:
+    """The language switch returns to the page the user is on (known pages only)."""
     known = {p.path for p in PAGES}
     return pathname if pathname in known else "/"
+
+
+def register(app_dash: dash.Dash) -> None:
+    """The shell's own callback, on this app (the module is imported once per process)."""
+    app_dash.callback(Output(LANG_NEXT, "value"), Input("_pages_location", "pathname"))(
+        remember_page)

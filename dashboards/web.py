@@ -6,7 +6,8 @@ Security model
 --------------
 * The session cookie (``popstats_session``) holds a random value whose SHA-256 is a
   ``LoginSession`` row; every request re-checks it with ``access.accounts.session_user``
-  (revoked, suspended agency, absolute lifetime) plus an idle timeout kept here. A login
+  (revoked, suspended agency, absolute lifetime, idle timeout — all in the database, so
+  several workers agree). A login
   always makes a new value (rotation); logout revokes it and clears the cookies.
 * CSRF: cookies are ``SameSite=Strict``; every POST by a logged-in user must carry
   ``X-CSRFToken`` (Dash's renderer sends the ``_csrf_token`` cookie value in it) or the form
@@ -23,17 +24,15 @@ Security model
 from __future__ import annotations
 
 import base64
-import functools
 import hashlib
 import hmac
 import html
 import os
 import re
 import secrets
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -43,15 +42,14 @@ from flask_login import LoginManager, UserMixin
 from sqlalchemy.orm import Session, sessionmaker
 
 from access import accounts
-from access.accounts import LoginFailed, hash_secret
-from access.deliveries import Forbidden, record_view
+from access.accounts import LoginFailed
 from access.models import User
 from dashboards.i18n import LANG_COOKIE, LANGUAGES
 
 SESSION_COOKIE = "popstats_session"
 CSRF_COOKIE = "_csrf_token"  # read by dash-renderer, sent back as X-CSRFToken
 LOGIN_CSRF_COOKIE = "popstats_login_csrf"
-IDLE_TIMEOUT = timedelta(minutes=30)
+IDLE_TIMEOUT = accounts.IDLE_TIMEOUT
 PUBLIC_PAGES = ("/login",)
 DASH_PREFIXES = ("/_dash-", "/_reload-hash", "/_favicon")
 EXTENSION = "popstats_dash"
@@ -71,8 +69,6 @@ class Services:
     sessions: sessionmaker[Session]
     now: Callable[[], datetime]
     secret: bytes
-    last_seen: dict[str, datetime]
-    lock: threading.Lock
     outbox: Path = Path("outbox")  # where deliveries are written (access.deliveries)
     boundaries: Path | None = None  # configured area boundaries for the Map page
 
@@ -130,9 +126,13 @@ def install(app: Flask, releases: Path, sessions: sessionmaker[Session],
             now: Callable[[], datetime], outbox: Path = Path("outbox"),
             boundaries: Path | None = None) -> dash.Dash:
     """Attach login, logout, the session guard and the Dash pages to ``app``."""
-    secret = os.environ.get("POPSTATS_SECRET_KEY", "").encode() or secrets.token_bytes(32)
+    secret = os.environ.get("POPSTATS_SECRET_KEY", "").encode()
+    if not secret:  # every worker must agree on it: made once, kept in the database
+        with sessions() as db:
+            secret = accounts.server_secret(db, "dashboards", now())
+            db.commit()
     app.secret_key = secret
-    svc = Services(releases, sessions, now, secret, {}, threading.Lock(), outbox, boundaries)
+    svc = Services(releases, sessions, now, secret, outbox, boundaries)
     app.extensions[EXTENSION] = svc
     manager = LoginManager()
     manager.init_app(app)
@@ -143,23 +143,13 @@ def install(app: Flask, releases: Path, sessions: sessionmaker[Session],
         return getattr(g, "web_user", None)
 
     def resolve() -> WebUser | None:
+        """The session's user (idle timeout and revocation checked in the database)."""
         value = request.cookies.get(SESSION_COOKIE)
         if not value:
             return None
-        key, moment = hash_secret(value), now()
-        with svc.lock:
-            seen = svc.last_seen.get(key)
-            if seen is not None and moment - seen >= IDLE_TIMEOUT:
-                svc.last_seen.pop(key, None)
-                accounts.logout(g.db, value, moment)
-                g.db.commit()
-                return None
-        user = accounts.session_user(g.db, value, moment)
-        if user is None:
-            return None
-        with svc.lock:
-            svc.last_seen[key] = moment
-        return WebUser(user, value)
+        user = accounts.session_user(g.db, value, now(), idle=IDLE_TIMEOUT)
+        g.db.commit()  # an idle session's revocation, or the touched last_seen_at
+        return WebUser(user, value) if user is not None else None
 
     def guard() -> Response | None:
         """Runs after the API guard; everything not API/public needs a live session."""
@@ -232,8 +222,6 @@ def install(app: Flask, releases: Path, sessions: sessionmaker[Session],
             response.set_cookie(CSRF_COOKIE, svc.csrf_for(result.session_token), httponly=False,
                                 samesite="Strict", secure=secure, path="/")
             response.delete_cookie(LOGIN_CSRF_COOKIE, path="/")
-            with svc.lock:
-                svc.last_seen[hash_secret(result.session_token)] = now()
             return response
         response.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="Strict",
                             secure=request.is_secure, path="/")
@@ -257,8 +245,6 @@ def install(app: Flask, releases: Path, sessions: sessionmaker[Session],
         web: WebUser = g.web_user
         accounts.logout(g.db, web.session_value, now())
         g.db.commit()
-        with svc.lock:
-            svc.last_seen.pop(hash_secret(web.session_value), None)
         response = redirect("/login", code=303)
         response.delete_cookie(SESSION_COOKIE, path="/")
         response.delete_cookie(CSRF_COOKIE, path="/")
@@ -277,4 +263,22 @@ def install(app: Flask, releases: Path, sessions: sessionmaker[Session],
     from dashboards import shell  # imports this module: bind it only once the app exists
 
     app_dash.layout = shell.layout
+    shell.register(app_dash)
+    _claim_page_callbacks(app_dash)
     return app_dash
+
+
+def _claim_page_callbacks(app_dash: dash.Dash) -> None:
+    """Give this app the callbacks its page modules just declared with ``dash.callback``.
+
+    Dash keeps those in a process-wide list that the *first* app to serve a request takes,
+    while it executes the page modules anew for every app it constructs. Taking them at
+    construction lets several apps live in one process (the tests; two workers of gunicorn
+    are two processes anyway), each with its own callbacks.
+    """
+    from dash import _callback
+
+    for key in list(_callback.GLOBAL_CALLBACK_MAP):
+        app_dash.callback_map[key] = _callback.GLOBAL_CALLBACK_MAP.pop(key)
+    app_dash._callback_list.extend(_callback.GLOBAL_CALLBACK_LIST)  # noqa: SLF001
+    _callback.GLOBAL_CALLBACK_LIST.clear()

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from access.accounts import (
     GENERIC_LOGIN_ERROR,
+    IDLE_TIMEOUT,
     LOCKOUT,
     MAX_FAILURES,
     LoginFailed,
@@ -20,10 +21,11 @@ from access.accounts import (
     issue_token,
     login,
     revoke_agency_access,
+    server_secret,
     session_user,
     token_user,
 )
-from access.models import ApiToken, AuditEntry, User
+from access.models import ApiToken, AuditEntry, LoginSession, User
 from tests.access.conftest import NOW, World
 
 
@@ -112,7 +114,37 @@ def test_session_lifetime_and_logout(session: Session, world: World) -> None:
     from access.accounts import SESSION_LIFETIME, logout
 
     value = login(session, "alice", "pw-alice", NOW).session_token
-    assert session_user(session, value, NOW + SESSION_LIFETIME - timedelta(seconds=1)) is not None
-    assert session_user(session, value, NOW + SESSION_LIFETIME) is None
+    end = NOW + SESSION_LIFETIME  # the absolute limit holds however busy the session is
+    step = timedelta(minutes=20)
+    moments = [NOW + step * k for k in range(1, SESSION_LIFETIME // step)]
+    assert all(session_user(session, value, moment) is not None for moment in moments)
+    assert session_user(session, value, end - timedelta(seconds=1)) is not None
+    assert session_user(session, value, end) is None
     logout(session, value, NOW)
     assert session_user(session, value, NOW) is None
+
+
+def test_idle_session_is_revoked_and_audited_activity_keeps_it(
+    session: Session, world: World
+) -> None:
+    """Idle 30 minutes: gone (revoked, audited). Active every 20 minutes: alive after 1 h."""
+    active = login(session, "alice", "pw-alice", NOW).session_token
+    idle = login(session, "alice", "pw-alice", NOW).session_token
+    for minutes in (20, 40, 60):
+        assert session_user(session, active, NOW + timedelta(minutes=minutes)) is not None
+    assert session_user(session, idle, NOW + IDLE_TIMEOUT - timedelta(seconds=1)) is not None
+    later = NOW + IDLE_TIMEOUT - timedelta(seconds=1) + IDLE_TIMEOUT
+    assert session_user(session, idle, later) is None
+    row = session.scalar(select(LoginSession).where(LoginSession.token_hash == hash_secret(idle)))
+    assert row is not None and row.revoked_at == later
+    assert session_user(session, idle, later - timedelta(minutes=29)) is None  # stays revoked
+    actions = session.scalars(select(AuditEntry.action).where(AuditEntry.actor == "alice")).all()
+    assert actions.count("session.idle") == 1
+
+
+def test_server_secret_is_made_once_and_shared(session: Session, world: World) -> None:
+    first = server_secret(session, "dashboards", NOW)
+    session.commit()
+    assert len(first) == 32
+    assert server_secret(session, "dashboards", NOW + timedelta(days=1)) == first
+    assert server_secret(session, "other", NOW) != first

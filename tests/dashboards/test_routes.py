@@ -254,3 +254,29 @@ def test_overview_change_on_last_month_and_last_year_match_the_releases(served):
     month = births("2025-03") - births("2025-02")
     year = births("2025-03") - births("2024-03")
     assert row[1:4] == [f"{births('2025-03'):,}", f"{month:+,}", f"{year:+,}"]
+
+
+def test_idle_timeout_ends_the_session(private):
+    client = logged_in(private, "national_user")
+    private["clock"].advance(minutes=29)
+    assert client.get("/_dash-layout").status_code == 200  # activity resets the idle clock
+    private["clock"].advance(minutes=29)
+    assert client.get("/_dash-layout").status_code == 200
+    private["clock"].advance(minutes=31)
+    assert client.get("/_dash-layout").status_code == 401
+    assert "session.idle" in [a for a, _ in audit_actions(private, "national_user")]
+
+
+def test_a_second_worker_accepts_the_first_workers_session_and_csrf(private):
+    """Two app instances on one database (as gunicorn workers): login on one, callback on the
+    other — the session, its idle clock and the CSRF key live in the database."""
+    from dashboards.app import create_app
+
+    first = private["app"]
+    second = create_app(private["settings"], private["clock"])
+    client = logged_in(private, "taipei_user", app=first)
+    other = second.test_client()
+    for name in (SESSION_COOKIE, CSRF_COOKIE):
+        other.set_cookie(name, cookie(client, name))
+    answer = call(other, overview_payload("63000"))
+    assert answer.status_code == 200 and "出生數" in text_of(answer)
