@@ -280,3 +280,11 @@ def test_a_second_worker_accepts_the_first_workers_session_and_csrf(private):
         other.set_cookie(name, cookie(client, name))
     answer = call(other, overview_payload("63000"))
     assert answer.status_code == 200 and "出生數" in text_of(answer)
+
+
+def test_stylesheet_is_served_to_logged_in_users_only(served):
+    assert served["app"].test_client().get("/assets/popstats.css").status_code == 401
+    client = logged_in(served, "taipei_user")
+    with client.get("/assets/popstats.css") as sheet:  # a file response: close it
+        assert b":focus-visible" in sheet.data
+    assert "/assets/popstats.css" in client.get("/").get_data(as_text=True)
