@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import polars as pl
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from access.accounts import issue_token
-from access.api import OPENAPI, RateLimiter, releases_answer, table_answer
+from access.api import OPENAPI, RateLimiter, releases_answer, rows_json, table_answer
 from access.models import AuditEntry, Delivery
 from access.sanctions import record_violation
 from tests.access.conftest import NOW, World, grant_taipei
@@ -146,3 +150,14 @@ def test_rate_limiter_sliding_window() -> None:
 
 def test_openapi_describes_both_paths() -> None:
     assert set(OPENAPI["paths"]) == {"/api/v1/releases", "/api/v1/tables/{table}"}
+
+
+@given(st.lists(st.tuples(st.one_of(st.none(), st.text(max_size=8)),
+                          st.one_of(st.none(), st.integers(-2**53, 2**53)),
+                          st.one_of(st.none(), st.floats(allow_nan=False, allow_infinity=False))),
+                max_size=20))
+def test_rows_json_equals_the_python_encoding(rows: list[tuple]) -> None:
+    """Polars' encoding of the rows reads back exactly as ``json.dumps`` of the tuples would."""
+    frame = pl.DataFrame(rows, schema={"area_code": pl.String, "births": pl.Int64,
+                                       "sex_ratio": pl.Float64}, orient="row")
+    assert json.loads(rows_json(frame)) == [list(r) for r in frame.rows()]
