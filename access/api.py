@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +20,12 @@ from sqlalchemy.orm import Session
 
 from access import audit
 from access.accounts import token_user
+from access.calendar import local_date
 from access.deliveries import Forbidden, authorize, record_answer
 from access.grants import granted_areas
 from access.models import User
 from access.packages import granted_rows
+from access.reports import agency_report
 from stats.catalogue import TABLES
 from stats.publication import list_releases, published_revision_dir
 from stats.release import read_manifest, read_table
@@ -219,6 +221,53 @@ def table_answer(
     return ApiResponse(200, body, content_type)
 
 
+LOG_FIELDS = ("seq", "time", "actor", "action", "object", "channel", "details")
+MAX_LOG_DAYS = 366
+
+
+def log_answer(
+    session: Session,
+    authorization: str | None,
+    params: dict[str, str],
+    accept: str | None,
+    now: datetime,
+) -> ApiResponse:
+    """``GET /api/v1/log?from=YYYY-MM-DD&to=YYYY-MM-DD``: the agency's own log of the data it
+    obtained (point 18), as JSON or CSV; by default the last 30 days (Asia/Taipei)."""
+    user = bearer_user(session, authorization, now)
+    if user is None:
+        return _error(401, "missing or invalid bearer token")
+    today = local_date(now)
+    try:
+        last = date.fromisoformat(params["to"]) if params.get("to") else today
+        first = date.fromisoformat(params["from"]) if params.get("from") else last - timedelta(
+            days=29)
+    except ValueError:
+        return _error(400, "from and to are dates: YYYY-MM-DD")
+    if first > last or (last - first).days >= MAX_LOG_DAYS:
+        return _error(400, f"from must not be after to, and the span at most {MAX_LOG_DAYS} days")
+    assert user.agency_id is not None
+    obtained = agency_report(session, user.agency_id, first, last)["obtained"]
+    rows = [
+        {**{k: e[k] for k in ("seq", "time", "actor", "action", "object")},
+         "channel": e["details"].get("channel"),
+         "details": json.dumps(e["details"], ensure_ascii=False, sort_keys=True)}
+        for e in obtained
+    ]
+    audit.record(session, user.username, "log.exported", "api:log", now,
+                 {"channel": CHANNEL, "from": str(first), "to": str(last), "rows": len(rows)},
+                 agency_id=user.agency_id)
+    session.commit()
+    if accept and "text/csv" in accept:
+        frame = pl.DataFrame(rows, schema=dict.fromkeys(LOG_FIELDS, pl.String) | {
+            "seq": pl.Int64}, orient="row") if rows else pl.DataFrame(
+            schema=dict.fromkeys(LOG_FIELDS, pl.String))
+        return ApiResponse(200, frame.write_csv().encode("utf-8"), "text/csv; charset=utf-8")
+    body = {"agency": user.agency.name if user.agency else None, "from": str(first),
+            "to": str(last), "entries": rows}
+    return ApiResponse(200, json.dumps(body, ensure_ascii=False).encode())
+
+
 OPENAPI: dict[str, Any] = {
     "openapi": "3.1.0",
     "info": {"title": "popstats online query API", "version": "1"},
@@ -271,6 +320,22 @@ OPENAPI: dict[str, Any] = {
                         "or terminated (audited)"
                     },
                     "429": {"description": "rate limit exceeded"},
+                },
+            }
+        },
+        "/api/v1/log": {
+            "get": {
+                "summary": "The agency's own log of the data it obtained (point 18)",
+                "parameters": [
+                    {"name": "from", "in": "query", "schema": {"type": "string",
+                                                               "format": "date"}},
+                    {"name": "to", "in": "query", "schema": {"type": "string", "format": "date"}},
+                ],
+                "responses": {
+                    "200": {"description": "{agency, from, to, entries} or CSV "
+                            "(Accept: text/csv); at most 366 days, default the last 30"},
+                    "400": {"description": "bad dates"},
+                    "401": {"description": "no or bad token"},
                 },
             }
         },

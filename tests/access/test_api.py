@@ -148,8 +148,8 @@ def test_rate_limiter_sliding_window() -> None:
     assert limiter.allow("t", AT + timedelta(seconds=10))
 
 
-def test_openapi_describes_both_paths() -> None:
-    assert set(OPENAPI["paths"]) == {"/api/v1/releases", "/api/v1/tables/{table}"}
+def test_openapi_describes_every_path() -> None:
+    assert set(OPENAPI["paths"]) == {"/api/v1/releases", "/api/v1/tables/{table}", "/api/v1/log"}
 
 
 @given(st.lists(st.tuples(st.one_of(st.none(), st.text(max_size=8)),
@@ -161,3 +161,30 @@ def test_rows_json_equals_the_python_encoding(rows: list[tuple]) -> None:
     frame = pl.DataFrame(rows, schema={"area_code": pl.String, "births": pl.Int64,
                                        "sex_ratio": pl.Float64}, orient="row")
     assert json.loads(rows_json(frame)) == [list(r) for r in frame.rows()]
+
+
+def test_own_log_lists_what_the_agency_obtained_and_only_that(
+    session: Session, world: World, token: str, releases: Path, tmp_path: Path
+) -> None:
+    from access.api import log_answer
+
+    assert log_answer(session, None, {}, None, AT).status == 401
+    _get(session, token, releases, tmp_path, area_code="63000")  # a query: obtained
+    _get(session, token, releases, tmp_path, area_code="64000")  # refused: not obtained
+    answer = log_answer(session, token, {}, None, AT)
+    assert answer.status == 200
+    entries = answer.json()["entries"]
+    actions = [e["action"] for e in entries]
+    assert actions.count("query") == 1 and actions.count("delivery.created") == 1
+    assert "access.refused" not in actions and all(e["actor"] == "alice" for e in entries)
+    assert all(e["channel"] == "online_query" for e in entries)
+    csv_rows = list(csv.reader(io.StringIO(log_answer(session, token, {}, "text/csv", AT)
+                                           .body.decode("utf-8"))))
+    assert csv_rows[0] == ["seq", "time", "actor", "action", "object", "channel", "details"]
+    assert len(csv_rows) == 1 + len(entries)
+    tomorrow = (AT + timedelta(days=1)).date().isoformat()
+    later = {"from": tomorrow, "to": tomorrow}
+    assert log_answer(session, token, later, None, AT).json()["entries"] == []
+    for bad in ({"from": "2025-13-01"}, {"from": "2025-03-02", "to": "2025-03-01"},
+                {"from": "2023-01-01", "to": "2025-03-01"}):
+        assert log_answer(session, token, bad, None, AT).status == 400
