@@ -4,6 +4,10 @@ Each entry's hash is SHA-256 over a canonical serialisation of its fields includ
 previous entry's hash, so editing, deleting, inserting or reordering any entry breaks the
 chain from that point on. Appends are serialised (PostgreSQL advisory lock; SQLite
 ``BEGIN IMMEDIATE``) and ``seq`` is the primary key, so concurrent writers never fork it.
+
+Checkpoints come in two forms, named by their ``form`` field: ``hmac-sha256`` (verified
+with the provider's secret ``$POPSTATS_AUDIT_KEY``) and ``ed25519`` (verified by an agency
+with the provider's public key alone; see ``access.signing``).
 """
 
 from __future__ import annotations
@@ -16,10 +20,13 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from access.models import AuditEntry
+from access.signing import FORM as SIGNED_FORM
+from access.signing import SignedCheckpoint, SigningError, sign_checkpoint, signature_problem
 
 GENESIS = "0" * 64
 KEY_ENV = "POPSTATS_AUDIT_KEY"
@@ -170,14 +177,26 @@ def audit_key() -> bytes:
     return key.encode("utf-8")
 
 
+HMAC_FORM = "hmac-sha256"
+
+
+class CheckpointError(ValueError):
+    """A checkpoint document that cannot be read, or a chain that must not be certified."""
+
+
 @dataclass(frozen=True)
 class Checkpoint:
-    """A chain head signed by the provider (HMAC-SHA256) for an agency to keep."""
+    """A chain head signed by the provider (HMAC-SHA256) for an agency to keep.
+
+    Only the holder of ``$POPSTATS_AUDIT_KEY`` can verify it; ``signing.SignedCheckpoint``
+    is the form an agency verifies with a public key alone.
+    """
 
     seq: int
     hash: str
     issued_at: str
     signature: str
+    form: str = HMAC_FORM  # files written before forms existed have no "form": HMAC
 
     def to_json(self) -> str:
         """The checkpoint as a JSON document."""
@@ -189,8 +208,66 @@ class Checkpoint:
         return cls(**json.loads(text_))
 
 
+def read_checkpoint(text_: str) -> Checkpoint | SignedCheckpoint:
+    """Read a checkpoint document of either form (its ``form`` field says which).
+
+    Raises
+    ------
+    CheckpointError
+        Not JSON, an unknown form, or missing/unexpected fields.
+    """
+    try:
+        fields = json.loads(text_)
+    except ValueError as exc:
+        raise CheckpointError(f"a checkpoint is a JSON document: {exc}") from exc
+    if not isinstance(fields, dict):
+        raise CheckpointError("a checkpoint is a JSON object")
+    form = fields.get("form", HMAC_FORM)
+    if form == SIGNED_FORM:
+        try:
+            return SignedCheckpoint.from_dict(fields)
+        except SigningError as exc:
+            raise CheckpointError(str(exc)) from exc
+    if form != HMAC_FORM:
+        raise CheckpointError(
+            f"unknown checkpoint form {form!r}; expected {HMAC_FORM!r} or {SIGNED_FORM!r}"
+        )
+    try:
+        return Checkpoint(**fields)
+    except TypeError as exc:
+        raise CheckpointError(
+            f"a {HMAC_FORM} checkpoint has the fields seq, hash, issued_at, signature, form"
+        ) from exc
+
+
 def _signature(key: bytes, seq: int, digest: str, issued_at: str) -> str:
     return hmac.new(key, f"{seq}:{digest}:{issued_at}".encode(), hashlib.sha256).hexdigest()
+
+
+def _certifiable_head(session: Session) -> Verification:
+    """The chain head to sign, read under the chain lock so no append slips in between."""
+    _lock_chain(session)
+    return verify(session)
+
+
+def _record_checkpoint(
+    session: Session,
+    actor: str,
+    now: datetime,
+    seq: int,
+    digest: str,
+    agency_id: int | None,
+    extra: dict[str, Any] | None = None,
+) -> None:
+    record(
+        session,
+        actor,
+        "audit.checkpoint",
+        f"audit:{seq}",
+        now,
+        {"seq": seq, "hash": digest, **(extra or {})},
+        agency_id=agency_id,
+    )
 
 
 def checkpoint(
@@ -202,8 +279,7 @@ def checkpoint(
 ) -> Checkpoint:
     """Sign the current chain head and record that a checkpoint was issued."""
     key = key or audit_key()
-    _lock_chain(session)
-    result = verify(session)
+    result = _certifiable_head(session)
     issued = _time_text(now)
     point = Checkpoint(
         result.head_seq,
@@ -211,16 +287,64 @@ def checkpoint(
         issued,
         _signature(key, result.head_seq, result.head_hash, issued),
     )
-    record(
+    _record_checkpoint(session, actor, now, point.seq, point.hash, agency_id)
+    return point
+
+
+def signed_checkpoint(
+    session: Session,
+    actor: str,
+    now: datetime,
+    key: Ed25519PrivateKey,
+    agency: str | None = None,
+    agency_id: int | None = None,
+) -> SignedCheckpoint:
+    """Sign the current chain head with the provider's Ed25519 key and record the issue.
+
+    Raises
+    ------
+    CheckpointError
+        The chain does not verify: a broken log is investigated, never certified.
+    """
+    result = _certifiable_head(session)
+    if not result.ok:
+        raise CheckpointError(
+            "the audit log does not verify, so no checkpoint is signed: "
+            + "; ".join(result.problems)
+        )
+    point = sign_checkpoint(key, result.head_seq, result.head_hash, _time_text(now), agency)
+    _record_checkpoint(
         session,
         actor,
-        "audit.checkpoint",
-        f"audit:{point.seq}",
         now,
-        {"seq": point.seq, "hash": point.hash},
-        agency_id=agency_id,
+        point.seq,
+        point.hash,
+        agency_id,
+        {"form": point.form, "key_id": point.key_id},
     )
     return point
+
+
+def _head_problems(session: Session, seq: int, digest: str) -> list[str]:
+    """Problems proving the chain up to ``seq`` no longer ends in ``digest`` (empty: it does).
+
+    Edits, deletions and reorderings that left the stored hashes inconsistent are reported
+    at their own seq by ``verify``; a rewrite that recomputed every hash after it is only
+    visible as a different head, so it is reported at the checkpoint's seq.
+    """
+    result = verify(session, upto=seq)
+    problems = list(result.problems)
+    if result.head_seq < seq:
+        problems.append(
+            f"seq {seq}: the log ends at seq {result.head_seq}; entries "
+            f"{result.head_seq + 1}..{seq} were deleted since the checkpoint"
+        )
+    elif result.head_hash != digest:
+        problems.append(
+            f"seq {seq}: the log's hash {result.head_hash[:12]}… differs from the "
+            f"checkpoint's {digest[:12]}… (an entry at or before seq {seq} was changed)"
+        )
+    return problems
 
 
 def verify_checkpoint(session: Session, point: Checkpoint, key: bytes | None = None) -> list[str]:
@@ -230,11 +354,14 @@ def verify_checkpoint(session: Session, point: Checkpoint, key: bytes | None = N
         point.signature, _signature(key, point.seq, point.hash, point.issued_at)
     ):
         return ["checkpoint signature invalid (not issued by this provider, or altered)"]
-    result = verify(session, upto=point.seq)
-    problems = list(result.problems)
-    if result.head_seq != point.seq or result.head_hash != point.hash:
-        problems.append(
-            f"seq {point.seq}: the log's hash {result.head_hash[:12]}… (at seq "
-            f"{result.head_seq}) differs from the checkpoint's {point.hash[:12]}…"
-        )
-    return problems
+    return _head_problems(session, point.seq, point.hash)
+
+
+def verify_signed_checkpoint(
+    session: Session, point: SignedCheckpoint, key: Ed25519PublicKey
+) -> list[str]:
+    """Check ``point``'s signature with the public ``key`` alone, then that the log still
+    holds its head; problems found (empty = the log is unchanged up to ``point.seq``)."""
+    if problem := signature_problem(point, key):
+        return [problem]
+    return _head_problems(session, point.seq, point.hash)

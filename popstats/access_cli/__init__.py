@@ -1,7 +1,8 @@
 """Command-line workflows of the linking governance (``access/``), added to ``popstats``.
 
 ``register(main)`` adds: ``db``, ``demo-accounts``, ``agency``, ``user``, ``token``,
-``application``, ``grant``, ``personnel``, ``violation``, ``terminate`` and ``audit``.
+``application``, ``grant``, ``personnel``, ``violation``, ``terminate``, ``delivery``,
+``dispute``, ``audit`` and ``maintain`` (the scheduled upkeep).
 Every command takes ``--db URL`` (default: ``$POPSTATS_DB``, else the embedded SQLite file
 ``popstats.db``) and migrates that database to the current schema first. These commands
 are the provider's administration tool: ``--by USERNAME`` names the acting official, whose
@@ -18,6 +19,7 @@ from popstats.access_cli.linking import (
     terminate,
     violation_group,
 )
+from popstats.access_cli.maintenance import maintain
 from popstats.access_cli.parties import (
     agency_group,
     db_group,
@@ -45,5 +47,6 @@ def register(main: click.Group) -> None:
         delivery_group,
         dispute_group,
         audit_group,
+        maintain,
     ):
         main.add_command(command)

@@ -1,0 +1,244 @@
+"""The scheduled upkeep the regulation's deadlines need, run in one go (``popstats maintain``).
+
+Four steps, each in its own transaction so one failing step does not undo the others:
+
+1. ``retry``  — re-produce file-transfer and media deliveries left pending by a
+   provider-side fault (point 15). Online-query answers are not retried: their content
+   was never stored, and point 15 has the agency resend the query after the repair.
+2. ``purge``  — delete the files of expired deliveries, logging each deletion (point 17).
+3. ``lapse``  — lapse grants whose violation went unimproved six months (point 19).
+4. ``close``  — mark grants whose termination date has come as terminated (point 20).
+
+Every step acts only on rows that are still due, so a second run changes nothing. A dry
+run reads what each step would act on and writes nothing (not even the audit record).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from access import audit, deliveries, packages, sanctions
+from access.calendar import local_date
+from access.models import Delivery, Grant, Violation
+
+RETRIED_CHANNELS = ("file_transfer", "media_exchange")  # re-producible from their options
+
+
+@dataclass(frozen=True)
+class Step:
+    """One upkeep step: what is due now (read only) and how to do it (returns the ids done
+    and the ids still left, e.g. deliveries that stayed pending)."""
+
+    name: str
+    summary: str
+    due: Callable[[Session, datetime], list[str]]
+    apply: Callable[[Session, datetime], tuple[list[str], list[str]]]
+
+
+@dataclass(frozen=True)
+class StepOutcome:
+    """What one step did (dry run: would do); ``error`` when it failed and was rolled back."""
+
+    name: str
+    done: tuple[str, ...] = ()
+    left: tuple[str, ...] = ()
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class MaintenanceReport:
+    """The outcome of one run: the moment used, whether it was a dry run, each step."""
+
+    at: datetime
+    dry_run: bool
+    steps: tuple[StepOutcome, ...]
+
+    @property
+    def ok(self) -> bool:
+        """Whether every step succeeded."""
+        return all(step.error is None for step in self.steps)
+
+    def counts(self) -> dict[str, int]:
+        """Objects acted on per step, and per step the ones left (``retry_left``)."""
+        counts = {step.name: len(step.done) for step in self.steps}
+        counts |= {f"{step.name}_left": len(step.left) for step in self.steps if step.left}
+        return counts
+
+    def failures(self) -> dict[str, str]:
+        """The error of each failed step."""
+        return {step.name: step.error for step in self.steps if step.error is not None}
+
+
+# ---------------------------------------------------------------- what is due
+
+
+def _delivery_ids(items: Sequence[Delivery]) -> list[str]:
+    return [f"delivery:{d.id}" for d in items]
+
+
+def _grant_ids(items: Sequence[Grant]) -> list[str]:
+    return [f"grant:{g.id}" for g in items]
+
+
+def _violation_ids(items: Sequence[Violation]) -> list[str]:
+    return [f"grant:{v.grant_id} (violation {v.id})" for v in items]
+
+
+def _pending(session: Session) -> list[Delivery]:
+    return list(
+        session.scalars(
+            select(Delivery)
+            .where(Delivery.status == "pending", Delivery.channel.in_(RETRIED_CHANNELS))
+            .order_by(Delivery.created_at, Delivery.id)
+        )
+    )
+
+
+def _expired(session: Session, now: datetime) -> list[Delivery]:
+    # the same rows deliveries.purge selects
+    return list(
+        session.scalars(
+            select(Delivery)
+            .where(
+                Delivery.purged_at.is_(None),
+                Delivery.expires_at.is_not(None),
+                Delivery.expires_at <= now,
+            )
+            .order_by(Delivery.expires_at)
+        )
+    )
+
+
+def _overdue(session: Session, now: datetime) -> list[Violation]:
+    # the same rows sanctions.lapse_overdue selects: open six months after the Taipei notice day
+    open_violations = session.scalars(
+        select(Violation)
+        .where(Violation.restored_at.is_(None), Violation.lapsed_at.is_(None))
+        .order_by(Violation.id)
+    )
+    return [v for v in open_violations if local_date(now) >= sanctions.lapse_date(v)]
+
+
+def _ending(session: Session, now: datetime) -> list[Grant]:
+    # the same rows sanctions.close_terminated selects
+    return list(
+        session.scalars(
+            select(Grant)
+            .where(Grant.ends_at.is_not(None), Grant.ends_at <= now, Grant.state != "terminated")
+            .order_by(Grant.id)
+        )
+    )
+
+
+# ---------------------------------------------------------------- doing it
+
+
+def _retry(session: Session, now: datetime) -> tuple[list[str], list[str]]:
+    """Produce each pending delivery once more; a still-failing one stays pending, logged."""
+    build = packages.producer(now)
+    pending = _pending(session)
+    ready = [d for d in pending if deliveries.produce(session, d, build, now)]
+    return _delivery_ids(ready), _delivery_ids([d for d in pending if d not in ready])
+
+
+def _purge(session: Session, now: datetime) -> tuple[list[str], list[str]]:
+    return _delivery_ids(deliveries.purge(session, now)), []
+
+
+def _lapse(session: Session, now: datetime) -> tuple[list[str], list[str]]:
+    return _violation_ids(sanctions.lapse_overdue(session, now)), []
+
+
+def _close(session: Session, now: datetime) -> tuple[list[str], list[str]]:
+    return _grant_ids(sorted(sanctions.close_terminated(session, now), key=lambda g: g.id)), []
+
+
+STEPS: tuple[Step, ...] = (
+    Step(
+        "retry",
+        "retry pending file and media deliveries (point 15)",
+        lambda s, now: _delivery_ids(_pending(s)),
+        _retry,
+    ),
+    Step(
+        "purge",
+        "delete expired deliveries' files, logging each (point 17)",
+        lambda s, now: _delivery_ids(_expired(s, now)),
+        _purge,
+    ),
+    Step(
+        "lapse",
+        "lapse grants whose violation went unimproved six months (point 19)",
+        lambda s, now: _violation_ids(_overdue(s, now)),
+        _lapse,
+    ),
+    Step(
+        "close",
+        "close grants whose termination date has come (point 20)",
+        lambda s, now: _grant_ids(_ending(s, now)),
+        _close,
+    ),
+)
+
+
+def _run_step(
+    make_session: Callable[[], Session], step: Step, now: datetime, dry_run: bool
+) -> StepOutcome:
+    """One step in its own transaction; any failure is rolled back and reported, not raised,
+    so the remaining steps still run."""
+    with make_session() as session:
+        try:
+            if dry_run:
+                outcome = StepOutcome(step.name, tuple(step.due(session, now)))
+                session.rollback()
+                return outcome
+            done, left = step.apply(session, now)
+            session.commit()
+            return StepOutcome(step.name, tuple(done), tuple(left))
+        except Exception as exc:  # noqa: BLE001 - reported per step; the others must still run
+            session.rollback()
+            return StepOutcome(step.name, error=f"{type(exc).__name__}: {exc}")
+
+
+def run(
+    make_session: Callable[[], Session],
+    clock: Callable[[], datetime],
+    dry_run: bool = False,
+    steps: Sequence[Step] = STEPS,
+    invoked_by: str | None = None,
+) -> MaintenanceReport:
+    """Run every step at one moment and audit the run as ``maintenance.run``.
+
+    Parameters
+    ----------
+    make_session : makes a new session (each step gets its own transaction).
+    clock : read once, so every step sees the same moment (``--at`` in tests).
+    dry_run : only list what each step would act on; nothing is written or audited.
+    invoked_by : who started the run (an operating-system user), kept in the audit record.
+
+    Returns
+    -------
+    MaintenanceReport
+        Ids done and left per step, and the error of each failed step.
+    """
+    now = clock()
+    report = MaintenanceReport(
+        now, dry_run, tuple(_run_step(make_session, step, now, dry_run) for step in steps)
+    )
+    if not dry_run:
+        with make_session() as session:
+            audit.record(
+                session,
+                "system",
+                "maintenance.run",
+                "maintenance",
+                now,
+                {"counts": report.counts(), "failed": report.failures(), "invoked_by": invoked_by},
+            )
+            session.commit()
+    return report
