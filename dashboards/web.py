@@ -259,6 +259,11 @@ def install(app: Flask, releases: Path, sessions: sessionmaker[Session],
         title="人口統計 Population statistics",
         serve_locally=True,
         compress=False,
+        # Without this, Dash renders every page's layout *and the shell* for the first
+        # request's user and ships that "validation layout" in the page config to everyone
+        # (another user's name, CSRF token and offered areas). Layouts here depend on the
+        # session, so there is no single layout to validate against anyway.
+        suppress_callback_exceptions=True,
     )
     from dashboards import shell  # imports this module: bind it only once the app exists
 

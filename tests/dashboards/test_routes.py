@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
+from access.accounts import hash_secret
 from access.models import LoginSession, User
 from dashboards.web import CSRF_COOKIE, SESSION_COOKIE
 from popstats.cli import main
@@ -98,10 +99,10 @@ def test_login_rotates_the_session_and_logout_invalidates_it(served):
     replay = served["app"].test_client()
     replay.set_cookie(SESSION_COOKIE, second)
     assert replay.get("/_dash-layout").status_code == 401
-    with db_session(served) as s:
-        user = s.scalar(select(User).where(User.username == "national_user"))
-        rows = list(s.scalars(select(LoginSession).where(LoginSession.user_id == user.id)))
-        assert rows and all(r.revoked_at is not None for r in rows)
+    with db_session(served) as s:  # both of this test's sessions (other tests log in too)
+        mine = [hash_secret(first), hash_secret(second)]
+        rows = list(s.scalars(select(LoginSession).where(LoginSession.token_hash.in_(mine))))
+        assert len(rows) == 2 and all(r.revoked_at is not None for r in rows)
 
 
 # --- route × role matrix -----------------------------------------------------------------
@@ -288,3 +289,14 @@ def test_stylesheet_is_served_to_logged_in_users_only(served):
     with client.get("/assets/popstats.css") as sheet:  # a file response: close it
         assert b":focus-visible" in sheet.data
     assert "/assets/popstats.css" in client.get("/").get_data(as_text=True)
+
+
+def test_no_users_layout_reaches_another_users_page(private):
+    """Dash's validation layout would render the first caller's shell into the index page
+    config that every later caller receives; it is switched off."""
+    first = logged_in(private, "kaohsiung_user")
+    assert first.get("/").status_code == 200 and first.get("/_dash-layout").status_code == 200
+    second = logged_in(private, "taipei_user")
+    page = second.get("/").get_data(as_text=True)
+    assert "kaohsiung_user" not in page and "validation_layout" not in page
+    assert cookie(first, CSRF_COOKIE) not in page
