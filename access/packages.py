@@ -5,32 +5,196 @@ a server-made id (kept 7 days). Media exchange: an offline package folder holdin
 tables, ``manifest.json``, ``SHA256SUMS`` (verifies with ``sha256sum -c``) and a README in
 zh-TW and English (kept 7 days). Rows are limited to the granted areas; agencies see only
 published revisions.
+
+A delivery may carry a *selection* in its options (the dashboards' table builder makes one):
+an area level, the key columns kept (the others are summed over), bands for a key (age in
+5-year or broad groups) and the measures. It is stored as plain JSON so the retry command
+re-produces exactly the same file from the options alone. A request the export cannot
+fulfil (a character the encoding cannot hold, a layout the selection does not fit) is
+refused before anything is recorded; only provider-side faults leave a delivery pending.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
+import tempfile
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 from sqlalchemy.orm import Session
 
 import exports
-from access.deliveries import RETENTION, DeliveryError, create, produce, retry_pending
-from access.models import Delivery, User
-from access.permissions import area_covers
+from access import audit
+from access.deliveries import (
+    RETENTION,
+    DeliveryError,
+    authorize,
+    create,
+    produce,
+    retry_pending,
+)
+from access.models import NATIONAL, Delivery, User
+from exports.columnar import IncompleteGrid
+from exports.meta import ExportMeta
 from exports.naming import export_file_name
+from stats.catalogue import VALUE_LABELS, Column, TableSpec, table_spec
 from stats.publication import published_revision_dir
+from stats.schemas import TABLE_COLUMNS, TABLE_KEYS
+
+AREA_COLUMNS = ("period", "area_level", "area_code", "area_name")
+KEY_COLUMNS = frozenset(k for keys in TABLE_KEYS.values() for k in keys)
+SELECTION_FIELDS = frozenset({"level", "keys", "bands", "measures"})
+# formats whose code lists hold the release's own key values only (no bands)
+CODED_FORMATS = ("px", "jsonstat", "sdmx-csv", "moi")
+# errors of the request itself: retrying cannot help, so they are refused up front
+REQUEST_ERRORS = (exports.Unencodable, exports.UnknownFormat, exports.UnknownEncoding,
+                  IncompleteGrid)
+
+
+class SelectionError(DeliveryError):
+    """A row/column selection that does not fit the table."""
+
+
+class UnwritableRequest(DeliveryError):
+    """The export cannot be written as asked (``cause`` is the export's own error)."""
+
+    def __init__(self, cause: Exception) -> None:
+        self.cause = cause
+        super().__init__(str(cause))
 
 
 def granted_rows(frame: pl.DataFrame, areas: list[str]) -> pl.DataFrame:
-    """The rows whose area lies inside one of ``areas`` (national covers all)."""
-    codes = frame.get_column("area_code").to_list()
-    keep = [any(area_covers(a, code) for a in areas) for code in codes]
-    return frame.filter(pl.Series(keep, dtype=pl.Boolean))
+    """The rows whose area lies inside one of ``areas`` (national covers all).
+
+    ``area_covers`` by prefix, as one expression per code length: a code lies inside a
+    granted area when its first ``len(area)`` digits are that area's code.
+    """
+    if NATIONAL in areas:
+        return frame
+    lengths = sorted({len(a) for a in areas})
+    if not lengths:
+        return frame.clear()
+    code = pl.col("area_code")
+    inside = pl.any_horizontal(
+        code.str.slice(0, n).is_in([a for a in areas if len(a) == n]) for n in lengths
+    )
+    return frame.filter(inside)
+
+
+def measures_of(table: str) -> list[str]:
+    """The measure columns of a table (everything but its keys), in release order."""
+    spec = table_spec(table)
+    return [c for c in TABLE_COLUMNS[table] if c not in spec.keys]
+
+
+def band_label(low: int, high: int | None) -> str:
+    """``0-14``; an open top band reads ``65+``."""
+    return f"{low}+" if high is None else f"{low}-{high}"
+
+
+def check_selection(table: str, selection: dict[str, Any] | None, fmt: str | None = None) -> None:
+    """Refuse a selection that names anything the table (or the format) does not have.
+
+    Raises
+    ------
+    SelectionError
+        Unknown fields, level, keys or measures; bands that overlap or are not ascending;
+        summing over a dropped key of a table whose measures are not counts; bands in a
+        format whose code lists know single values only.
+    """
+    if selection is None:
+        return
+    spec = table_spec(table)
+    if not isinstance(selection, dict) or set(selection) - SELECTION_FIELDS:
+        raise SelectionError(f"a selection has the fields {', '.join(sorted(SELECTION_FIELDS))}")
+    level, keys = selection.get("level"), list(selection.get("keys") or [])
+    bands, measures = dict(selection.get("bands") or {}), list(selection.get("measures") or [])
+    if level is not None and level not in spec.levels:
+        raise SelectionError(f"{table} has no level {level!r}; expected one of "
+                             f"{', '.join(spec.levels)}")
+    if unknown := [k for k in keys if k not in spec.keys]:
+        raise SelectionError(f"{table} has no key column(s) {unknown!r}")
+    if not measures or (unknown := [m for m in measures if m not in measures_of(table)]):
+        raise SelectionError(f"choose measures of {table} among {', '.join(measures_of(table))}")
+    for key, ranges in bands.items():
+        # bands need an order (age), not codes of categories (sex, marital status)
+        if key not in keys or key in VALUE_LABELS or not TABLE_COLUMNS[table][key].is_integer():
+            raise SelectionError(f"bands are for kept ordered numeric keys; {key!r} is not one")
+        lows = [r[0] for r in ranges]
+        highs = [r[1] for r in ranges]
+        ordered = all(isinstance(lo, int) for lo in lows) and all(
+            isinstance(hi, int) and lo <= hi < nxt
+            for lo, hi, nxt in zip(lows, highs, lows[1:], strict=False)
+        )
+        if not ranges or not ordered or (highs[-1] is not None and highs[-1] < lows[-1]):
+            raise SelectionError(f"bands of {key!r} must be ascending, non-overlapping ranges")
+    summed = len(keys) < len(spec.keys) or bands
+    if summed and not all(TABLE_COLUMNS[table][m].is_integer() for m in measures):
+        raise SelectionError(f"only counts can be summed over a dimension; {table} has ratios")
+    if bands and fmt in CODED_FORMATS:
+        raise SelectionError(f"{fmt} files code every key value; grouped {', '.join(bands)} "
+                             "cannot be written in it: choose csv, xlsx, ods, sav, dta, parquet "
+                             "or netcdf")
+
+
+def _banded(key: str, ranges: list[list[int | None]]) -> pl.Expr:
+    """The ``<key>_group`` label of each row's value (values outside every band: null)."""
+    expr: Any = pl
+    for low, high in ranges:
+        inside = pl.col(key) >= low if high is None else pl.col(key).is_between(low, high)
+        expr = expr.when(inside).then(pl.lit(band_label(low, high)))  # type: ignore[union-attr]
+    return expr.otherwise(None).alias(f"{key}_group")  # type: ignore[no-any-return]
+
+
+def selected_rows(frame: pl.DataFrame, selection: dict[str, Any] | None) -> pl.DataFrame:
+    """The rows and columns a (checked) selection asks for, in the release's row order.
+
+    Dropped key columns are summed over and banded keys grouped; with nothing dropped the
+    rows are the release's own.
+    """
+    if selection is None:
+        return frame
+    if selection.get("level") is not None:
+        frame = frame.filter(pl.col("area_level") == selection["level"])
+    keys, bands = list(selection.get("keys") or []), dict(selection.get("bands") or {})
+    measures = list(selection["measures"])
+    areas = [c for c in AREA_COLUMNS if c in frame.columns]
+    if keys == [c for c in frame.columns if c in KEY_COLUMNS] and not bands:
+        return frame.select(*areas, *keys, *measures)
+    frame = frame.with_columns(_banded(k, r) for k, r in bands.items())
+    kept = [f"{k}_group" if k in bands else k for k in keys]
+    # first-seen order keeps the release's order: areas, then keys (bands by lower bound)
+    return frame.group_by(*areas, *kept, maintain_order=True).agg(pl.col(measures).sum())
+
+
+def selected_spec(spec: TableSpec, selection: dict[str, Any] | None) -> TableSpec:
+    """The catalogue entry narrowed to a selection's columns, for the writers' labels."""
+    if selection is None:
+        return spec
+    bands = dict(selection.get("bands") or {})
+    keys: list[Column] = []
+    for key in selection.get("keys") or []:
+        column = spec.column(key)
+        keys.append(dataclasses.replace(
+            column, name=f"{key}_group", zh=f"{column.zh}組", en=f"{column.en} group",
+        ) if key in bands else column)
+    columns = (*(spec.column(c) for c in ("period", "area_level", "area_code")), *keys,
+               *(spec.column(m) for m in selection["measures"]))
+    levels = (selection["level"],) if selection.get("level") else spec.levels
+    return dataclasses.replace(spec, keys=tuple(c.name for c in keys), columns=columns,
+                               levels=levels)
+
+
+def selected(frame: pl.DataFrame, meta: ExportMeta, areas: list[str],
+             selection: dict[str, Any] | None) -> tuple[pl.DataFrame, ExportMeta]:
+    """A release table (``load_for_export``'s) cut to the granted areas and the selection."""
+    rows = selected_rows(granted_rows(frame, areas), selection)
+    return rows, dataclasses.replace(meta, spec=selected_spec(meta.spec, selection))
 
 
 def _sha256(path: Path) -> str:
@@ -44,6 +208,32 @@ def _published(releases: Path, period: str, now: datetime) -> Path:
     return folder
 
 
+def table_file(
+    release: Path,
+    table: str,
+    areas: list[str],
+    fmt: str,
+    encoding: str,
+    provider: str,
+    now: datetime,
+    selection: dict[str, Any] | None = None,
+) -> tuple[str, pl.DataFrame, ExportMeta]:
+    """The file name, rows and metadata of one delivered table (granted areas, selection)."""
+    frame, meta = exports.load_for_export(release, table, now)
+    frame, meta = selected(frame, meta, areas, selection)
+    level = (selection or {}).get("level") or "all"
+    name = export_file_name(
+        provider,
+        table,
+        meta.period,
+        level,
+        meta.revision,
+        exports.SUFFIX[fmt],
+        encoding if fmt in ("csv", "px", "sdmx-csv", "moi") else None,
+    )
+    return name, frame, meta
+
+
 def _write_table(
     release: Path,
     table: str,
@@ -53,20 +243,40 @@ def _write_table(
     folder: Path,
     provider: str,
     now: datetime,
+    selection: dict[str, Any] | None = None,
 ) -> Path:
-    frame, meta = exports.load_for_export(release, table, now)
-    name = export_file_name(
-        provider,
-        table,
-        meta.period,
-        "all",
-        meta.revision,
-        exports.SUFFIX[fmt],
-        encoding if fmt in ("csv", "px", "sdmx-csv", "moi") else None,
-    )
+    name, frame, meta = table_file(release, table, areas, fmt, encoding, provider, now, selection)
     path = folder / name
-    exports.write(granted_rows(frame, areas), fmt, path, meta, encoding=encoding)
+    exports.write(frame, fmt, path, meta, encoding=encoding)
     return path
+
+
+def check_writable(
+    release: Path,
+    tables: list[str],
+    areas: list[str],
+    fmt: str,
+    encoding: str,
+    provider: str,
+    now: datetime,
+    selection: dict[str, Any] | None = None,
+) -> None:
+    """Write every table to a scratch file once, so a request the export cannot fulfil is
+    refused before a delivery exists (otherwise it would stay pending for ever).
+
+    Raises
+    ------
+    UnwritableRequest
+        With the export's own error (e.g. ``Unencodable`` listing every character).
+    """
+    try:
+        for table in tables:
+            _, frame, meta = table_file(release, table, areas, fmt, encoding, provider, now,
+                                        selection)
+            with tempfile.TemporaryFile() as scratch:
+                exports.write(frame, fmt, scratch, meta, encoding=encoding)
+    except REQUEST_ERRORS as error:
+        raise UnwritableRequest(error) from error
 
 
 def deliver_file(
@@ -81,10 +291,12 @@ def deliver_file(
     outbox: Path,
     now: datetime,
     provider: str = "MOI",
+    selection: dict[str, Any] | None = None,
 ) -> Delivery:
     """Authorise and place one table in the agency's outbox; kept 7 days.
 
-    A provider-side failure leaves the delivery pending for ``retry`` (point 15).
+    A provider-side failure leaves the delivery pending for ``retry`` (point 15); a
+    ``selection`` (see ``check_selection``) narrows the rows and columns.
     """
     return _deliver(
         session,
@@ -99,6 +311,7 @@ def deliver_file(
         outbox,
         now,
         provider,
+        selection,
     )
 
 
@@ -114,6 +327,7 @@ def deliver_media(
     outbox: Path,
     now: datetime,
     provider: str = "MOI",
+    selection: dict[str, Any] | None = None,
 ) -> Delivery:
     """Authorise and build an offline package of ``tables``; kept 7 days."""
     return _deliver(
@@ -129,6 +343,7 @@ def deliver_media(
         outbox,
         now,
         provider,
+        selection,
     )
 
 
@@ -145,23 +360,43 @@ def _deliver(
     outbox: Path,
     now: datetime,
     provider: str,
+    selection: dict[str, Any] | None = None,
 ) -> Delivery:
-    _published(releases, period, now)
+    release = _published(releases, period, now)
     exports.writer(fmt, encoding)  # refuse an unknown format/encoding before recording anything
-    options = {
+    for table in tables:
+        check_selection(table, selection, fmt)
+    authorize(session, user, tables, areas, channel, now)  # no data is read before this
+    if user.agency_id is None:
+        raise DeliveryError("deliveries are made to agencies")
+    try:
+        check_writable(release, tables, areas, fmt, encoding, provider, now, selection)
+    except UnwritableRequest as error:
+        audit.record(session, user.username, "delivery.unwritable", f"tables:{','.join(tables)}",
+                     now, {"channel": channel, "period": period, "areas": areas,
+                           "format": fmt, "encoding": encoding, "error": str(error)[:2000]},
+                     agency_id=user.agency_id)
+        session.commit()
+        raise
+    except OSError:
+        pass  # provider-side (the release store is down): produce() records it, keeps it pending
+    options: dict[str, Any] = {
         "releases": str(releases),
         "format": fmt,
         "encoding": encoding,
         "outbox": str(outbox),
         "provider": provider,
     }
+    if selection is not None:
+        options["selection"] = selection
     delivery = create(session, user, channel, tables, period, areas, now, options)
     produce(session, delivery, producer(now), now)
     return delivery
 
 
 def producer(now: datetime) -> Callable[[Delivery], tuple[str, str]]:
-    """What builds a file-transfer or media delivery from its stored request."""
+    """What builds a file-transfer or media delivery from its stored request (and only
+    from it: a retry re-produces the same rows, columns and format)."""
 
     def build(d: Delivery) -> tuple[str, str]:
         opts = d.options
@@ -178,6 +413,7 @@ def producer(now: datetime) -> Callable[[Delivery], tuple[str, str]]:
                 folder,
                 opts["provider"],
                 now,
+                opts.get("selection"),
             )
             for table in d.tables
         ]
@@ -233,6 +469,7 @@ def _package(d: Delivery, release: Path, folder: Path, paths: list[Path], now: d
         "areas": d.areas,
         "format": d.options["format"],
         "encoding": d.options["encoding"],
+        **({"selection": d.options["selection"]} if d.options.get("selection") else {}),
         "created_at": now.isoformat(),
         "expires_at": expires,
         "files": files,

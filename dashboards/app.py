@@ -16,8 +16,16 @@ from pathlib import Path
 
 from flask import Flask, Response, g, request
 
-from access.api import OPENAPI, ApiResponse, RateLimiter, releases_answer, table_answer
+from access.api import (
+    OPENAPI,
+    ApiResponse,
+    RateLimiter,
+    log_answer,
+    releases_answer,
+    table_answer,
+)
 from access.db import database_url, make_engine, session_factory, upgrade_engine
+from dashboards.downloads import install_downloads
 from dashboards.web import PUBLIC_PAGES, install
 
 API_PREFIX = "/api/v1/"
@@ -98,6 +106,13 @@ def create_app(settings: ServerSettings, clock: type[datetime] = datetime) -> Fl
                 dict(request.args), request.headers.get("Accept"), settings.outbox, now(),
             ))
 
+    @app.get("/api/v1/log")
+    def own_log() -> Response:
+        with sessions() as session:
+            return _answer(log_answer(session, request.headers.get("Authorization"),
+                                      dict(request.args), request.headers.get("Accept"), now()))
+
+    install_downloads(app)  # GET /deliveries/<id>/file
     install(app, settings.releases, sessions, now, outbox=settings.outbox,
             boundaries=settings.boundaries)
     return app

@@ -116,3 +116,19 @@ def test_refusals_and_answers_are_audited_in_an_intact_chain(served):
     assert {"query", "access.refused"} <= actions
     verified = CliRunner().invoke(main, ["audit", "verify", "--db", db], catch_exceptions=False)
     assert verified.exit_code == 0, verified.output
+
+
+def test_an_agency_exports_its_own_log_over_http(served):
+    taipei = agency(served, ("63000",))
+    served["client"].get("/api/v1/tables/population?period=2025-03&area_code=63000",
+                         headers={"Authorization": taipei})
+    assert served["client"].get("/api/v1/log").status_code == 401
+    answer = served["client"].get("/api/v1/log", headers={"Authorization": taipei})
+    assert answer.status_code == 200
+    entries = answer.get_json()["entries"]
+    assert any(e["action"] == "query" for e in entries)
+    users = {a["username"] for a in served["accounts"] if a["areas"] == ["63000"]}
+    assert {e["actor"] for e in entries} <= users
+    csv_answer = served["client"].get("/api/v1/log", headers={"Authorization": taipei,
+                                                              "Accept": "text/csv"})
+    assert csv_answer.data.decode().startswith("seq,time,actor,action,object,channel,details")

@@ -1,0 +1,196 @@
+"""The table builder's selection as data: check-list → stored selection → rows and columns
+(``dashboards.selection`` with ``access.packages``), on tiny frames computed by hand."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from access.packages import (
+    SelectionError,
+    check_selection,
+    granted_rows,
+    selected_rows,
+    selected_spec,
+)
+from dashboards.selection import (
+    BuilderRequest,
+    cell,
+    default_dimensions,
+    dimension_choices,
+    file_encoding,
+    level_of,
+    problems,
+    selection_of,
+)
+from stats.catalogue import TABLES
+
+PUBLISHED = ["2025-02", "2025-03"]
+
+
+def ages_frame() -> pl.DataFrame:
+    """Two areas × sex 1/2 × ages 13, 14, 15, 70: population = age + sex (area 63000) or
+    10 × that (63000010), so every sum below can be done in one's head."""
+    rows = [("2025-03", level, code, sex, age, (age + sex) * factor)
+            for level, code, factor in (("county", "63000", 1), ("township", "63000010", 10))
+            for sex in (1, 2) for age in (13, 14, 15, 70)]
+    return pl.DataFrame(rows, schema={"period": pl.String, "area_level": pl.String,
+                                      "area_code": pl.String, "sex": pl.Int8, "age": pl.Int16,
+                                      "population": pl.Int64}, orient="row")
+
+
+def test_dimension_choices_offer_keys_bands_and_measures():
+    values = [c.value for c in dimension_choices("population_by_age")]
+    assert values == ["sex", "age", "age_5y", "age_broad", "population"]
+    assert [c.value for c in dimension_choices("population")] == [
+        "households", "population", "male", "female"]
+    assert default_dimensions("indigenous_population") == [
+        "indigenous", "male", "female", "population"]
+
+
+def test_default_selection_keeps_the_release_rows_as_they_are():
+    frame = ages_frame()
+    selection = selection_of("population_by_age", None, default_dimensions("population_by_age"))
+    assert selection == {"level": None, "keys": ["sex", "age"], "bands": {},
+                         "measures": ["population"]}
+    assert_frame_equal(selected_rows(frame, selection), frame)
+
+
+def test_dropping_sex_sums_over_it_in_release_order():
+    selection = selection_of("population_by_age", "county", ["age", "population"])
+    rows = selected_rows(ages_frame(), selection)
+    # county 63000: age a → (a + 1) + (a + 2) = 2a + 3
+    assert rows.columns == ["period", "area_level", "area_code", "age", "population"]
+    assert rows["age"].to_list() == [13, 14, 15, 70]
+    assert rows["population"].to_list() == [29, 31, 33, 143]
+
+
+def test_broad_age_bands_are_summed_and_labelled():
+    selection = selection_of("population_by_age", "township", ["sex", "age_broad", "population"])
+    assert selection["bands"] == {"age": [[0, 14], [15, 64], [65, None]]}
+    rows = selected_rows(ages_frame(), selection)
+    assert rows.columns == ["period", "area_level", "area_code", "sex", "age_group", "population"]
+    # township: 10 × (age + sex); 0-14 holds ages 13 and 14, 15-64 holds 15, 65+ holds 70
+    assert rows.select("sex", "age_group", "population").rows() == [
+        (1, "0-14", 290), (1, "15-64", 160), (1, "65+", 710),
+        (2, "0-14", 310), (2, "15-64", 170), (2, "65+", 720),
+    ]
+
+
+def test_five_year_bands_cover_every_age_once():
+    bands = selection_of("population_by_age", None, ["age_5y", "population"])["bands"]["age"]
+    assert bands[0] == [0, 4] and bands[-2] == [95, 99] and bands[-1] == [100, None]
+    covered = [a for low, high in bands for a in range(low, (high if high else 100) + 1)]
+    assert covered == list(range(101))
+
+
+def test_measures_subset_and_level_filter():
+    frame = pl.DataFrame({"period": ["2025-03"] * 3, "area_level": ["county", "township",
+                                                                    "village"],
+                          "area_code": ["63000", "63000010", "63000010001"],
+                          "households": [5, 3, 1], "population": [9, 6, 2], "male": [4, 3, 1],
+                          "female": [5, 3, 1]})
+    selection = selection_of("population", "township", ["population", "female"])
+    assert selected_rows(frame, selection).rows() == [
+        ("2025-03", "township", "63000010", 6, 3)]
+
+
+@pytest.mark.parametrize(("table", "dimensions", "fmt", "message"), [
+    ("population_by_age", ["age", "age_5y", "population"], None, "one way"),
+    ("population_by_age", ["sex", "age"], None, "measures"),
+    ("population_by_age", ["sex", "votes", "population"], None, "no dimension"),
+    ("population", ["sex", "population"], None, "no dimension"),
+    ("population_by_age", ["sex", "age_broad", "population"], "px", "cannot be written"),
+    ("population_by_age", ["sex", "age_broad", "population"], "jsonstat", "cannot be written"),
+])
+def test_selection_refusals(table, dimensions, fmt, message):
+    with pytest.raises(SelectionError, match=message):
+        selection_of(table, None, dimensions, fmt)
+
+
+def test_bands_in_a_plain_format_are_accepted():
+    assert selection_of("population_by_age", None, ["age_broad", "population"], "csv")
+
+
+@pytest.mark.parametrize("selection", [
+    {"level": "village", "keys": [], "measures": ["population"], "extra": 1},  # unknown field
+    {"level": "village", "keys": [], "measures": ["population"]},  # marital: no village level
+    {"keys": ["age"], "measures": ["population"]},  # not a key of this table
+    {"keys": ["sex"], "bands": {"sex": [[1, 1]]}, "measures": ["population"]},  # not numeric
+])
+def test_stored_selections_are_checked_again(selection):
+    """What a delivery stores is checked where it is applied, not only in the builder."""
+    with pytest.raises(SelectionError):
+        check_selection("population_by_marital_status", selection)
+
+
+def test_overlapping_bands_are_refused():
+    with pytest.raises(SelectionError, match="ascending"):
+        check_selection("population_by_age", {
+            "keys": ["age"], "bands": {"age": [[0, 20], [10, 30]]}, "measures": ["population"]})
+
+
+def test_selected_spec_labels_the_band_column():
+    selection = selection_of("population_by_age", None, ["age_broad", "population"])
+    spec = selected_spec(TABLES["population_by_age"], selection)
+    assert spec.keys == ("age_group",)
+    assert [c.name for c in spec.columns] == [
+        "period", "area_level", "area_code", "age_group", "population"]
+    assert (spec.column("age_group").zh, spec.column("age_group").en) == ("年齡組", "Age group")
+
+
+def test_granted_rows_by_prefix_of_mixed_lengths():
+    frame = pl.DataFrame({"area_code": ["00000", "63000", "63000010", "63000010001",
+                                        "63000020", "64000", "64000010"]})
+    assert granted_rows(frame, ["63000010", "64000"])["area_code"].to_list() == [
+        "63000010", "63000010001", "64000", "64000010"]
+    assert granted_rows(frame, [])["area_code"].to_list() == []
+
+
+@pytest.mark.parametrize(("code", "level"), [
+    ("00000", "national"), ("63000", "county"), ("63000010", "township"),
+    ("63000010001", "village"), ("6300", None), ("../x", None),
+])
+def test_level_of(code, level):
+    assert level_of(code) == level
+
+
+def request(**changes) -> BuilderRequest:
+    base = {"table": "population", "period": "2025-03", "level": "county", "areas": ["63000"],
+            "dimensions": ["population"], "channel": "file_transfer", "fmt": "csv",
+            "encoding": "cp950"}
+    return BuilderRequest(**{**base, **changes})
+
+
+def test_problems_of_a_good_request_are_none():
+    assert problems(request(), PUBLISHED, list(TABLES), ["file_transfer"]) == []
+
+
+@pytest.mark.parametrize(("changes", "english"), [
+    ({"table": "secrets"}, "Choose a table."),
+    ({"period": "2024-12"}, "Choose a published period."),
+    ({"level": "village"}, "The areas chosen are not of the level chosen."),
+    ({"level": "planet"}, "Choose an area level of this table."),
+    ({"channel": "media_exchange"}, "Choose a delivery channel your grant includes."),
+    ({"fmt": "doc"}, "Choose a file format."),
+    ({"encoding": "big5e"}, "Choose a text encoding."),
+    ({"dimensions": []}, "The dimensions chosen do not fit"),
+])
+def test_problems_name_what_is_wrong(changes, english):
+    found = problems(request(**changes), PUBLISHED, list(TABLES), ["file_transfer"])
+    assert any(en.startswith(english) for _, en in found), found
+
+
+def test_binary_formats_are_written_in_unicode_whatever_was_chosen():
+    assert file_encoding("csv", "cp950") == "cp950"
+    assert file_encoding("xlsx", "cp950") == "utf-8"
+
+
+@pytest.mark.parametrize(("column", "value", "lang", "text"), [
+    ("sex", 1, "zh", "男"), ("sex", 2, "en", "female"), ("population", 1234567, "zh", "1,234,567"),
+    ("sex_ratio", 98.765, "en", "98.77"), ("median_age", None, "zh", "—"),
+    ("area_level", "village", "zh", "村里"), ("area_name", "臺北市", "en", "臺北市"),
+])
+def test_cells_read_as_people_read_them(column, value, lang, text):
+    assert cell(column, value, lang) == text
