@@ -27,7 +27,7 @@ from access.accounts import AccessError
 from access.calendar import local_date
 from access.grants import actor_of, agency_rules
 from access.models import Delivery, Dispute, Extension, User
-from access.permissions import can_view
+from access.permissions import area_covers, can_view
 
 RETENTION = {
     "online_query": timedelta(days=1),
@@ -313,16 +313,72 @@ def request_extension(
     return ext
 
 
+def _refuse_decision(
+    session: Session,
+    official: User,
+    action: str,
+    obj: str,
+    delivery: Delivery | None,
+    now: datetime,
+    message: str,
+) -> None:
+    """Audit a refused provider decision, commit that record, raise (as ``grants._refuse``)."""
+    audit.record(
+        session,
+        official.username,
+        action,
+        obj,
+        now,
+        {"reason": message, "areas": list(delivery.areas) if delivery else []},
+        agency_id=delivery.agency_id if delivery else None,
+    )
+    session.commit()
+    raise DeliveryError(message)
+
+
+def _decision_problem(official: User, roles: tuple[str, ...], delivery: Delivery | None) -> str:
+    """Why ``official`` may not decide on ``delivery`` ("" = may): only provider staff of
+    ``roles`` whose jurisdiction encloses every area of the delivery (point 6): MOI
+    (``00000``) anything, a county government its own county only."""
+    if official.role not in roles or official.provider is None:
+        return f"{official.username!r} is not {' or '.join(roles)}; only such provider staff decide"
+    if delivery is None:
+        return "no such delivery"
+    jurisdiction = official.provider.jurisdiction
+    if outside := [a for a in delivery.areas if not area_covers(jurisdiction, a)]:
+        return (
+            f"{official.provider.name} decides only within {jurisdiction}; delivery "
+            f"{delivery.id} has areas outside it: {', '.join(outside)} (point 6)"
+        )
+    return ""
+
+
 def decide_extension(
     session: Session, ext: Extension, official: User, approve: bool, now: datetime
 ) -> None:
-    """A provider official approves (expiry moves) or refuses an extension request."""
-    if official.role != "provider_official":
-        raise DeliveryError(f"{official.username!r} is not a provider official")
+    """A provider official approves (expiry moves) or refuses an extension request.
+
+    Raises
+    ------
+    DeliveryError
+        Not a provider official, a delivery outside the official's jurisdiction (both audited
+        and committed first), or the request was already decided.
+    """
+    delivery = session.get(Delivery, ext.delivery_id)
+    if problem := _decision_problem(official, ("provider_official",), delivery):
+        _refuse_decision(
+            session,
+            official,
+            "extension.decision_refused",
+            f"extension:{ext.id}",
+            delivery,
+            now,
+            problem,
+        )
+    assert delivery is not None
     if ext.decided_at is not None:
         raise DeliveryError(f"extension {ext.id} was already decided")
-    delivery = session.get(Delivery, ext.delivery_id)
-    assert delivery is not None and delivery.expires_at is not None
+    assert delivery.expires_at is not None
     ext.decided_by, ext.decided_at, ext.approved = official.id, now, approve
     if approve:
         delivery.expires_at += timedelta(days=ext.days)
@@ -370,13 +426,30 @@ def raise_dispute(
 def resolve_dispute(
     session: Session, dispute: Dispute, official: User, resolution: str, now: datetime
 ) -> None:
-    """The provider records the investigation's resolution."""
-    if official.role not in ("provider_official", "provider_statistician"):
-        raise DeliveryError(f"{official.username!r} is not provider staff")
+    """The provider records the investigation's resolution.
+
+    Raises
+    ------
+    DeliveryError
+        Not provider staff (official or statistician), a delivery outside their jurisdiction
+        (both audited and committed first), or the dispute is already resolved.
+    """
+    delivery = session.get(Delivery, dispute.delivery_id)
+    staff = ("provider_official", "provider_statistician")
+    if problem := _decision_problem(official, staff, delivery):
+        _refuse_decision(
+            session,
+            official,
+            "dispute.resolution_refused",
+            f"dispute:{dispute.id}",
+            delivery,
+            now,
+            problem,
+        )
+    assert delivery is not None
     if dispute.resolved_at is not None:
         raise DeliveryError(f"dispute {dispute.id} is already resolved")
     dispute.resolved_by, dispute.resolved_at, dispute.resolution = official.id, now, resolution
-    delivery = session.get(Delivery, dispute.delivery_id)
     audit.record(
         session,
         official.username,
@@ -384,7 +457,7 @@ def resolve_dispute(
         f"dispute:{dispute.id}",
         now,
         {"resolution": resolution},
-        agency_id=delivery.agency_id if delivery else None,
+        agency_id=delivery.agency_id,
     )
 
 
