@@ -18,6 +18,7 @@ from access import audit
 from access.accounts import AccessError, revoke_agency_access
 from access.calendar import add_months, local_date, start_of_day
 from access.models import Grant, Termination, User, Violation
+from access.permissions import area_covers
 
 LAPSE_MONTHS = 6
 NOTICE_MONTHS = 1
@@ -32,10 +33,33 @@ def lapse_date(violation: Violation) -> date:
     return add_months(local_date(violation.noticed_at), LAPSE_MONTHS)
 
 
+def sanction_problem(official: User, grant: Grant) -> str:
+    """Why ``official`` may not suspend or restore ``grant`` ("" when they may): only a
+    provider official whose jurisdiction encloses every area of the grant (point 6)."""
+    if official.role != "provider_official" or official.provider is None:
+        return f"{official.username!r} is not a provider official; only officials sanction"
+    outside = [a for a in grant.areas if not area_covers(official.provider.jurisdiction, a)]
+    if outside:
+        return (f"grant {grant.id} names areas outside {official.provider.jurisdiction} "
+                f"({', '.join(outside)}); only a provider enclosing them all acts (point 6)")
+    return ""
+
+
+def _check_sanctioner(session: Session, official: User, grant: Grant, now: datetime) -> None:
+    """Audit a refused sanction, commit that record, raise."""
+    problem = sanction_problem(official, grant)
+    if problem:
+        audit.record(session, official.username, "sanction.refused", f"grant:{grant.id}", now,
+                     {"reason": problem}, agency_id=grant.agency_id)
+        session.commit()
+        raise SanctionError(problem)
+
+
 def record_violation(
     session: Session, grant: Grant, official: User, description: str, deadline: date, now: datetime
 ) -> Violation:
     """Record a violation, notify the agency today and suspend its grant and access at once."""
+    _check_sanctioner(session, official, grant, now)
     if grant.state in ("lapsed", "terminated"):
         raise SanctionError(f"grant {grant.id} is {grant.state}; nothing to suspend")
     if deadline < local_date(now):
@@ -106,6 +130,7 @@ def restore(
     session: Session, violation: Violation, official: User, note: str, now: datetime
 ) -> None:
     """Restore linking after review; refused (and the grant lapses) from notice + 6 months on."""
+    _check_sanctioner(session, official, violation.grant, now)
     if violation.restored_at is not None or violation.lapsed_at is not None:
         raise SanctionError(f"violation {violation.id} is already closed")
     if local_date(now) >= lapse_date(violation):

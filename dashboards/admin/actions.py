@@ -21,7 +21,7 @@ from access import audit, deliveries, grants, reports, sanctions
 from access.accounts import AccessError
 from access.grants import POSTS
 from access.models import Agency, Application, Dispute, Extension, Grant, User, Violation
-from dashboards.admin.scope import agency_in_reach, encloses, jurisdiction, may_audit, may_decide
+from dashboards.admin.scope import agency_in_reach, jurisdiction, may_audit, may_decide
 from dashboards.i18n import t
 
 REFUSED = "admin.refused"
@@ -109,13 +109,9 @@ def decide_application(db: Session, user: User, decision: str, app_id: Any, vali
 # --- violations and suspensions (point 19) ------------------------------------------------
 
 def _grant_problem(user: User, grant: Grant) -> str:
-    """Why ``user`` may not sanction ``grant`` ("" = may)."""
-    if not may_decide(user):
-        return f"{user.username!r} is not a provider official; only officials sanction"
-    if not encloses(jurisdiction(user), grant.areas):
-        return (f"grant {grant.id} names areas outside {jurisdiction(user)} "
-                f"({', '.join(grant.areas)}); only a provider enclosing them all acts (point 6)")
-    return ""
+    """Why ``user`` may not sanction ``grant`` ("" = may): the access layer's rule, asked
+    first so the page can refuse (and audit) before anything is attempted."""
+    return sanctions.sanction_problem(user, grant)
 
 
 def record_violation(db: Session, user: User, grant_id: Any, description: str | None,

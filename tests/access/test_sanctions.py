@@ -143,3 +143,25 @@ def test_termination_ends_access_on_its_date(session: Session, world: World) -> 
     assert close_terminated(session, datetime(2025, 4, 9, 15, 0, tzinfo=UTC)) == []
     assert close_terminated(session, datetime(2025, 4, 10, tzinfo=UTC)) == [grant]
     assert grant.state == "terminated"
+
+
+@pytest.mark.parametrize("who", ["taipei_official", "khh_official", "statistician"])
+def test_only_an_official_enclosing_the_grant_may_suspend_or_restore(
+    session: Session, world: World, who: str
+) -> None:
+    """A national grant: county officials and statisticians are refused, audited; MOI acts."""
+    grant = _grant(session, world)
+    outsider = getattr(world, who)
+    with pytest.raises(SanctionError):
+        record_violation(session, grant, outsider, "違規", date(2025, 4, 10), NOW)
+    assert grant.state == "active"
+    violation = record_violation(session, grant, world.moi_official, "違規", date(2025, 4, 10), NOW)
+    session.commit()
+    with pytest.raises(SanctionError):
+        restore(session, violation, outsider, "已改善", NOW)
+    assert grant.state == "suspended" and violation.restored_at is None
+    refused = session.scalars(select(AuditEntry).where(
+        AuditEntry.action == "sanction.refused", AuditEntry.actor == outsider.username)).all()
+    assert len(refused) == 2 and all(e.object == f"grant:{grant.id}" for e in refused)
+    restore(session, violation, world.moi_official, "已改善", NOW)
+    assert grant.state == "active"
