@@ -179,16 +179,43 @@ def produce(
     return True
 
 
+# Online-query answers are not kept when their production fails (the agency asks again);
+# file transfers and media packages are re-produced from their stored request.
+RETRIED_CHANNELS = ("file_transfer", "media_exchange")
+
+
+def pending_deliveries(session: Session) -> list[Delivery]:
+    """Pending deliveries that a retry can produce, oldest first."""
+    return list(
+        session.scalars(
+            select(Delivery)
+            .where(Delivery.status == "pending", Delivery.channel.in_(RETRIED_CHANNELS))
+            .order_by(Delivery.created_at, Delivery.id)
+        )
+    )
+
+
+def expired_deliveries(session: Session, now: datetime) -> list[Delivery]:
+    """Deliveries past their retention whose files are not yet purged, oldest expiry first."""
+    return list(
+        session.scalars(
+            select(Delivery)
+            .where(
+                Delivery.purged_at.is_(None),
+                Delivery.expires_at.is_not(None),
+                Delivery.expires_at <= now,
+            )
+            .order_by(Delivery.expires_at, Delivery.id)
+        )
+    )
+
+
 def retry_pending(
     session: Session, producer: Callable[[Delivery], tuple[str, str]], now: datetime
 ) -> list[Delivery]:
-    """Retry every pending delivery once (after the provider's system is repaired)."""
-    pending = list(
-        session.scalars(
-            select(Delivery).where(Delivery.status == "pending").order_by(Delivery.created_at)
-        )
-    )
-    return [d for d in pending if produce(session, d, producer, now)]
+    """Retry every pending file or media delivery once (after the provider's system is
+    repaired); returns those now ready."""
+    return [d for d in pending_deliveries(session) if produce(session, d, producer, now)]
 
 
 def status(session: Session, user: User, delivery_id: str) -> Delivery:
@@ -242,46 +269,41 @@ def fetch(session: Session, user: User, delivery_id: str, now: datetime) -> Deli
     return delivery
 
 
+def _remove(path: str | None) -> bool:
+    """Delete a delivery's file or folder; whether there was anything to delete."""
+    if not path:
+        return False
+    target = Path(path)
+    if target.is_dir():
+        shutil.rmtree(target)
+        return True
+    if target.exists():
+        target.unlink()
+        return True
+    return False
+
+
 def purge(session: Session, now: datetime, actor: str = "system") -> list[Delivery]:
-    """Delete the files of every expired delivery and log each deletion."""
-    expired = list(
-        session.scalars(
-            select(Delivery)
-            .where(
-                Delivery.purged_at.is_(None),
-                Delivery.expires_at.is_not(None),
-                Delivery.expires_at <= now,
-            )
-            .order_by(Delivery.expires_at)
-        )
-    )
-    for delivery in expired:
-        removed = False
-        if delivery.path:
-            target = Path(delivery.path)
-            if target.is_dir():
-                shutil.rmtree(target)
-                removed = True
-            elif target.exists():
-                target.unlink()
-                removed = True
+    """Delete the files of every expired delivery and log each deletion.
+
+    A file that cannot be deleted is logged (``delivery.purge_failed``) and left for the next
+    run, without holding up the others: retention must not stop for everyone.
+    """
+    purged = []
+    for delivery in expired_deliveries(session, now):
+        details = {"channel": delivery.channel, "path": delivery.path,
+                   "sha256": delivery.sha256, "expired_at": str(delivery.expires_at)}
+        try:
+            removed = _remove(delivery.path)
+        except OSError as error:
+            audit.record(session, actor, "delivery.purge_failed", f"delivery:{delivery.id}",
+                         now, {**details, "error": str(error)}, agency_id=delivery.agency_id)
+            continue
         delivery.purged_at = now
-        audit.record(
-            session,
-            actor,
-            "delivery.purged",
-            f"delivery:{delivery.id}",
-            now,
-            {
-                "channel": delivery.channel,
-                "path": delivery.path,
-                "removed": removed,
-                "sha256": delivery.sha256,
-                "expired_at": str(delivery.expires_at),
-            },
-            agency_id=delivery.agency_id,
-        )
-    return expired
+        audit.record(session, actor, "delivery.purged", f"delivery:{delivery.id}", now,
+                     {**details, "removed": removed}, agency_id=delivery.agency_id)
+        purged.append(delivery)
+    return purged
 
 
 def request_extension(

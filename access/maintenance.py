@@ -26,8 +26,6 @@ from access import audit, deliveries, packages, sanctions
 from access.calendar import local_date
 from access.models import Delivery, Grant, Violation
 
-RETRIED_CHANNELS = ("file_transfer", "media_exchange")  # re-producible from their options
-
 
 @dataclass(frozen=True)
 class Step:
@@ -89,31 +87,6 @@ def _violation_ids(items: Sequence[Violation]) -> list[str]:
     return [f"grant:{v.grant_id} (violation {v.id})" for v in items]
 
 
-def _pending(session: Session) -> list[Delivery]:
-    return list(
-        session.scalars(
-            select(Delivery)
-            .where(Delivery.status == "pending", Delivery.channel.in_(RETRIED_CHANNELS))
-            .order_by(Delivery.created_at, Delivery.id)
-        )
-    )
-
-
-def _expired(session: Session, now: datetime) -> list[Delivery]:
-    # the same rows deliveries.purge selects
-    return list(
-        session.scalars(
-            select(Delivery)
-            .where(
-                Delivery.purged_at.is_(None),
-                Delivery.expires_at.is_not(None),
-                Delivery.expires_at <= now,
-            )
-            .order_by(Delivery.expires_at)
-        )
-    )
-
-
 def _overdue(session: Session, now: datetime) -> list[Violation]:
     # the same rows sanctions.lapse_overdue selects: open six months after the Taipei notice day
     open_violations = session.scalars(
@@ -141,7 +114,7 @@ def _ending(session: Session, now: datetime) -> list[Grant]:
 def _retry(session: Session, now: datetime) -> tuple[list[str], list[str]]:
     """Produce each pending delivery once more; a still-failing one stays pending, logged."""
     build = packages.producer(now)
-    pending = _pending(session)
+    pending = deliveries.pending_deliveries(session)
     ready = [d for d in pending if deliveries.produce(session, d, build, now)]
     return _delivery_ids(ready), _delivery_ids([d for d in pending if d not in ready])
 
@@ -162,13 +135,13 @@ STEPS: tuple[Step, ...] = (
     Step(
         "retry",
         "retry pending file and media deliveries (point 15)",
-        lambda s, now: _delivery_ids(_pending(s)),
+        lambda s, now: _delivery_ids(deliveries.pending_deliveries(s)),
         _retry,
     ),
     Step(
         "purge",
         "delete expired deliveries' files, logging each (point 17)",
-        lambda s, now: _delivery_ids(_expired(s, now)),
+        lambda s, now: _delivery_ids(deliveries.expired_deliveries(s, now)),
         _purge,
     ),
     Step(

@@ -260,3 +260,48 @@ def test_dashboard_view_audited_or_refused(session: Session, granted: World) -> 
         deliveries.record_view(session, granted.user, "population", ["64000"], "2025-02", NOW)
     actions = session.scalars(select(AuditEntry.action).order_by(AuditEntry.seq)).all()
     assert actions[-2:] == ["view", "access.refused"]
+
+
+def test_a_file_that_cannot_be_deleted_does_not_hold_up_the_purge(
+    session: Session, world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One stuck file: logged as purge_failed and left for the next run; the rest go."""
+
+    grant_taipei(session, world, ["population"], ["file_transfer"])
+    made = []
+    for name in ("stuck", "fine"):
+        path = tmp_path / name
+        path.write_text(name)
+        d = deliveries.create(session, world.user, "file_transfer", ["population"], "2025-03",
+                              ["63000"], NOW)
+        deliveries.produce(session, d, lambda _d, p=path: (str(p), "0" * 64), NOW)
+        made.append(d)
+    real_unlink = Path.unlink
+
+    def unlink(self: Path, *args: object, **kwargs: object) -> None:
+        if self.name == "stuck":
+            raise PermissionError("read-only file system")
+        real_unlink(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "unlink", unlink)
+    later = NOW + timedelta(days=8)
+    assert [d.id for d in deliveries.purge(session, later)] == [made[1].id]
+    assert (tmp_path / "stuck").exists() and not (tmp_path / "fine").exists()
+    assert made[0].purged_at is None
+    failed = session.scalars(select(AuditEntry).where(
+        AuditEntry.action == "delivery.purge_failed")).all()
+    assert [e.object for e in failed] == [f"delivery:{made[0].id}"]
+    monkeypatch.setattr(Path, "unlink", real_unlink)
+    assert [d.id for d in deliveries.purge(session, later)] == [made[0].id]  # next run
+
+
+def test_retry_leaves_online_query_deliveries_alone(session: Session, world: World) -> None:
+    """An online answer whose production failed is not rebuilt (its content was never kept)."""
+
+    grant_taipei(session, world, ["population"], ["online_query", "file_transfer"])
+    online = deliveries.create(session, world.user, "online_query", ["population"], "2025-03",
+                               ["63000"], NOW)
+    deliveries.produce(session, online, lambda _d: 1 / 0, NOW)  # type: ignore[arg-type,return-value]
+    assert deliveries.pending_deliveries(session) == []
+    assert deliveries.retry_pending(session, lambda _d: ("x", "0" * 64), NOW) == []
+    assert online.status == "pending" and online.attempts == 1
