@@ -106,3 +106,22 @@ def table_rows(answer) -> list[list[str]]:
     """The cells of every table row in a callback answer, as text."""
     rows = components(answer.get_json(), "Tr")
     return [[text(cell) for cell in row["props"]["children"]] for row in rows]
+
+
+def router(path: str, search: str = "") -> dict:
+    """The pages router's request: what a browser navigating to ``path`` sends."""
+    return payload([("_pages_content", "children"), ("_pages_store", "data")],
+                   [("_pages_location", "pathname", path), ("_pages_location", "search", search)])
+
+
+def page(client, path: str, search: str = "") -> dict:
+    """The page's layout as the pages router answers a (possibly crafted) navigation."""
+    answer = call(client, router(path, search))
+    assert answer.status_code == 200
+    return answer.get_json()
+
+
+def dropdown(tree: dict, component_id: str) -> dict:
+    """The props of the Dropdown ``component_id`` in a layout."""
+    return next(c["props"] for c in components(tree, "Dropdown")
+                if c["props"].get("id") == component_id)

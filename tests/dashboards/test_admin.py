@@ -40,6 +40,7 @@ from tests.dashboards.client import (
     logged_in,
     login,
     payload,
+    router,
     table_rows,
     text_of,
 )
@@ -59,19 +60,6 @@ def warm_served(served: dict) -> None:
 
 
 # --- payloads -----------------------------------------------------------------------------
-
-def router(path: str = "/admin") -> dict:
-    """The pages router callback: what a browser opening ``path`` receives."""
-    return {
-        "output": ".._pages_content.children..._pages_store.data..",
-        "outputs": [{"id": "_pages_content", "property": "children"},
-                    {"id": "_pages_store", "property": "data"}],
-        "inputs": [{"id": "_pages_location", "property": "pathname", "value": path},
-                   {"id": "_pages_location", "property": "search", "value": ""}],
-        "changedPropIds": ["_pages_location.pathname"],
-        "state": [],
-    }
-
 
 LISTS = {
     ids.APPLICATIONS: ([(ids.APP_LIST, "children"), (ids.APP_CHOICE, "options")],
@@ -242,7 +230,7 @@ CRAFTED = [
 
 def test_anonymous_gets_401_for_the_page_and_every_admin_callback(served):
     client = served["app"].test_client()
-    for body in [router(), *CRAFTED]:
+    for body in [router("/admin"), *CRAFTED]:
         answer = call(client, body, csrf=False)
         assert answer.status_code == 401, body["output"]
         assert TAIPEI_AGENCY not in text_of(answer)
@@ -252,7 +240,7 @@ def test_anonymous_gets_401_for_the_page_and_every_admin_callback(served):
 def test_agency_users_never_get_the_page_or_any_admin_data(served, username):
     client = logged_in(served, username)
     before = len(audit_actions(served, username))
-    page = text_of(call(client, router()))
+    page = text_of(call(client, router("/admin")))
     assert NOT_PERMITTED in page and ids.TABS not in page
     for body in CRAFTED:
         answer = call(client, body)
@@ -274,13 +262,13 @@ def test_agency_users_never_get_the_page_or_any_admin_data(served, username):
 
 def test_page_renders_in_both_languages(served):
     client = logged_in(served, "moi_official")
-    zh = text_of(call(client, router()))
+    zh = text_of(call(client, router("/admin")))
     for label in ("管理", "申請審查", "授權", "違規與暫停", "人員異動", "交付、展延與疑義", "稽核",
                   "管轄範圍：全國（00000）"):
         assert label in zh, label
     assert "Applications" not in zh
     client.set_cookie(LANG_COOKIE, "en")
-    en = text_of(call(client, router()))
+    en = text_of(call(client, router("/admin")))
     for label in ("Administration", "Applications", "Grants", "Violations", "Personnel",
                   "Deliveries and disputes", "Audit", "Jurisdiction: Taiwan (00000)"):
         assert label in en, label
@@ -291,7 +279,7 @@ def test_page_renders_in_both_languages(served):
 
 def test_every_control_has_a_label_and_results_are_announced(served):
     client = logged_in(served, "moi_official")
-    tree = call(client, router()).get_json()
+    tree = call(client, router("/admin")).get_json()
     labelled = {c["props"]["htmlFor"] for c in components(tree, "Label")}
     controls = [c["props"]["id"] for kind in ("Dropdown", "Textarea", "Input", "DatePickerSingle")
                 for c in components(tree, kind)]
@@ -393,15 +381,15 @@ def test_taipei_official_cannot_list_or_decide_a_kaohsiung_application(private):
 def test_read_only_roles_see_the_lists_but_cannot_decide(private):
     app_id = submitted(private, TAIPEI_AGENCY, "MOI", ["population"], ["64000"])
     auditor = staff_user(private, "moi_auditor", "auditor", "MOI")
-    tree = call(auditor, router()).get_json()
+    tree = call(auditor, router("/admin")).get_json()
     approve = next(c for c in components(tree, "Button") if c["props"]["id"] == ids.APP_APPROVE)
-    assert approve["props"]["disabled"] is True and ids.AUDIT in text_of(call(auditor, router()))
+    assert approve["props"]["disabled"] is True and ids.AUDIT in text_of(call(auditor, router("/admin")))
     assert app_id in options(call(auditor, listing(ids.APPLICATIONS)), ids.APP_CHOICE)
     answer = text_of(call(auditor, decide(ids.APP_APPROVE, app_id, "2025-01-01", "2099-12-31")))
     assert "未執行" in answer and "not a provider official" in answer
     assert [a for a, _ in audit_actions(private, "moi_auditor")][-1] == "grant.refused"
     statistician = staff_user(private, "tp_stat", "provider_statistician", "63000")
-    assert ids.AUDIT_VERIFY not in text_of(call(statistician, router()))  # no audit tab
+    assert ids.AUDIT_VERIFY not in text_of(call(statistician, router("/admin")))  # no audit tab
     assert "已拒絕" in text_of(call(statistician, verify()))
     assert call(statistician, audit_agencies()).status_code == 204
     taipei_grant = grant_of(private, TAIPEI_AGENCY)

@@ -24,6 +24,7 @@ from tests.dashboards.client import (
     components,
     db_session,
     logged_in,
+    page,
     payload,
     table_rows,
     text,
@@ -64,19 +65,6 @@ def link_of(answer) -> str:
     (link,) = [c for c in components(answer.get_json(), "A")
                if c["props"].get("id") == "builder-file-link"]
     return link["props"]["href"]
-
-
-def page_tree(client, path: str) -> dict:
-    """The page's layout as the pages router answers a (possibly crafted) navigation."""
-    body = {"output": ".._pages_content.children..._pages_store.data..",
-            "outputs": [{"id": "_pages_content", "property": "children"},
-                        {"id": "_pages_store", "property": "data"}],
-            "inputs": [{"id": "_pages_location", "property": "pathname", "value": path},
-                       {"id": "_pages_location", "property": "search", "value": ""}],
-            "changedPropIds": ["_pages_location.pathname"], "state": []}
-    answer = call(client, body)
-    assert answer.status_code == 200
-    return answer.get_json()
 
 
 def delivery_count(served: dict) -> int:
@@ -162,7 +150,7 @@ def test_kaohsiung_gets_vital_events_but_not_population(served):
 
 
 def test_builder_layout_offers_only_granted_tables_and_channels(served):
-    tree = page_tree(logged_in(served, "kaohsiung_user"), "/builder")
+    tree = page(logged_in(served, "kaohsiung_user"), "/builder")
     (tables,) = [c for c in components(tree, "Dropdown") if c["props"]["id"] == "builder-table"]
     enabled = [o["value"] for o in tables["props"]["options"] if not o["disabled"]]
     assert enabled == ["vital_events"] and tables["props"]["value"] == "vital_events"
@@ -411,7 +399,7 @@ def test_county_official_builds_only_in_the_own_county(private):
 ])
 def test_every_role_gets_the_builder_with_what_its_grant_allows(served, username, tables,
                                                                  channels):
-    tree = page_tree(logged_in(served, username), "/builder")
+    tree = page(logged_in(served, username), "/builder")
     (table,) = [c for c in components(tree, "Dropdown") if c["props"]["id"] == "builder-table"]
     assert sum(not o["disabled"] for o in table["props"]["options"]) == tables
     assert len(table["props"]["options"]) == 7
@@ -422,7 +410,7 @@ def test_every_role_gets_the_builder_with_what_its_grant_allows(served, username
 
 
 def test_status_region_is_announced(served):
-    tree = page_tree(logged_in(served, "taipei_user"), "/builder")
+    tree = page(logged_in(served, "taipei_user"), "/builder")
     (status,) = [c for c in components(tree, "Div") if c["props"].get("id") == "builder-status"]
     assert status["props"]["aria-live"] == "polite"
     (button,) = components(tree, "Button")

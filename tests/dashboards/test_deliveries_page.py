@@ -18,11 +18,12 @@ from tests.dashboards.client import (
     components,
     db_session,
     logged_in,
+    page,
     payload,
     text,
     text_of,
 )
-from tests.dashboards.test_builder import link_of, page_tree, submit_payload
+from tests.dashboards.test_builder import link_of, submit_payload
 
 REFRESH_OUTPUTS = [("deliveries-table", "children"), ("deliveries-extensions", "children"),
                    ("deliveries-disputes", "children"), ("deliveries-extension-id", "options"),
@@ -180,14 +181,14 @@ def test_page_is_for_agencies_only(served):
     ("taipei_user", True), ("kaohsiung_user", True),
 ])
 def test_page_layout_for_each_role(served, username, allowed):
-    shown = json.dumps(page_tree(logged_in(served, username), "/deliveries"),
+    shown = json.dumps(page(logged_in(served, username), "/deliveries"),
                        ensure_ascii=False)
     assert ("deliveries-extension-submit" in shown) is allowed
     assert ("您沒有使用此頁面的權限" in shown) is not allowed
 
 
 def test_page_layout_has_labelled_inputs_and_a_status_region(served):
-    tree = page_tree(logged_in(served, "taipei_user"), "/deliveries")
+    tree = page(logged_in(served, "taipei_user"), "/deliveries")
     labels = {c["props"]["htmlFor"] for c in components(tree, "Label")}
     assert labels == {"deliveries-extension-id", "deliveries-extension-days",
                       "deliveries-extension-reason", "deliveries-dispute-id",

@@ -20,7 +20,9 @@ from tests.dashboards.client import (
     call,
     components,
     cookie,
+    dropdown,
     logged_in,
+    page,
     payload,
     table_rows,
     text,
@@ -63,27 +65,6 @@ def released(releases, table: str, column: str, level: str, root: str = "00000",
 def tiles(answer) -> dict[str, str]:
     """Tile code → fill colour."""
     return {s["name"]: s["fillcolor"] for s in figure(answer)["layout"]["shapes"]}
-
-
-def page(client) -> dict:
-    """The page's layout as the pages router returns it for ``/map``."""
-    body = {
-        "output": ".._pages_content.children..._pages_store.data..",
-        "outputs": [{"id": "_pages_content", "property": "children"},
-                    {"id": "_pages_store", "property": "data"}],
-        "inputs": [{"id": "_pages_location", "property": "pathname", "value": "/map"},
-                   {"id": "_pages_location", "property": "search", "value": ""}],
-        "changedPropIds": ["_pages_location.pathname"],
-        "state": [],
-    }
-    answer = call(client, body)
-    assert answer.status_code == 200
-    return answer.get_json()
-
-
-def dropdown(tree: dict, component_id: str) -> dict:
-    return next(c["props"] for c in components(tree, "Dropdown")
-                if c["props"].get("id") == component_id)
 
 
 def english(client) -> None:
@@ -206,7 +187,7 @@ def test_without_boundaries_township_and_village_maps_are_not_drawn(served):
 
 
 def test_layout_offers_the_granted_measures_areas_and_only_the_county_level(served):
-    tree = page(logged_in(served, "taipei_user"))
+    tree = page(logged_in(served, "taipei_user"), "/map")
     for control in ("map-measure", "map-level", "map-root", "map-period"):
         labels = [c for c in components(tree, "Label") if c["props"].get("htmlFor") == control]
         assert len(labels) == 1, control
@@ -221,12 +202,12 @@ def test_layout_offers_the_granted_measures_areas_and_only_the_county_level(serv
         "population:population"
     assert not components(tree, "Graph")  # no data in the layout
 
-    kaohsiung = page(logged_in(served, "kaohsiung_user"))
+    kaohsiung = page(logged_in(served, "kaohsiung_user"), "/map")
     offered = [o["value"] for o in dropdown(kaohsiung, "map-measure")["options"]]
     assert offered and all(m.startswith("vital_events:") for m in offered)
     assert [o["value"] for o in dropdown(kaohsiung, "map-root")["options"]] == ["64000"]
 
-    national = page(logged_in(served, "national_user"))
+    national = page(logged_in(served, "national_user"), "/map")
     roots = [o["value"] for o in dropdown(national, "map-root")["options"]]
     assert roots == ["00000", *COUNTY_CODES]
 
@@ -243,7 +224,7 @@ def test_the_page_in_both_languages(served):
     assert "Taipei City<br>" in words and "Mar 2025" in words and "Population" in words
     assert "臺北市" not in words and "人口數" not in words
     assert table_rows(answer)[0] == ["Area code", "Name", "Population (persons)"]
-    layout = page(client)
+    layout = page(client, "/map")
     assert dropdown(layout, "map-root")["options"] == [{"label": "Taipei City",
                                                         "value": "63000"}]
     assert "Within" in text(layout["response"]["_pages_content"]["children"])
@@ -377,7 +358,7 @@ def test_a_national_village_map_asks_for_a_county_first(bounded):
 
 
 def test_layout_with_boundaries_offers_every_level(bounded):
-    tree = page(logged_in(bounded, "moi_official"))
+    tree = page(logged_in(bounded, "moi_official"), "/map")
     levels = {o["value"]: o["disabled"] for o in dropdown(tree, "map-level")["options"]}
     assert levels == {"county": False, "township": False, "village": False}
     assert "需要邊界檔" not in text(tree["response"]["_pages_content"]["children"])
@@ -395,7 +376,7 @@ def test_a_single_geojson_file_is_joined_on_codes_too(bounded, tmp_path):
     settings = ServerSettings(releases=bounded["releases"], db_url=bounded["db"],
                               outbox=tmp_path / "outbox", boundaries=path)
     client = logged_in(bounded, "taipei_user", app=create_app(settings))
-    levels = {o["value"]: o["disabled"] for o in dropdown(page(client), "map-level")["options"]}
+    levels = {o["value"]: o["disabled"] for o in dropdown(page(client, "/map"), "map-level")["options"]}
     assert levels == {"county": False, "township": False, "village": True}
     answer = call(client, map_body(level="township", root="63000"))
     assert sorted(fills_by_code(answer)) == ["63000010", "63000020"]

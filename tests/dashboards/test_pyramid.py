@@ -17,7 +17,9 @@ from tests.dashboards.client import (
     components,
     cookie,
     db_session,
+    dropdown,
     logged_in,
+    page,
     payload,
     table_rows,
     text,
@@ -32,27 +34,6 @@ def pyramid(area: str, period: str = "2025-03", compare: str | None = None, band
     return payload(OUTPUTS, [("pyramid-area", "value", area), ("pyramid-period", "value", period),
                              ("pyramid-compare", "value", compare),
                              ("pyramid-band", "value", band), ("pyramid-unit", "value", unit)])
-
-
-def page(client, path: str = "/pyramid", search: str = "") -> dict:
-    """The page's layout as the pages router returns it for ``path`` and ``search``."""
-    body = {
-        "output": ".._pages_content.children..._pages_store.data..",
-        "outputs": [{"id": "_pages_content", "property": "children"},
-                    {"id": "_pages_store", "property": "data"}],
-        "inputs": [{"id": "_pages_location", "property": "pathname", "value": path},
-                   {"id": "_pages_location", "property": "search", "value": search}],
-        "changedPropIds": ["_pages_location.pathname"],
-        "state": [],
-    }
-    answer = call(client, body)
-    assert answer.status_code == 200
-    return answer.get_json()
-
-
-def dropdown(tree: dict, component_id: str) -> dict:
-    return next(c["props"] for c in components(tree, "Dropdown")
-                if c["props"].get("id") == component_id)
 
 
 def traces(answer) -> list[dict]:
@@ -208,7 +189,7 @@ def test_unpublished_period_is_not_shown_and_nothing_is_read(served):
 
 
 def test_layout_offers_only_the_granted_areas_and_levels(served):
-    tree = page(logged_in(served, "taipei_user"))
+    tree = page(logged_in(served, "taipei_user"), "/pyramid")
     levels = [o["value"] for o in dropdown(tree, "pyramid-level")["options"]]
     areas = [o["value"] for o in dropdown(tree, "pyramid-area")["options"]]
     assert levels == ["county", "township", "village"] and areas == ["63000"]
@@ -220,11 +201,11 @@ def test_layout_offers_only_the_granted_areas_and_levels(served):
 
 def test_a_shared_link_preselects_only_what_the_caller_is_offered(served):
     client = logged_in(served, "taipei_user")
-    shared = page(client, search="?area=63000010&period=2025-Q1")
+    shared = page(client, "/pyramid", search="?area=63000010&period=2025-Q1")
     assert dropdown(shared, "pyramid-level")["value"] == "township"
     assert dropdown(shared, "pyramid-area")["value"] == "63000010"
     assert dropdown(shared, "pyramid-period")["value"] == "2025-Q1"
-    foreign = page(client, search="?area=64000&period=2024-12")
+    foreign = page(client, "/pyramid", search="?area=64000&period=2024-12")
     assert dropdown(foreign, "pyramid-area")["value"] == "63000"
     assert dropdown(foreign, "pyramid-period")["value"] == "2025-03"  # 2024-12 unpublished
     assert "64000" not in text_of_tree(foreign)
@@ -235,7 +216,7 @@ def text_of_tree(tree: dict) -> str:
 
 
 def test_layout_for_a_user_without_population_by_age_says_so(served):
-    tree = page(logged_in(served, "kaohsiung_user"))
+    tree = page(logged_in(served, "kaohsiung_user"), "/pyramid")
     assert "您的授權不包含人口年齡資料" in text(tree["response"]["_pages_content"]["children"])
     assert not components(tree, "Dropdown")
 
@@ -271,7 +252,7 @@ def test_the_page_in_both_languages(served):
     words = text_of(answer)
     assert "Population of Taipei City by sex and age" in words and "男" not in words
     assert table_rows(answer)[0][:2] == ["Period", "Total"]
-    layout = page(client)
+    layout = page(client, "/pyramid")
     assert dropdown(layout, "pyramid-area")["options"] == [{"label": "Taipei City",
                                                             "value": "63000"}]
     assert "Age groups" in text(layout["response"]["_pages_content"]["children"])

@@ -12,13 +12,14 @@ from tests.dashboards.client import (
     call,
     components,
     cookie,
+    dropdown,
     logged_in,
+    page,
     payload,
     table_rows,
     text,
     text_of,
 )
-from tests.dashboards.test_pyramid import dropdown, page
 
 OUTPUTS = [("trends-status", "children"), ("trends-output", "children")]
 MONTHS = ["2024-03", "2025-01", "2025-02", "2025-03"]
