@@ -2,10 +2,12 @@
 release rows a page was allowed to read to plotly figures and rows of text.
 
 No Flask, no request, no I/O: the language is an argument, so a test gets exactly the figure
-a callback returns. Values reach plotly as plain lists, never numpy arrays (plotly 6 would
-base64-encode those), so a figure's JSON holds the release's own numbers. Only ``go.Bar``
-and ``go.Scatter`` are used: plotly.js draws them with the bundle Dash serves locally, with
-no map tiles, web fonts or WebGL shaders that a strict CSP would block.
+a callback returns. Figures are plain plotly JSON (dicts), not ``go.Figure`` objects: those
+validate and deep-copy every property and carry a whole template, which cost more than the
+rest of a callback together. Values are plain lists, never numpy arrays, so a figure's JSON
+holds the release's own numbers. Only ``bar`` and ``scatter`` traces are used: plotly.js
+draws them with the bundle Dash serves locally, with no map tiles, web fonts or WebGL
+shaders that a strict CSP would block.
 
 A few control helpers (level and area options) live here too: both pages need them and a
 page module must not import another (Dash imports each page once, by path).
@@ -18,7 +20,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import plotly.graph_objects as go
 import polars as pl
 from dash import html
 
@@ -33,6 +34,11 @@ OLDEST = 100  # age 100 in the release means "100 and over": always its own grou
 SEX_COLOURS = {1: "#0072B2", 2: "#D55E00"}  # Okabe-Ito blue / vermilion: colour-blind safe
 LINE_COLOURS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9",
                 "#000000", "#F0E442")
+# plotly's "simple_white" look spelled out (a named template would be copied into each figure)
+STYLE = {"paper_bgcolor": "#ffffff", "plot_bgcolor": "#ffffff",
+         "font": {"color": "#1f2328"}, "hoverlabel": {"align": "left"}}
+AXIS_STYLE = {"showgrid": False, "showline": True, "linecolor": "#444444", "ticks": "outside",
+              "zeroline": False, "automargin": True}
 PLOT_CONFIG = {"displaylogo": False, "showLink": False, "showSendToCloud": False,
                "showEditInChartStudio": False}
 DROPDOWN_LABELS = {
@@ -194,15 +200,24 @@ def symmetric_ticks(limit: float, percent: bool) -> tuple[list[float], list[str]
     return values, texts
 
 
+def figure(traces: list[dict[str, Any]], layout: dict[str, Any]) -> dict[str, Any]:
+    """Plotly figure JSON: the traces and the layout over the common style (axes too)."""
+    styled = {**STYLE, **layout}
+    for axis in ("xaxis", "yaxis"):
+        if axis in layout:
+            styled[axis] = {**AXIS_STYLE, **layout[axis]}
+    return {"data": traces, "layout": styled}
+
+
 def pyramid_figure(values: pl.DataFrame, periods: Sequence[str], percent: bool,
-                   lang: str) -> go.Figure:
+                   lang: str) -> dict[str, Any]:
     """Males left, females right; the first period filled, a second one as an outline.
 
     Hover shows the exact count (and the percentage) whichever unit is drawn.
     """
     measure = "percent" if percent else "count"
     labels = values.filter(pl.col("period") == periods[0]).unique("group").sort("group")
-    figure = go.Figure()
+    traces = []
     for index, period in enumerate(periods):
         for sex in (1, 2):
             part = values.filter(pl.col("period") == period, pl.col("sex") == sex)
@@ -210,30 +225,30 @@ def pyramid_figure(values: pl.DataFrame, periods: Sequence[str], percent: bool,
             shown = part.select((pl.col(measure) * sign).alias("x"))["x"].to_list()
             name = f"{sex_label(sex, lang)} {period_label(period, lang)}"
             outline = index > 0
-            figure.add_trace(go.Bar(
-                x=shown, y=part["label"].to_list(), orientation="h", name=name,
-                customdata=part.select("count", "percent").rows(),
-                hovertemplate=(f"{name}<br>{tr(lang, '年齡', 'Age')} %{{y}}: "
-                               "%{customdata[0]:,} (%{customdata[1]:.2f}%)<extra></extra>"),
-                marker={"color": "rgba(0,0,0,0)" if outline else SEX_COLOURS[sex],
-                        "line": {"color": "#000000" if outline else SEX_COLOURS[sex],
-                                 "width": 1.5 if outline else 0}},
-            ))
+            traces.append({
+                "type": "bar", "x": shown, "y": part["label"].to_list(), "orientation": "h",
+                "name": name,
+                "customdata": [list(r) for r in part.select("count", "percent").rows()],
+                "hovertemplate": (f"{name}<br>{tr(lang, '年齡', 'Age')} %{{y}}: "
+                                  "%{customdata[0]:,} (%{customdata[1]:.2f}%)<extra></extra>"),
+                "marker": {"color": "rgba(0,0,0,0)" if outline else SEX_COLOURS[sex],
+                           "line": {"color": "#000000" if outline else SEX_COLOURS[sex],
+                                    "width": 1.5 if outline else 0}},
+            })
     limit = float(values[measure].abs().max() or 0) if len(values) else 0.0
     tickvals, ticktext = symmetric_ticks(limit, percent)
     unit = tr(lang, "百分比", "percent of total") if percent else tr(lang, "人數", "persons")
-    figure.update_layout(
-        barmode="overlay", bargap=0.05, template="simple_white",
-        margin={"l": 60, "r": 20, "t": 30, "b": 60},
-        legend={"orientation": "h", "y": -0.15},
-        xaxis={"title": {"text": tr(lang, f"{unit}（左：男，右：女）",
-                                   f"{unit.capitalize()} (left: male, right: female)")},
-               "tickvals": tickvals, "ticktext": ticktext, "zeroline": True,
-               "range": [-limit * 1.05, limit * 1.05] if limit else None},  # 0 in the middle
-        yaxis={"title": {"text": tr(lang, "年齡", "Age")}, "type": "category",
-               "categoryorder": "array", "categoryarray": labels["label"].to_list()},
-    )
-    return figure
+    return figure(traces, {
+        "barmode": "overlay", "bargap": 0.05,
+        "margin": {"l": 60, "r": 20, "t": 30, "b": 60},
+        "legend": {"orientation": "h", "y": -0.15},
+        "xaxis": {"title": {"text": tr(lang, f"{unit}（左：男，右：女）",
+                                       f"{unit.capitalize()} (left: male, right: female)")},
+                  "tickvals": tickvals, "ticktext": ticktext, "zeroline": True,
+                  "range": [-limit * 1.05, limit * 1.05] if limit else None},  # 0 in the middle
+        "yaxis": {"title": {"text": tr(lang, "年齡", "Age")}, "type": "category",
+                  "categoryorder": "array", "categoryarray": labels["label"].to_list()},
+    })
 
 
 def pyramid_table(values: pl.DataFrame, periods: Sequence[str], percent: bool, caption: str,
@@ -303,28 +318,29 @@ def trend_values(frame: pl.DataFrame, measure: str, periods: Sequence[str],
 
 
 def trend_figure(values: pl.DataFrame, periods: Sequence[str], areas: Sequence[str],
-                 names: dict[str, str], axis_title: str, counts: bool, lang: str) -> go.Figure:
+                 names: dict[str, str], axis_title: str, counts: bool,
+                 lang: str) -> dict[str, Any]:
     """One line per area over the periods, x labelled in ``lang`` (ROC or Gregorian); counts
     with thousands separators (not plotly's ``46.8k``), ratios to two decimals."""
     x = [period_label(p, lang) for p in periods]
     number = ",d" if counts else ",.2f"
-    figure = go.Figure()
+    traces = []
     for index, area in enumerate(areas):
         line = values.filter(pl.col("area_code") == area)
         by_period = dict(zip(line["period"].to_list(), line["value"].to_list(), strict=True))
         colour = LINE_COLOURS[index % len(LINE_COLOURS)]
-        figure.add_trace(go.Scatter(
-            x=x, y=[by_period.get(p) for p in periods], name=names.get(area, area),
-            mode="lines+markers", line={"color": colour}, marker={"color": colour},
-            hovertemplate=f"{names.get(area, area)}<br>%{{x}}: %{{y:{number}}}<extra></extra>",
-        ))
-    figure.update_layout(
-        template="simple_white", margin={"l": 70, "r": 20, "t": 30, "b": 60},
-        legend={"orientation": "h", "y": -0.2},
-        xaxis={"title": {"text": tr(lang, "統計期", "Period")}, "type": "category"},
-        yaxis={"title": {"text": axis_title}, "tickformat": "," if counts else None},
-    )
-    return figure
+        traces.append({
+            "type": "scatter", "x": x, "y": [by_period.get(p) for p in periods],
+            "name": names.get(area, area), "mode": "lines+markers",
+            "line": {"color": colour}, "marker": {"color": colour},
+            "hovertemplate": f"{names.get(area, area)}<br>%{{x}}: %{{y:{number}}}<extra></extra>",
+        })
+    return figure(traces, {
+        "margin": {"l": 70, "r": 20, "t": 30, "b": 60},
+        "legend": {"orientation": "h", "y": -0.2},
+        "xaxis": {"title": {"text": tr(lang, "統計期", "Period")}, "type": "category"},
+        "yaxis": {"title": {"text": axis_title}, "tickformat": "," if counts else None},
+    })
 
 
 def trend_table(values: pl.DataFrame, periods: Sequence[str], areas: Sequence[str],

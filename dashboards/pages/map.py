@@ -5,7 +5,7 @@ areas, as a map with the same values in a table beside it.
 Without boundary files the map is a tile map of the 22 counties (one square each, placed
 roughly where the county lies); with ``popstats serve --boundaries`` it draws the real
 boundaries, at every level the files hold. Both are plain cartesian plotly traces (filled
-``go.Scatter`` polygons, layout rectangles): plotly.js's geo subplots — ``go.Choropleth``
+filled scatter polygons, layout rectangles): plotly.js's geo subplots — ``go.Choropleth``
 even with inline GeoJSON — fetch a base map from ``cdn.plot.ly`` first, which the
 dashboards' strict CSP blocks and which an offline server cannot reach, so the map would
 never draw.
@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 import dash
-import plotly.graph_objects as go
 import polars as pl
 from dash import Input, Output, callback, dcc, html
 
@@ -38,6 +37,7 @@ from dashboards.data import (
     release_areas,
 )
 from dashboards.data import view as read_view
+from dashboards.figures import figure
 from dashboards.i18n import language, period_both, t
 from dashboards.shell import not_permitted, page_allowed, title
 from dashboards.web import Refused, current_user, services
@@ -297,11 +297,11 @@ def result(values: pl.DataFrame, column: str, integer: bool, level: str, root: s
                                  "Grey: outside the chosen area or the grant (not read); "
                                  "pale grey: no value."), className="note")]
     if shapes is None:
-        figure = tile_figure(painted, scale)
+        drawing = tile_figure(painted, scale)
     else:
         drawn = geo.within(shapes.codes, root) if level != "county" else shapes.codes
         joined = geo.join_codes(geo.within(shapes.codes, root), painted["area_code"].to_list())
-        figure = boundary_figure(shapes, drawn, painted, scale)
+        drawing = boundary_figure(shapes, drawn, painted, scale)
         notes.append(join_note(joined))
     measure = bracketed(measure_label(column), unit_label(column))
     caption = t(f"{area_name(root, period)} 各{level_label(level)}{measure}，{period_both(period)}",
@@ -309,7 +309,7 @@ def result(values: pl.DataFrame, column: str, integer: bool, level: str, root: s
                 f"{period_both(period)}")
     described = t(f"地圖：{caption}。數值見旁邊的表格。",
                   f"Map: {caption}. The values are in the table beside the map.")
-    graph = html.Div(dcc.Graph(figure=figure, config=PLOT_CONFIG, mathjax=False),
+    graph = html.Div(dcc.Graph(figure=drawing, config=PLOT_CONFIG, mathjax=False),
                      role="img", className="map-figure", **{"aria-label": described},
                      style={"flex": "3 1 32rem", "minWidth": "20rem"})
     return [html.Div([graph, value_table(painted, caption, column)],
@@ -372,20 +372,21 @@ def edge_text(edge: float, integer: bool) -> str:
 
 
 def _markers(painted: pl.DataFrame, x: list[float], y: list[float],
-             scale: dict[str, Any] | None) -> go.Scatter:
+             scale: dict[str, Any] | None) -> dict[str, Any]:
     """One invisible point per shown area, carrying its hover text and the colour bar;
     ``customdata`` holds the codes and ``marker.color`` the values, exactly as read."""
     names, values, codes = (painted[c].to_list() for c in ("name", "value", "area_code"))
     hover = [f"{n} ({c})<br>{v}" for n, c, v in zip(names, codes, painted["text"].to_list(),
                                                    strict=True)]
     marker = dict(scale or {"opacity": 0, "size": 14, "color": "#000000"})
-    if scale:  # NaN for an empty value: plotly validates None away, and sends NaN as null
-        marker["color"] = [math.nan if v is None else v for v in values]
-    return go.Scatter(x=x, y=y, customdata=codes, hovertext=hover, hoverinfo="text",
-                      mode="markers", marker=marker, showlegend=False, name="")
+    if scale:  # an empty value stays null: no colour, never a number
+        marker["color"] = values
+    return {"type": "scatter", "x": x, "y": y, "customdata": codes, "hovertext": hover,
+            "hoverinfo": "text", "mode": "markers", "marker": marker, "showlegend": False,
+            "name": ""}
 
 
-def tile_figure(painted: pl.DataFrame, scale: dict[str, Any] | None) -> go.Figure:
+def tile_figure(painted: pl.DataFrame, scale: dict[str, Any] | None) -> dict[str, Any]:
     """The 22 county tiles: painted ones coloured and labelled, the others grey and bare."""
     tiles = pl.DataFrame([(code, col, row) for code, (col, row) in geo.COUNTY_TILES.items()],
                          schema=["area_code", "col", "row"], orient="row")
@@ -399,18 +400,20 @@ def tile_figure(painted: pl.DataFrame, scale: dict[str, Any] | None) -> go.Figur
     x = [c + 0.5 for c in shown["col"].to_list()]
     y = [r + 0.5 for r in shown["row"].to_list()]
     # labels in their own trace: plotly fades a point's text with its (invisible) marker
-    labels = go.Scatter(
-        x=x, y=y, mode="text", hoverinfo="skip", showlegend=False, name="",
-        text=[f"{n}<br>{v}" for n, v in zip(shown["name"].to_list(), shown["text"].to_list(),
-                                            strict=True)],
-        textfont={"color": [geo.text_colour(f) for f in shown["fill"].to_list()], "size": 13})
-    figure = go.Figure([labels, _markers(shown, x, y, scale)])
-    figure.update_layout(shapes=shapes, height=640, margin={"l": 8, "r": 8, "t": 36, "b": 8},
-                         plot_bgcolor="#ffffff", paper_bgcolor="#ffffff", dragmode=False)
-    figure.update_xaxes(visible=False, range=[0, geo.TILE_COLUMNS], fixedrange=True)
-    figure.update_yaxes(visible=False, range=[geo.TILE_ROWS, 0], fixedrange=True,
-                        scaleanchor="x", scaleratio=1)
-    return figure
+    labels = {
+        "type": "scatter", "x": x, "y": y, "mode": "text", "hoverinfo": "skip",
+        "showlegend": False, "name": "",
+        "text": [f"{n}<br>{v}" for n, v in zip(shown["name"].to_list(), shown["text"].to_list(),
+                                               strict=True)],
+        "textfont": {"color": [geo.text_colour(f) for f in shown["fill"].to_list()], "size": 13},
+    }
+    return figure([labels, _markers(shown, x, y, scale)], {
+        "shapes": shapes, "height": 640, "margin": {"l": 8, "r": 8, "t": 36, "b": 8},
+        "dragmode": False,
+        "xaxis": {"visible": False, "range": [0, geo.TILE_COLUMNS], "fixedrange": True},
+        "yaxis": {"visible": False, "range": [geo.TILE_ROWS, 0], "fixedrange": True,
+                  "scaleanchor": "x", "scaleratio": 1},
+    })
 
 
 def _outline(shapes: geo.AreaShapes, codes: list[str]) -> tuple[list[Any], list[Any]]:
@@ -426,7 +429,7 @@ def _outline(shapes: geo.AreaShapes, codes: list[str]) -> tuple[list[Any], list[
 
 
 def boundary_figure(shapes: geo.AreaShapes, drawn: list[str], painted: pl.DataFrame,
-                    scale: dict[str, Any] | None) -> go.Figure:
+                    scale: dict[str, Any] | None) -> dict[str, Any]:
     """The boundaries of ``drawn``: one filled trace per colour (a class, no value, or grey
     for areas not read), then the hover/colour-bar points at each painted area's label."""
     fills = pl.DataFrame({"area_code": drawn}, schema={"area_code": pl.String}).join(
@@ -435,19 +438,19 @@ def boundary_figure(shapes: geo.AreaShapes, drawn: list[str], painted: pl.DataFr
     traces: list[Any] = []
     for fill, codes in fills.group_by("fill", maintain_order=True).agg("area_code").iter_rows():
         x, y = _outline(shapes, codes)
-        traces.append(go.Scatter(x=x, y=y, fill="toself", fillcolor=fill, mode="lines",
-                                 line={"color": "#ffffff", "width": 0.6}, hoverinfo="skip",
-                                 showlegend=False, name="", meta=codes))  # meta: which areas
+        traces.append({"type": "scatter", "x": x, "y": y, "fill": "toself", "fillcolor": fill,
+                       "mode": "lines", "line": {"color": "#ffffff", "width": 0.6},
+                       "hoverinfo": "skip", "showlegend": False, "name": "",
+                       "meta": codes})  # meta: which areas
     placed = painted.filter(pl.col("area_code").is_in(list(shapes.labels)))
     points = [shapes.labels[c] for c in placed["area_code"].to_list()]
     traces.append(_markers(placed, [p[0] for p in points], [p[1] for p in points], scale))
-    figure = go.Figure(traces)
     latitudes = [p[1] for p in points] or [23.7]
     middle = (min(latitudes) + max(latitudes)) / 2
-    figure.update_layout(height=640, margin={"l": 8, "r": 8, "t": 36, "b": 8},
-                         plot_bgcolor="#ffffff", paper_bgcolor="#ffffff")
-    figure.update_xaxes(visible=False)
-    # a degree of longitude is cos(latitude) as long as one of latitude
-    figure.update_yaxes(visible=False, scaleanchor="x",
-                        scaleratio=1 / math.cos(math.radians(middle)))
-    return figure
+    return figure(traces, {
+        "height": 640, "margin": {"l": 8, "r": 8, "t": 36, "b": 8},
+        "xaxis": {"visible": False},
+        # a degree of longitude is cos(latitude) as long as one of latitude
+        "yaxis": {"visible": False, "scaleanchor": "x",
+                  "scaleratio": 1 / math.cos(math.radians(middle))},
+    })

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import plotly.graph_objects as go
 import polars as pl
 import pytest
 
@@ -58,28 +59,33 @@ def test_pyramid_values_of_an_empty_area_have_no_percentages():
 def test_pyramid_figure_males_left_females_right_second_period_outlined():
     values = figures.pyramid_values(pl.concat([MARCH, EARLIER]), ["2025-03", "2024-03"], 5)
     figure = figures.pyramid_figure(values, ["2025-03", "2024-03"], False, "en")
-    names = [trace.name for trace in figure.data]
+    go.Figure(figure)  # plotly's own validation: the JSON is a well-formed figure
+    names = [trace["name"] for trace in figure["data"]]
     assert names == ["Male Mar 2025", "Female Mar 2025", "Male Mar 2024", "Female Mar 2024"]
-    males, females, outline = figure.data[0], figure.data[1], figure.data[2]
-    assert list(males.x)[:2] == [-4, -2] and list(females.x)[:1] == [4]
-    assert outline.marker.color == "rgba(0,0,0,0)" and outline.marker.line.width > 0
-    assert males.marker.color != "rgba(0,0,0,0)"
-    assert list(outline.x)[1] == -10  # 2024-03's own ten males aged 5–9
-    assert [c[0] for c in males.customdata][:2] == [4, 2]  # hover shows the count
-    assert "customdata[0]" in males.hovertemplate
-    assert list(figure.layout.yaxis.categoryarray)[:2] == ["0–4", "5–9"]
-    assert "-" not in "".join(figure.layout.xaxis.ticktext)
-    assert list(figure.layout.xaxis.range) == [-10 * 1.05, 10 * 1.05]  # zero in the middle
-    assert figure.layout.xaxis.title.text.startswith("Persons")
+    males, females, outline = figure["data"][0], figure["data"][1], figure["data"][2]
+    assert males["x"][:2] == [-4, -2] and females["x"][:1] == [4]
+    assert outline["marker"]["color"] == "rgba(0,0,0,0)"
+    assert outline["marker"]["line"]["width"] > 0
+    assert males["marker"]["color"] != "rgba(0,0,0,0)"
+    assert outline["x"][1] == -10  # 2024-03's own ten males aged 5–9
+    assert [c[0] for c in males["customdata"]][:2] == [4, 2]  # hover shows the count
+    assert "customdata[0]" in males["hovertemplate"]
+    layout = figure["layout"]
+    assert layout["yaxis"]["categoryarray"][:2] == ["0–4", "5–9"]
+    assert "-" not in "".join(layout["xaxis"]["ticktext"])
+    assert layout["xaxis"]["range"] == [-10 * 1.05, 10 * 1.05]  # zero in the middle
+    assert layout["xaxis"]["title"]["text"].startswith("Persons")
+    assert "template" not in layout  # no template copied into every answer
 
 
 def test_pyramid_figure_in_percent_draws_shares_and_chinese_labels():
     values = figures.pyramid_values(MARCH, ["2025-03"], 5)
     figure = figures.pyramid_figure(values, ["2025-03"], True, "zh")
-    assert figure.data[0].name == "男 114年3月"
-    assert figure.data[1].x[0] == pytest.approx(400 / 17)
-    assert figure.layout.yaxis.title.text == "年齡"
-    assert all(text.endswith("%") for text in figure.layout.xaxis.ticktext)
+    go.Figure(figure)
+    assert figure["data"][0]["name"] == "男 114年3月"
+    assert figure["data"][1]["x"][0] == pytest.approx(400 / 17)
+    assert figure["layout"]["yaxis"]["title"]["text"] == "年齡"
+    assert all(text.endswith("%") for text in figure["layout"]["xaxis"]["ticktext"])
 
 
 def test_pyramid_table_rows_are_the_plotted_values():
@@ -150,12 +156,15 @@ def test_trend_figure_one_line_per_area_labelled_in_the_language(lang, labels):
     names = {"63000": "Taipei", "64000": "Kaohsiung"}
     figure = figures.trend_figure(values, ["2025-01", "2025-02"], ["63000", "64000"], names,
                                   "Births", True, lang)
-    assert [trace.name for trace in figure.data] == ["Taipei", "Kaohsiung"]
-    assert list(figure.data[0].x) == labels
-    assert list(figure.data[0].y) == [5, 6] and list(figure.data[1].y) == [7, None]
-    assert figure.layout.yaxis.tickformat == "," and "%{y:,d}" in figure.data[0].hovertemplate
+    go.Figure(figure)
+    lines = figure["data"]
+    assert [trace["name"] for trace in lines] == ["Taipei", "Kaohsiung"]
+    assert lines[0]["x"] == labels
+    assert lines[0]["y"] == [5, 6] and lines[1]["y"] == [7, None]
+    assert figure["layout"]["yaxis"]["tickformat"] == "," and "%{y:,d}" in lines[0]["hovertemplate"]
     ratios = figures.trend_figure(values, ["2025-01"], ["63000"], names, "Sex ratio", False, lang)
-    assert ratios.layout.yaxis.tickformat is None and "%{y:,.2f}" in ratios.data[0].hovertemplate
+    assert ratios["layout"]["yaxis"]["tickformat"] is None
+    assert "%{y:,.2f}" in ratios["data"][0]["hovertemplate"]
     table = figures.trend_table(values, ["2025-01", "2025-02"], ["63000", "64000"], names,
                                 "Births", True, lang)
     assert table.header[1:] == ["Taipei", "Kaohsiung"]

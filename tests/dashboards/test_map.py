@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import math
 
+import plotly.graph_objects as go
 import polars as pl
 import pytest
 from click.testing import CliRunner
@@ -238,6 +239,7 @@ def test_figure_is_described_and_loads_nothing_from_elsewhere(served):
     assert components(answer.get_json(), "Caption")
     kinds = {t["type"] for t in figure(answer)["data"]}
     assert kinds == {"scatter"}  # no geo/mapbox subplot: nothing fetched from a CDN
+    go.Figure(figure(answer))  # plotly's own validation: a well-formed figure
     words = text_of(answer)
     assert "mapbox" not in words and "http" not in words.replace("http://www.w3.org", "")
 
@@ -290,6 +292,7 @@ def test_boundary_map_of_taipei_townships_holds_exactly_taipei(bounded):
     xs = [x for t in figure(answer)["data"] if t.get("fill") == "toself" for x in t["x"]
           if x is not None]
     assert min(xs) > 121.4 and max(xs) < 121.7  # Taipei's longitudes only
+    go.Figure(figure(answer))  # plotly's own validation: a well-formed figure
     assert "每個邊界都有對應資料" in text_of(answer)
 
 
