@@ -98,7 +98,8 @@ def current_user() -> User | None:
 def _login_page(error: str | None, token: str, status: int = 200) -> Response:
     message = f'<p role="alert" class="error">{html.escape(error)}</p>' if error else ""
     body = f"""<!doctype html>
-<html lang="zh-Hant-TW"><head><meta charset="utf-8"><title>登入 Login — popstats</title></head>
+<html lang="zh-Hant-TW"><head><meta charset="utf-8"><title>登入 Login — popstats</title>
+<link rel="icon" href="data:,"></head>
 <body><main><h1>人口統計 登入 <span lang="en">Population statistics — log in</span></h1>
 {message}
 <form method="post" action="/login">
