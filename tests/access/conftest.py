@@ -9,12 +9,14 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+import click
 import pytest
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
 from access.db import make_engine, session_factory, upgrade_engine
+from popstats.access_cli import register
 from sample_data.generator import write_sample
 from stats.codes import demo_code_table
 from stats.periods import Period
@@ -184,3 +186,15 @@ def releases(tmp_path_factory: pytest.TempPathFactory) -> Path:
     build_release(root / "extract", period, root / "releases", codes)
     publish(root / "releases", "2025-03", by="stat", now=datetime(2025, 4, 15, tzinfo=UTC))
     return root / "releases"
+
+
+@pytest.fixture
+def cli() -> click.Group:
+    """A bare ``popstats`` group with the access commands registered."""
+
+    @click.group()
+    def main() -> None:
+        """popstats"""
+
+    register(main)
+    return main

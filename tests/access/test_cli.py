@@ -16,23 +16,10 @@ from access.calendar import local_date
 from access.db import session_factory
 from access.grants import actor_of, agency_rules
 from access.permissions import can_view
-from popstats.access_cli import register
 from stats.catalogue import TABLES
 from tests.access.conftest import full_rules
 
 KEYS = ["username", "password", "token", "agency", "role", "tables", "areas"]
-
-
-@pytest.fixture
-def cli() -> click.Group:
-    """A bare ``popstats`` group with the access commands registered."""
-
-    @click.group()
-    def main() -> None:
-        """popstats"""
-
-    register(main)
-    return main
 
 
 def _run(cli: click.Group, *args: str) -> Result:

@@ -20,7 +20,6 @@ from access.db import session_factory
 from access.grants import approve, submit
 from access.models import AuditEntry, Delivery, Grant, Violation
 from access.sanctions import record_violation, request_termination
-from popstats.access_cli import register
 from tests.access.conftest import NOW, World, full_rules, grant_taipei
 
 AT = datetime(2025, 4, 20, 2, 0, tzinfo=UTC)  # after the test release's publication
@@ -348,18 +347,6 @@ def test_failed_step_rolls_back_its_own_writes_only(
 
 
 # ---------------------------------------------------------------- command line
-
-
-@pytest.fixture
-def cli() -> click.Group:
-    """A bare ``popstats`` group with the access commands registered."""
-
-    @click.group()
-    def main() -> None:
-        """popstats"""
-
-    register(main)
-    return main
 
 
 def _invoke(cli: click.Group, *args: str) -> Result:

@@ -18,7 +18,6 @@ from sqlalchemy.orm import Session
 
 from access import audit, signing
 from access.models import AuditEntry
-from popstats.access_cli import register
 from tests.access.conftest import NOW
 
 # RFC 8032, section 7.1, test 1: a published key pair, so the key id is checked by hand
@@ -217,18 +216,6 @@ def test_broken_chain_is_not_signed(session: Session, key: Ed25519PrivateKey) ->
 
 
 # ---------------------------------------------------------------- command line
-
-
-@pytest.fixture
-def cli() -> click.Group:
-    """A bare ``popstats`` group with the access commands registered."""
-
-    @click.group()
-    def main() -> None:
-        """popstats"""
-
-    register(main)
-    return main
 
 
 def _run(cli: click.Group, *args: str) -> Result:
