@@ -15,6 +15,7 @@ import csv
 import io
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -537,3 +538,21 @@ def test_gunicorn_workers_agree_on_sessions_and_csrf(served: dict, tmp_path: Pat
     served_by = {" ".join(line.split()[1:3]): line.split()[0]
                  for line in access_log.read_text().splitlines()}
     assert served_by["POST /login"] != served_by["POST /_dash-update-component"], served_by
+
+
+def test_screen_readers_name_each_dropdown_after_its_label(tab: Tab) -> None:
+    """Chromium's own accessible-name computation: a dropdown is announced by its label
+    first (Dash 4 alone names it by its current value; assets/a11y.js puts the label first)."""
+    tab.login("taipei_user")
+    for path in ("/pyramid", "/trends"):
+        if path not in written_pages():
+            continue
+        open_from_navigation(tab, path)
+        pairs = tab.page.evaluate("""() => [...document.querySelectorAll('.dash-dropdown[id]')]
+          .map((b) => [b.id, (document.querySelector(`label[for="${CSS.escape(b.id)}"]`)
+                              || {}).textContent || ""])
+          .filter(([, label]) => label.trim())""")
+        assert pairs, path
+        for control_id, label in pairs:
+            expect(tab.page.locator(f"#{control_id}")).to_have_accessible_name(
+                re.compile("^" + re.escape(label.strip())))
