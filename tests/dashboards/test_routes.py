@@ -12,21 +12,27 @@ from sqlalchemy import select
 
 from access.accounts import hash_secret
 from access.models import LoginSession, User
+from dashboards.shell import PAGES as SHELL_PAGES
+from dashboards.shell import page_allowed
 from dashboards.web import CSRF_COOKIE, SESSION_COOKIE
 from popstats.cli import main
 from tests.dashboards.client import (
     audit_actions,
     call,
+    components,
     cookie,
     db_session,
     logged_in,
     login,
+    page,
     payload,
+    router,
     table_rows,
+    text,
     text_of,
 )
 
-PAGES = ("/", "/releases")
+PAGES = tuple(page.path for page in SHELL_PAGES)
 DASH_GETS = ("/_dash-layout", "/_dash-dependencies", "/_reload-hash")
 ROLES = ("moi_official", "national_user", "taipei_user", "kaohsiung_user")
 
@@ -40,8 +46,10 @@ def overview_payload(area: str, period: str = "2025-03") -> dict:
 
 def test_anonymous_never_gets_pages_or_dash_routes(served):
     client = served["app"].test_client()
-    for path in PAGES + DASH_GETS + ("/_dash-component-suites/dash/deps/polyfill@7.v4_4_1m1.js",
-                                     "/logout", "/outbox/1"):
+    others = ("/_dash-component-suites/dash/deps/polyfill@7.v4_4_1m1.js", "/logout",
+              "/language", "/outbox/1", "/assets/popstats.css", "/assets/a11y.js",
+              "/deliveries/" + "0" * 32 + "/file", "/nowhere")
+    for path in PAGES + DASH_GETS + others:
         assert client.get(path).status_code == 401, path
         assert client.post(path, json={}).status_code == 401, path
     answer = call(client, overview_payload("00000"), csrf=False)
@@ -300,3 +308,51 @@ def test_no_users_layout_reaches_another_users_page(private):
     page = second.get("/").get_data(as_text=True)
     assert "kaohsiung_user" not in page and "validation_layout" not in page
     assert cookie(first, CSRF_COOKIE) not in page
+
+
+NOT_PERMITTED = "您沒有使用此頁面的權限"
+
+
+@pytest.mark.parametrize("username", ROLES + ("taipei_official", "kaohsiung_official"))
+def test_every_page_opens_exactly_for_its_audience(served, username):
+    """The router callback for every page × role: the page's heading for its audience, the
+    refusal for everyone else (agency users never get Administration, staff never get an
+    agency's outbox), and the navigation lists exactly the pages the role may open."""
+    client = logged_in(served, username)
+    with db_session(served) as s:
+        user = s.scalar(select(User).where(User.username == username))
+        allowed = {p.path: page_allowed(user, p.path) for p in SHELL_PAGES}
+    for shell_page in SHELL_PAGES:
+        shown = text(page(client, shell_page.path)["response"]["_pages_content"]["children"])
+        assert (NOT_PERMITTED in shown) != allowed[shell_page.path], shell_page.path
+        if allowed[shell_page.path]:
+            assert shell_page.zh in shown, shell_page.path
+    links = {c["props"]["href"] for c in components(client.get("/_dash-layout").get_json(),
+                                                      "Link")}
+    assert links == {path for path, ok in allowed.items() if ok}
+
+
+def test_a_suspended_agency_gets_nothing_on_any_route(private):
+    from datetime import timedelta
+
+    from access.calendar import local_date
+    from access.models import Grant
+    from access.sanctions import record_violation
+
+    client = logged_in(private, "taipei_user")
+    with db_session(private) as s:
+        user = s.scalar(select(User).where(User.username == "taipei_user"))
+        grant = s.scalar(select(Grant).where(Grant.agency_id == user.agency_id))
+        official = s.scalar(select(User).where(User.provider_id == grant.provider_id,
+                                               User.role == "provider_official"))
+        now = private["clock"].now()
+        record_violation(s, grant, official, "test", local_date(now) + timedelta(days=30), now)
+        s.commit()
+    for path in PAGES + DASH_GETS + ("/assets/popstats.css",):
+        assert client.get(path).status_code == 401, path
+    assert call(client, overview_payload("63000")).status_code == 401
+    assert call(client, router("/builder")).status_code == 401
+    again, answer = login(private, "taipei_user")  # may log in, but sees nothing granted
+    assert answer.status_code == 303
+    refused = text_of(call(again, overview_payload("63000")))
+    assert "您的授權不包含此地區" in refused and "出生數" not in refused
