@@ -13,9 +13,10 @@ too) and only then returns rows. Two caches keep callbacks fast:
 
 from __future__ import annotations
 
+import os
 import threading
 from collections import OrderedDict
-from collections.abc import Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -37,33 +38,46 @@ KINDS = ("month", "quarter", "year")
 
 
 class _Lru:
-    """A small thread-safe LRU map (bounded memory: at most ``size`` entries)."""
+    """A small thread-safe LRU map whose entries together weigh at most ``limit``
+    (``weigh`` gives an entry's weight: 1 by default, so ``limit`` counts entries)."""
 
-    def __init__(self, size: int) -> None:
-        self.size, self.items, self.lock = size, OrderedDict[Hashable, Any](), threading.Lock()
+    def __init__(self, limit: int, weigh: Callable[[Any], int] = lambda _value: 1) -> None:
+        self.limit, self.weigh = limit, weigh
+        self.items: OrderedDict[Hashable, tuple[Any, int]] = OrderedDict()
+        self.total, self.lock = 0, threading.Lock()
 
     def get(self, key: Hashable) -> Any:
         with self.lock:
             if key in self.items:
                 self.items.move_to_end(key)
-                return self.items[key]
+                return self.items[key][0]
         return None
 
     def put(self, key: Hashable, value: Any) -> Any:
+        weight = self.weigh(value)
         with self.lock:
-            self.items[key] = value
-            self.items.move_to_end(key)
-            while len(self.items) > self.size:
-                self.items.popitem(last=False)
+            if key in self.items:
+                self.total -= self.items.pop(key)[1]
+            self.items[key] = (value, weight)
+            self.total += weight
+            while self.total > self.limit and len(self.items) > 1:
+                self.total -= self.items.popitem(last=False)[1][1]
         return value
 
     def clear(self) -> None:
         with self.lock:
             self.items.clear()
+            self.total = 0
 
 
-RAW = _Lru(48)  # (revision folder, table) -> DataFrame
-RESULTS = _Lru(512)  # (scope, table, areas, periods, columns) -> DataFrame
+def _frame_bytes(frame: pl.DataFrame) -> int:
+    return int(frame.estimated_size())
+
+
+# Raw tables, by bytes: a national village-level table is ~100 MB, and each worker keeps
+# its own cache, so the bound is what a worker may hold (POPSTATS_CACHE_MB, default 768).
+RAW = _Lru(int(os.environ.get("POPSTATS_CACHE_MB", "768")) * 2**20, _frame_bytes)
+RESULTS = _Lru(64 * 2**20, _frame_bytes)  # (scope, table, areas, revisions, columns) -> rows
 
 
 def is_official(user: User | None) -> bool:

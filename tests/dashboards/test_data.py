@@ -54,3 +54,18 @@ def test_a_new_published_revision_is_what_the_next_view_shows(served, tmp_path):
     assert population_cell(call(client, overview("63000"))) == first  # not published yet
     run("publish", "--releases", str(releases), "--period", "2025-03", "--by", "stat")
     assert population_cell(call(client, overview("63000"))) == f"{expected:,}"
+
+
+def test_the_cache_holds_at_most_its_weight_and_drops_the_least_recently_used():
+    from dashboards.data import _Lru
+
+    cache = _Lru(10, weigh=len)
+    cache.put("a", "xxxx")
+    cache.put("b", "xxxx")
+    assert cache.get("a") == "xxxx"  # a is now the most recently used
+    cache.put("c", "xxxx")  # 12 > 10: b goes, not a
+    assert cache.get("b") is None and cache.get("a") == "xxxx" and cache.total == 8
+    cache.put("a", "xx")  # replacing an entry replaces its weight
+    assert cache.total == 6
+    cache.put("big", "x" * 50)  # heavier than the limit: kept alone rather than thrashing
+    assert cache.get("big") and cache.get("a") is None and cache.total == 50
