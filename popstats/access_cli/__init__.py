@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import click
 
+from popstats.access_cli.audit import audit_group
 from popstats.access_cli.linking import (
     application_group,
     grant_group,
@@ -28,7 +29,7 @@ from popstats.access_cli.parties import (
     token_group,
     user_group,
 )
-from popstats.access_cli.records import audit_group, delivery_group, dispute_group
+from popstats.access_cli.records import delivery_group, dispute_group
 
 
 def register(main: click.Group) -> None:

@@ -1,0 +1,210 @@
+"""Commands for the hash-chained audit log (point 18): verify, signed checkpoints, reports."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import TypeVar
+
+import click
+
+from access import audit, reports, signing
+from popstats.access_cli.common import (
+    DATE,
+    _agency,
+    _echo_json,
+    _now,
+    _session,
+    db_option,
+)
+
+T = TypeVar("T")
+
+
+@click.group("audit")
+def audit_group() -> None:
+    """The hash-chained audit log (point 18)."""
+
+
+PRIVATE_KEY_FILE = "audit-signing.key"
+PUBLIC_KEY_FILE = "audit-signing.pub"
+PEM = click.Path(exists=True, dir_okay=False, path_type=Path)
+
+
+def _write_new(path: Path, content: bytes, mode: int) -> None:
+    """Create ``path`` with ``mode`` from the start (never readable by others, not even
+    briefly) and refuse to overwrite: replacing a signing key orphans every checkpoint."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    with os.fdopen(descriptor, "wb") as handle:
+        os.fchmod(handle.fileno(), mode)  # the umask may have removed bits; set exactly
+        handle.write(content)
+
+
+def _read_key(path: Path, load: Callable[[bytes], T]) -> T:
+    try:
+        return load(path.read_bytes())
+    except signing.SigningError as exc:
+        raise click.ClickException(f"{path}: {exc}") from exc
+
+
+@audit_group.command("keygen")
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for the key pair (created if missing).",
+)
+def audit_keygen(out: Path) -> None:
+    """Make an Ed25519 key pair for checkpoints agencies can verify themselves.
+
+    \b
+    Writes, refusing to overwrite existing files:
+      audit-signing.key  the private key (PEM, mode 0600): keep it on the provider's side
+      audit-signing.pub  the public key (PEM): give it to every agency
+    """
+    private, public = out / PRIVATE_KEY_FILE, out / PUBLIC_KEY_FILE
+    if existing := [str(p) for p in (private, public) if p.exists()]:
+        raise click.ClickException(f"{', '.join(existing)} already exist(s); not overwritten")
+    out.mkdir(parents=True, exist_ok=True)
+    key = signing.generate_key()
+    _write_new(private, signing.private_pem(key), 0o600)
+    _write_new(public, signing.public_pem(key.public_key()), 0o644)
+    click.echo(f"private key: {private} (mode 0600; keep it secret)")
+    click.echo(f"public key:  {public} (give it to the agencies)")
+    click.echo(f"key id:      {signing.key_id(key.public_key())}")
+
+
+def _read_checkpoint(path: Path) -> audit.Checkpoint | signing.SignedCheckpoint:
+    try:
+        return audit.read_checkpoint(path.read_text(encoding="utf-8"))
+    except audit.CheckpointError as exc:
+        raise click.ClickException(f"{path}: {exc}") from exc
+
+
+@audit_group.command("verify")
+@click.option(
+    "--checkpoint",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Also prove the log unchanged up to this checkpoint (either form).",
+)
+@click.option(
+    "--public-key",
+    type=PEM,
+    help="The provider's public key (PEM), for an ed25519 checkpoint: no secret needed.",
+)
+@db_option
+def audit_verify(checkpoint: Path | None, public_key: Path | None, db: str | None) -> None:
+    """Check the whole chain; exit 1 and say where if any entry was edited, deleted,
+    inserted or reordered.
+
+    With --checkpoint, also check that the log still holds the checkpoint's head: an
+    ed25519 checkpoint is verified with --public-key alone, an hmac-sha256 one with
+    $POPSTATS_AUDIT_KEY.
+    """
+    point = _read_checkpoint(checkpoint) if checkpoint else None
+    if public_key and point is None:
+        raise click.UsageError("--public-key verifies a --checkpoint; give one")
+    if isinstance(point, signing.SignedCheckpoint) and public_key is None:
+        raise click.UsageError("this checkpoint is ed25519-signed; give --public-key PEM")
+    if isinstance(point, audit.Checkpoint) and public_key is not None:
+        raise click.UsageError(
+            f"this checkpoint is {point.form}: it is verified with ${audit.KEY_ENV}, "
+            "not a public key"
+        )
+    with _session(db) as session:
+        result = audit.verify(session)
+        problems = list(result.problems)
+        if isinstance(point, signing.SignedCheckpoint):
+            assert public_key is not None
+            key = _read_key(public_key, signing.load_public_key)
+            checked = audit.verify_signed_checkpoint(session, point, key)
+            problems += [f"checkpoint: {p}" for p in checked]
+        elif point is not None:
+            problems += [f"checkpoint: {p}" for p in audit.verify_checkpoint(session, point)]
+    if problems:
+        for problem in problems:
+            click.echo(problem, err=True)
+        raise SystemExit(1)
+    if point is not None:
+        click.echo(
+            f"checkpoint ({point.form}) valid: the log still holds seq {point.seq} {point.hash}"
+        )
+    click.echo(
+        f"audit log intact: {result.entries} entries, head {result.head_seq} {result.head_hash}"
+    )
+
+
+@audit_group.command("checkpoint")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the checkpoint here (default: print it).",
+)
+@click.option("--agency", help="The agency receiving the checkpoint (recorded, and signed).")
+@click.option(
+    "--sign-key",
+    type=PEM,
+    help="Sign with this Ed25519 private key (from 'audit keygen'), so agencies verify with "
+    "the public key; default: HMAC-SHA256 with $POPSTATS_AUDIT_KEY.",
+)
+@db_option
+def audit_checkpoint(
+    out: Path | None, agency: str | None, sign_key: Path | None, db: str | None
+) -> None:
+    """Sign the current chain head for an agency to keep and later verify against the log."""
+    key = _read_key(sign_key, signing.load_private_key) if sign_key else None
+    with _session(db) as session:
+        agency_id = _agency(session, agency).id if agency else None
+        point: audit.Checkpoint | signing.SignedCheckpoint
+        if key is None:
+            point = audit.checkpoint(session, agency or "provider", _now(), agency_id=agency_id)
+        else:
+            try:
+                point = audit.signed_checkpoint(
+                    session, agency or "provider", _now(), key, agency, agency_id
+                )
+            except audit.CheckpointError as exc:
+                raise click.ClickException(str(exc)) from exc
+    if out:
+        out.write_text(point.to_json() + "\n", encoding="utf-8")
+        click.echo(f"checkpoint ({point.form}) at seq {point.seq} written to {out}")
+    else:
+        click.echo(point.to_json())
+
+
+@audit_group.command("report")
+@click.option("--agency", required=True)
+@click.option(
+    "--from",
+    "first",
+    type=DATE,
+    metavar="YYYY-MM-DD",
+    required=True,
+    help="First day (Asia/Taipei).",
+)
+@click.option(
+    "--to", "last", type=DATE, metavar="YYYY-MM-DD", required=True, help="Last day (Asia/Taipei)."
+)
+@click.option("--json", "as_json", is_flag=True, help="Every entry as JSON (the agency's own log).")
+@db_option
+def audit_report(
+    agency: str, first: datetime, last: datetime, as_json: bool, db: str | None
+) -> None:
+    """What an agency obtained in a period, through which channel, by whom."""
+    with _session(db) as session:
+        report = reports.agency_report(
+            session, _agency(session, agency).id, first.date(), last.date()
+        )
+    if as_json:
+        _echo_json(report)
+        return
+    click.echo(
+        f"{agency}: {first.date()} – {last.date()}: {len(report['entries'])} entries, "
+        f"{len(report['obtained'])} deliveries"
+    )
+    for row in report["summary"]:
+        click.echo(
+            f"  {row['count']:>5}  {row['action']:<28} {row['channel'] or '-':<15} {row['actor']}"
+        )
