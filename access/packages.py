@@ -49,8 +49,9 @@ from stats.schemas import TABLE_COLUMNS, TABLE_KEYS
 AREA_COLUMNS = ("period", "area_level", "area_code", "area_name")
 KEY_COLUMNS = frozenset(k for keys in TABLE_KEYS.values() for k in keys)
 SELECTION_FIELDS = frozenset({"level", "keys", "bands", "measures"})
-# formats whose code lists hold the release's own key values only (no bands)
-CODED_FORMATS = ("px", "jsonstat", "sdmx-csv", "moi")
+# formats whose fixed layout holds the release's own key values only (MOI's single-age table):
+# no bands (px, jsonstat and sdmx-csv code bands in their own code lists)
+CODED_FORMATS = ("moi",)
 # errors of the request itself: retrying cannot help, so they are refused up front
 REQUEST_ERRORS = (exports.Unencodable, exports.UnknownFormat, exports.UnknownEncoding,
                   IncompleteGrid)
@@ -105,7 +106,7 @@ def check_selection(table: str, selection: dict[str, Any] | None, fmt: str | Non
     SelectionError
         Unknown fields, level, keys or measures; bands that overlap or are not ascending;
         summing over a dropped key of a table whose measures are not counts; bands in a
-        format whose code lists know single values only.
+        format whose fixed layout knows single values only (moi).
     """
     if selection is None:
         return
@@ -137,9 +138,9 @@ def check_selection(table: str, selection: dict[str, Any] | None, fmt: str | Non
     if summed and not all(TABLE_COLUMNS[table][m].is_integer() for m in measures):
         raise SelectionError(f"only counts can be summed over a dimension; {table} has ratios")
     if bands and fmt in CODED_FORMATS:
-        raise SelectionError(f"{fmt} files code every key value; grouped {', '.join(bands)} "
-                             "cannot be written in it: choose csv, xlsx, ods, sav, dta, parquet "
-                             "or netcdf")
+        others = ", ".join(f for f in exports.FORMATS if f not in CODED_FORMATS)
+        raise SelectionError(f"{fmt} files keep MOI's single-age layout; grouped "
+                             f"{', '.join(bands)} cannot be written in it: choose one of {others}")
 
 
 def _banded(key: str, ranges: list[list[int | None]]) -> pl.Expr:

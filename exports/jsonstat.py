@@ -15,20 +15,32 @@ revision, table checksum and creation time. ``note`` holds the zh-TW footnotes. 
 
 JSON is Unicode: the file is UTF-8 without BOM (RFC 8259 §8.1), whatever encoding is asked.
 
-``table_cube`` (the table laid out as a complete, ordered cube) is shared with the PC-Axis
-and SDMX writers.
+Grouped tables (the table builder's selections, ``access.packages.selected_rows``): a key
+summed over is simply absent from the frame and so from the cube; a key grouped into bands
+is the column ``<key>_group`` holding band labels (``0-4`` … ``100+``). Its categories are
+the bands in ascending order (by lower bound, not as text, and not by first appearance: a
+band missing from the first area must not move), labelled with the band itself (an open
+top band reads "100歲以上"/"100 and over"); the dimension is named after the key plus
+組/group (年齡組, Age group) under its own id ``age_group``, so it never passes for the
+single-value ``age`` code list. Rows whose band is null (a value outside every band the
+selection asked for) belong to no category and are left out.
+
+``table_cube`` (the table laid out as a complete, ordered cube), ``key_column`` and
+``key_labels`` are shared with the PC-Axis and SDMX writers.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import re
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 import polars as pl
 
 from exports.meta import ExportMeta
-from stats.catalogue import VALUE_LABELS
+from stats.catalogue import VALUE_LABELS, Column, TableSpec
 
 AREA = "area"
 MEASURE = "measure"
@@ -36,6 +48,57 @@ AREA_LABEL = ("區域", "Area")
 MEASURE_LABEL = ("統計項目", "Measure")
 PERIOD_LABEL = ("統計期", "Period")
 LEVEL_PARENT_DIGITS = {"county": 0, "township": 5, "village": 8}  # prefix length of the parent code
+GROUP = "_group"  # a key grouped into bands becomes the column <key>_group
+BAND = re.compile(r"(?P<low>\d+)-(?P<high>\d+)|(?P<top>\d+)\+")  # access.packages.band_label
+
+
+def base_key(key: str) -> str:
+    """The release key a key column comes from: ``age_group`` → ``age``."""
+    return key.removesuffix(GROUP)
+
+
+def is_banded(key: str) -> bool:
+    """Whether a key column holds band labels (``0-4``, ``100+``) rather than key values."""
+    return key.endswith(GROUP)
+
+
+def key_column(spec: TableSpec, key: str) -> Column:
+    """The labels of a key column; a banded one is its key's plus 組/group (年齡組, Age group).
+
+    ``access.packages.selected_spec`` names the band column the same way; a frame written
+    with the release's own spec gets the same labels here.
+    """
+    if not is_banded(key) or any(c.name == key for c in spec.columns):
+        return spec.column(key)
+    column = spec.column(base_key(key))
+    return dataclasses.replace(column, name=key, zh=f"{column.zh}組", en=f"{column.en} group")
+
+
+def band_bounds(band: str) -> tuple[int, int | None]:
+    """A band's lowest and highest value (``None`` for an open top band ``100+``).
+
+    Raises
+    ------
+    ValueError
+        For a label that is not a band (``low-high`` or ``low+``).
+    """
+    match = BAND.fullmatch(band)
+    if match is None:
+        raise ValueError(f"{band!r} is not a band (low-high or low+)")
+    if match["top"] is not None:
+        return int(match["top"]), None
+    return int(match["low"]), int(match["high"])
+
+
+def frame_keys(spec: TableSpec, frame: pl.DataFrame) -> tuple[str, ...]:
+    """The frame's key columns in the table's key order; a key summed over is absent, a
+    grouped one appears as its ``<key>_group`` column."""
+    found = []
+    for key in spec.keys:
+        present = [c for c in (key, f"{base_key(key)}{GROUP}") if c in frame.columns]
+        if present:
+            found.append(present[0])
+    return tuple(dict.fromkeys(found))
 
 
 @dataclass(frozen=True)
@@ -43,8 +106,8 @@ class TableCube:
     """A table as a complete cube: areas × key values × measures, row-major ordered."""
 
     areas: pl.DataFrame  # area_code, area_name, area_level in release order
-    keys: tuple[str, ...]  # non-area key columns, e.g. ("sex", "age")
-    key_values: dict[str, list[int]]
+    keys: tuple[str, ...]  # non-area key columns, e.g. ("sex", "age") or ("sex", "age_group")
+    key_values: dict[str, list[Any]]  # codes ascending; bands by lower bound
     measures: tuple[str, ...]
     rows: pl.DataFrame  # one row per (area, *keys), in cube order, measure columns (nulls for gaps)
 
@@ -73,33 +136,61 @@ def table_cube(frame: pl.DataFrame, meta: ExportMeta) -> TableCube:
     if frame["period"].n_unique() > 1:
         periods = frame["period"].unique().to_list()
         raise ValueError(f"a table export holds one period, got {periods!r}")
-    keys = tuple(k for k in meta.spec.keys if k in frame.columns)
-    measures = tuple(c.name for c in meta.spec.columns
-                     if c.name not in ("period", "area_level", "area_code", *keys))
+    spec = meta.spec
+    keys = frame_keys(spec, frame)
+    measures = tuple(c.name for c in spec.columns
+                     if c.name not in ("period", "area_level", "area_code", *spec.keys, *keys))
+    if keys:  # a null band: the value lies outside every band the selection asked for
+        frame = frame.drop_nulls(list(keys))
     areas = frame.select("area_code", "area_name", "area_level").unique("area_code", keep="first",
                                                                         maintain_order=True)
-    key_values = {k: sorted(frame[k].unique().drop_nulls().to_list()) for k in keys}
+    key_values = {k: sorted(frame[k].unique().drop_nulls().to_list(),
+                            key=band_bounds if is_banded(k) else None) for k in keys}
+    # band labels do not sort as text ("100+" before "15-19"): banded keys sort by position
+    position = {k: f"_{k}" for k in keys if is_banded(k)}
+    order = ["_area", *(position.get(k, k) for k in keys)]
     index = {code: i for i, code in enumerate(areas["area_code"].to_list())}
     area = pl.col("area_code").replace_strict(index, return_dtype=pl.Int64).alias("_area")
-    data = frame.select("area_code", *keys, *measures).with_columns(area).sort("_area", *keys)
+    positions = [pl.col(k).replace_strict({v: i for i, v in enumerate(key_values[k])},
+                                          return_dtype=pl.Int64).alias(p)
+                 for k, p in position.items()]
+    data = (frame.select("area_code", *keys, *measures).with_columns(area, *positions)
+            .sort(order))
     if data.select("_area", *keys).is_duplicated().any():
         raise ValueError("the table holds duplicate rows for one area and key combination")
+    helpers = ["_area", *position.values()]
     size = areas.height
     for k in keys:
         size *= len(key_values[k])
     if data.height == size:  # complete (release tables hold every combination, CONTRACT §3)
-        return TableCube(areas, keys, key_values, measures, data.drop("_area"))
+        return TableCube(areas, keys, key_values, measures, data.drop(helpers))
     grid = areas.select("area_code", pl.int_range(pl.len(), dtype=pl.Int64).alias("_area"))
     for k in keys:
-        grid = grid.join(pl.DataFrame({k: key_values[k]}, schema={k: frame.schema[k]}), how="cross")
-    rows = (grid.join(data.drop("area_code"), on=["_area", *keys], how="left",
-                      maintain_order="left")
-            .sort("_area", *keys).drop("_area"))
+        values = pl.DataFrame({k: key_values[k]}, schema={k: frame.schema[k]})
+        if k in position:
+            values = values.with_row_index(position[k]).with_columns(
+                pl.col(position[k]).cast(pl.Int64))
+        grid = grid.join(values, how="cross")
+    rows = (grid.join(data.drop("area_code", *position.values()), on=["_area", *keys],
+                      how="left", maintain_order="left")
+            .sort(order).drop(helpers))
     return TableCube(areas, keys, key_values, measures, rows)
 
 
-def key_labels(key: str, value: int) -> tuple[str, str]:
-    """zh-TW and English label of one key value (age 100 is "100 and over")."""
+def band_labels(key: str, band: str) -> tuple[str, str]:
+    """zh-TW and English label of a band: the band itself; an open top band ``100+`` reads
+    "100歲以上"/"100 and over" (ages in 歲, like the single ages' labels)."""
+    if not band.endswith("+"):
+        return band, band
+    low = band.removesuffix("+")
+    unit = "歲" if base_key(key) == "age" else ""
+    return f"{low}{unit}以上", f"{low} and over"
+
+
+def key_labels(key: str, value: Any) -> tuple[str, str]:
+    """zh-TW and English label of one key value (age 100 is "100 and over") or band."""
+    if is_banded(key):
+        return band_labels(key, str(value))
     if key == "age" and value == 100:
         return f"{value}歲以上", f"{value} and over"
     if key == "age":
@@ -151,7 +242,7 @@ def dataset(frame: pl.DataFrame, meta: ExportMeta) -> dict[str, Any]:
         AREA: area,
     }
     for key in cube.keys:
-        column = spec.column(key)
+        column = key_column(spec, key)
         ids = [str(v) for v in cube.key_values[key]]
         dimensions[key] = _dimension((column.zh, column.en), ids,
                                      {str(v): key_labels(key, v) for v in cube.key_values[key]})

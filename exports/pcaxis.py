@@ -16,6 +16,10 @@ Areas have no English names in a release, so VALUES[en] of the area repeats the 
 Area VALUES must be unique within the variable: where a table holds the same name twice
 (the demo geography does), those names get their code appended, ``甲里 (63000010001)``.
 
+Grouped tables (``exports.jsonstat`` describes them): a key summed over is no variable; a
+banded key is the variable 年齡組/Age group, its VALUES the band labels (``100+`` reads
+"100歲以上"/"100 and over") and its CODES the bands themselves (``0-4`` … ``100+``).
+
 Encodings: every text encoding the registry offers; CODEPAGE names it: utf-8-sig and utf-8
 → "utf-8", cp950 → "big5" (.NET's name for code page 950, which PxWeb uses), big5hkscs →
 "big5-hkscs" (IANA name; PxWeb/.NET has no HKSCS decoder), euc-tw → "euc-tw" (no .NET
@@ -40,6 +44,7 @@ from exports.jsonstat import (
     MEASURE_LABEL,
     PERIOD_LABEL,
     TableCube,
+    key_column,
     key_labels,
     table_cube,
 )
@@ -125,7 +130,7 @@ def metadata_lines(cube: TableCube, meta: ExportMeta, encoding: str) -> list[str
     spec, info = meta.spec, meta.describe()
     floating = any(cube.rows.schema[m].is_float() for m in cube.measures)
     columns = {m: spec.column(m) for m in cube.measures}
-    keys = {k: spec.column(k) for k in cube.keys}
+    keys = {k: key_column(spec, k) for k in cube.keys}
     stub_zh = [AREA_LABEL[0], *(c.zh for c in keys.values())]
     stub_en = [AREA_LABEL[1], *(c.en for c in keys.values())]
     tlist, time_text = time_value(meta.period)

@@ -17,6 +17,12 @@ Codes: FREQ M/Q/A from the period; TIME_PERIOD in SDMX's forms, which are the co
 INDIGENOUS keep the contract's digits; MEASURE is the release column name in capitals;
 UNIT_MEASURE codes come from the catalogue's English unit (``PERSONS``, ``PER_1000`` …).
 
+Grouped tables (``exports.jsonstat`` describes them): a key summed over is no dimension; a
+key grouped into bands is the dimension ``<KEY>_GROUP`` (AGE_GROUP, 年齡組/Age group) with
+its own code list ``CL_AGE_GROUP``, apart from the single-year ``CL_AGE``: bands are coded
+as the SDMX cross-domain age ranges ``Y0T4`` … ``Y95T99``, ``Y_GE100`` and named by the band
+(``0-4``; ``100+`` reads "100歲以上"/"100 and over").
+
 The DSD (``data_structure``) is one structure message per table: the dataflow (annotated
 with period, revision, table checksum, creation time, source and footnotes in zh-TW and
 English), the code lists (areas with their parents, so the hierarchy travels), the concept
@@ -34,7 +40,16 @@ from typing import BinaryIO
 
 import polars as pl
 
-from exports.jsonstat import TableCube, area_children, key_labels, table_cube
+from exports.jsonstat import (
+    TableCube,
+    area_children,
+    band_bounds,
+    base_key,
+    is_banded,
+    key_column,
+    key_labels,
+    table_cube,
+)
 from exports.meta import ExportMeta
 from exports.safety import neutralise_formulas
 from exports.text import codec, prepare_text
@@ -50,11 +65,10 @@ FREQ = {"month": ("M", "月", "Monthly"), "quarter": ("Q", "季", "Quarterly"),
         "year": ("A", "年", "Annual")}
 OBS_STATUS = {"A": ("正常值", "Normal value"),
               "M": ("無資料（分母為零，無法計算）", "Missing value; data cannot exist")}
+# names of the fixed concepts; a key's concept is named by the catalogue (key_column)
 CONCEPT_NAMES = {
     "FREQ": ("頻率", "Frequency"), "REF_AREA": ("區域", "Reference area"),
-    "SEX": ("性別", "Sex"), "AGE": ("年齡", "Age"),
-    "MARITAL_STATUS": ("婚姻狀況", "Marital status"),
-    "INDIGENOUS": ("原住民身分", "Indigenous status"), "MEASURE": ("統計項目", "Measure"),
+    "MEASURE": ("統計項目", "Measure"),
     "TIME_PERIOD": ("統計期", "Time period"), "OBS_VALUE": ("觀察值", "Observation value"),
     "UNIT_MEASURE": ("單位", "Unit of measure"), "OBS_STATUS": ("觀察值狀態", "Observation status"),
 }
@@ -67,8 +81,32 @@ XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 ZH = "zh-TW"
 
 
-def code_of(key: str, value: int) -> str:
-    """The SDMX code of a key value: SEX M/F, AGE Y0…Y_GE100, other keys their digits."""
+def dimension_of(key: str) -> str:
+    """The SDMX dimension of a key column: ``sex`` → SEX, banded ``age_group`` → AGE_GROUP."""
+    dimension = DIMENSION_OF_KEY[base_key(key)]
+    return f"{dimension}_GROUP" if is_banded(key) else dimension
+
+
+def band_code(key: str, band: str) -> str:
+    """The SDMX code of a band (``0-4`` → ``Y0T4``, ``100+`` → ``Y_GE100`` for ages).
+
+    Raises
+    ------
+    ValueError
+        For a label that is not a band (``low-high`` or ``low+``).
+    """
+    low, high = band_bounds(band)
+    years = "Y" if base_key(key) == "age" else ""
+    if high is None:
+        return f"{years}_GE{low}" if years else f"GE{low}"
+    return f"{years}{low}T{high}"
+
+
+def code_of(key: str, value: int | str) -> str:
+    """The SDMX code of a key value: SEX M/F, AGE Y0…Y_GE100, bands Y0T4…Y_GE100, other keys
+    their digits."""
+    if is_banded(key):
+        return band_code(key, str(value))
     if key == "sex":
         return {1: "M", 2: "F"}[value]
     if key == "age":
@@ -116,7 +154,7 @@ def observations(frame: pl.DataFrame, meta: ExportMeta) -> pl.DataFrame:
         pl.lit("I").alias("ACTION"),
         pl.lit(FREQ[kind][0]).alias("FREQ"),
         pl.col("area_code").alias("REF_AREA"),
-        *(key_codes[k].alias(DIMENSION_OF_KEY[k]) for k in cube.keys),
+        *(key_codes[k].alias(dimension_of(k)) for k in cube.keys),
         pl.col("measure").str.to_uppercase().alias("MEASURE"),
         pl.lit(meta.period).alias("TIME_PERIOD"),
         pl.col("OBS_VALUE").cast(pl.String).fill_null(MISSING),
@@ -229,8 +267,8 @@ def _codelists(structures: ET.Element, cube: TableCube, meta: ExportMeta) -> Non
     _codelist(codelists, "CL_AREA", CONCEPT_NAMES["REF_AREA"],
               [(c, n or c, None, parents.get(c)) for c, n in areas])
     for key in cube.keys:
-        dim = DIMENSION_OF_KEY[key]
-        _codelist(codelists, f"CL_{dim}", CONCEPT_NAMES[dim],
+        column = key_column(meta.spec, key)
+        _codelist(codelists, f"CL_{dimension_of(key)}", (column.zh, column.en),
                   [(code_of(key, v), *key_labels(key, v), None) for v in cube.key_values[key]])
     columns = [meta.spec.column(m) for m in cube.measures]
     _codelist(codelists, "CL_MEASURE", CONCEPT_NAMES["MEASURE"],
@@ -242,14 +280,17 @@ def _codelists(structures: ET.Element, cube: TableCube, meta: ExportMeta) -> Non
               [(s, zh, en, None) for s, (zh, en) in OBS_STATUS.items()])
 
 
-def _structure(structures: ET.Element, dims: list[str], meta: ExportMeta) -> None:
+def _structure(structures: ET.Element, cube: TableCube, meta: ExportMeta) -> None:
     """The concept scheme and the data structure definition itself."""
     concepts = _el(_el(structures, "str:Concepts"), "str:ConceptScheme", id=CONCEPTS,
                    agencyID=AGENCY, version=VERSION)
     _names(concepts, "戶籍人口統計概念", "Household register population statistics concepts")
+    columns = {dimension_of(k): key_column(meta.spec, k) for k in cube.keys}
+    names = {**CONCEPT_NAMES, **{d: (c.zh, c.en) for d, c in columns.items()}}
+    dims = list(columns)
     for concept in ("FREQ", "REF_AREA", *dims, "MEASURE", "TIME_PERIOD", "OBS_VALUE",
                     "UNIT_MEASURE", "OBS_STATUS"):
-        _names(_el(concepts, "str:Concept", id=concept), *CONCEPT_NAMES[concept])
+        _names(_el(concepts, "str:Concept", id=concept), *names[concept])
     dsd = _el(_el(structures, "str:DataStructures"), "str:DataStructure",
               id=f"DSD_{meta.spec.code}", agencyID=AGENCY, version=VERSION)
     _names(dsd, meta.spec.title_zh, meta.spec.title_en)
@@ -295,7 +336,7 @@ def data_structure(frame: pl.DataFrame, meta: ExportMeta,
     _ref(_el(flow, "str:Structure"), id=f"DSD_{code}", version=VERSION, agencyID=AGENCY,
          package="datastructure", **{"class": "DataStructure"})
     _codelists(structures, cube, meta)
-    _structure(structures, [DIMENSION_OF_KEY[k] for k in cube.keys], meta)
+    _structure(structures, cube, meta)
     ET.indent(root)
     return ET.tostring(root, encoding="UTF-8", xml_declaration=True)
 

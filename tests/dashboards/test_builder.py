@@ -328,7 +328,7 @@ def test_a_provider_side_failure_stays_pending_and_the_retry_reproduces_the_sele
 def test_bands_in_a_coded_format_are_refused_before_anything_is_made(private):
     client = logged_in(private, "taipei_user")
     answer = call(client, submit_payload("population_by_age", "county", ["63000"],
-                                         ["age_broad", "population"], fmt="px"))
+                                         ["age_broad", "population"], fmt="moi"))
     assert "cannot be written" in text_of(answer) and delivery_count(private) == 0
 
 

@@ -101,12 +101,17 @@ def test_measures_subset_and_level_filter():
     ("population_by_age", ["sex", "age"], None, "measures"),
     ("population_by_age", ["sex", "votes", "population"], None, "no dimension"),
     ("population", ["sex", "population"], None, "no dimension"),
-    ("population_by_age", ["sex", "age_broad", "population"], "px", "cannot be written"),
-    ("population_by_age", ["sex", "age_broad", "population"], "jsonstat", "cannot be written"),
+    ("population_by_age", ["sex", "age_broad", "population"], "moi", "cannot be written"),
 ])
 def test_selection_refusals(table, dimensions, fmt, message):
     with pytest.raises(SelectionError, match=message):
         selection_of(table, None, dimensions, fmt)
+
+
+@pytest.mark.parametrize("fmt", ["px", "jsonstat", "sdmx-csv", "csv"])
+def test_age_bands_are_accepted_by_every_format_but_moi(fmt):
+    selection = selection_of("population_by_age", None, ["sex", "age_broad", "population"], fmt)
+    assert selection["bands"] and "age" in selection["keys"]
 
 
 def test_bands_in_a_plain_format_are_accepted():
