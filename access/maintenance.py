@@ -8,6 +8,8 @@ Four steps, each in its own transaction so one failing step does not undo the ot
 2. ``purge``  — delete the files of expired deliveries, logging each deletion (point 17).
 3. ``lapse``  — lapse grants whose violation went unimproved six months (point 19).
 4. ``close``  — mark grants whose termination date has come as terminated (point 20).
+5. ``staff``  — with an outbox given: delete provider staff's own export files past their
+   day (``access.staff_files``).
 
 Every step acts only on rows that are still due, so a second run changes nothing. A dry
 run reads what each step would act on and writes nothing (not even the audit record).
@@ -18,11 +20,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from access import audit, deliveries, packages, sanctions
+from access import audit, deliveries, packages, sanctions, staff_files
 from access.calendar import local_date
 from access.models import Delivery, Grant, Violation
 
@@ -157,6 +160,17 @@ STEPS: tuple[Step, ...] = (
         _close,
     ),
 )
+
+
+def staff_files_step(outbox: Path) -> Step:
+    """The step deleting provider staff's expired export files under ``outbox``."""
+    return Step(
+        "staff",
+        "delete provider staff's own export files past their day",
+        lambda s, now: [f"staff_file:{i}" for i in staff_files.expired_staff_files(outbox, now)],
+        lambda s, now: ([f"staff_file:{i}" for i in staff_files.purge_staff_files(s, outbox, now)],
+                        []),
+    )
 
 
 def _run_step(

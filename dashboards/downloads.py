@@ -22,7 +22,7 @@ import re
 import secrets
 import shutil
 import zipfile
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -34,14 +34,18 @@ from access import audit, deliveries
 from access.deliveries import DeliveryError, DeliveryExpired, Forbidden
 from access.models import Delivery, User
 from access.packages import REQUEST_ERRORS
+from access.staff_files import (
+    STAFF_RETENTION,
+    purge_staff_files,
+    staff_record,
+    staff_root,
+)
 from dashboards.web import current_user, services
 from exports.meta import ExportMeta
 
 HEX_ID = re.compile(r"[0-9a-f]{32}")
 SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,200}")
 FILE_CHANNELS = ("file_transfer", "media_exchange")
-STAFF_FOLDER = "staff"
-STAFF_RETENTION = timedelta(days=1)
 PACKAGE_EXTRAS = ("manifest.json", "README.txt", "SHA256SUMS")
 
 
@@ -144,10 +148,6 @@ def _agency_file(user: User, item_id: str) -> Response:
 
 # --- provider staff's own files ----------------------------------------------------------
 
-def staff_root(outbox: Path) -> Path:
-    return outbox / STAFF_FOLDER
-
-
 def save_staff_file(user: User, name: str, frame: pl.DataFrame, meta: ExportMeta, fmt: str,
                     encoding: str, request: dict[str, Any], now: datetime) -> dict[str, Any]:
     """Write a staff member's file under a new server-made id, kept 1 day; audited.
@@ -158,7 +158,8 @@ def save_staff_file(user: User, name: str, frame: pl.DataFrame, meta: ExportMeta
         What ``exports.write`` refuses; nothing is left behind then.
     """
     outbox = services().outbox
-    purge_staff_files(outbox, now)
+    purge_staff_files(g.db, outbox, now)
+    g.db.commit()
     item_id = secrets.token_hex(16)
     folder = staff_root(outbox) / item_id
     folder.mkdir(parents=True)
@@ -182,33 +183,10 @@ def save_staff_file(user: User, name: str, frame: pl.DataFrame, meta: ExportMeta
     return record
 
 
-def purge_staff_files(outbox: Path, now: datetime) -> list[str]:
-    """Delete every staff file past its day (a folder without a readable record too)."""
-    root = staff_root(outbox)
-    removed = []
-    for folder in sorted(root.iterdir()) if root.is_dir() else []:
-        record = _staff_record(folder)
-        if record is None or now >= datetime.fromisoformat(record["expires_at"]):
-            shutil.rmtree(folder, ignore_errors=True)
-            removed.append(folder.name)
-    if removed:
-        audit.record(g.db, "system", "staff_export.purged", "staff_files", now,
-                     {"ids": removed})
-        g.db.commit()
-    return removed
-
-
-def _staff_record(folder: Path) -> dict[str, Any] | None:
-    try:
-        return json.loads((folder / "meta.json").read_text(encoding="utf-8"))  # type: ignore[no-any-return]
-    except (OSError, ValueError):
-        return None
-
-
 def _staff_file(user: User, item_id: str) -> Response:
     now = services().now()
     folder = staff_root(services().outbox) / item_id
-    record = _staff_record(folder)
+    record = staff_record(folder)
     if record is None or record.get("user_id") != user.id:
         _refuse(user, item_id, "no such file of this user", now)
         return _not_found()

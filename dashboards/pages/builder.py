@@ -32,6 +32,7 @@ from access.packages import (
     selected_rows,
     table_file,
 )
+from access.staff_files import STAFF_RETENTION
 from dashboards.data import (
     areas_under,
     is_agency_user,
@@ -41,7 +42,7 @@ from dashboards.data import (
     release_dir,
     view,
 )
-from dashboards.downloads import STAFF_RETENTION, file_url, save_staff_file
+from dashboards.downloads import file_url, save_staff_file
 from dashboards.i18n import language, period_both, t
 from dashboards.selection import (
     CHANNELS,

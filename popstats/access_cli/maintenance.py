@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 from datetime import datetime
+from pathlib import Path
 
 import click
 
@@ -76,8 +77,15 @@ def _echo_report(report: maintenance.MaintenanceReport) -> None:
     default=None,
     help="Run as if it were this moment (ISO 8601 with offset); default: now.",
 )
+@click.option(
+    "--outbox",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar="POPSTATS_OUTBOX",
+    default=None,
+    help="The server's outbox: also delete provider staff's own export files past their day.",
+)
 @db_option
-def maintain(dry_run: bool, at: datetime | None, db: str | None) -> None:
+def maintain(dry_run: bool, at: datetime | None, outbox: Path | None, db: str | None) -> None:
     """Scheduled upkeep of deliveries and grants, for cron or a systemd timer.
 
     \b
@@ -86,6 +94,7 @@ def maintain(dry_run: bool, at: datetime | None, db: str | None) -> None:
       purge  expired deliveries: files deleted, each deletion logged (point 17)
       lapse  grants whose violation went unimproved six months (point 19)
       close  grants whose termination date has come (point 20)
+      staff  with --outbox: staff's own export files past their day
 
     Prints each step's count and ids. A failing step is rolled back and reported, the
     others still run, and the exit status is 1. Running it again changes nothing. The run
@@ -103,6 +112,7 @@ def maintain(dry_run: bool, at: datetime | None, db: str | None) -> None:
             session_factory(engine),
             (lambda: at) if at is not None else _now,
             dry_run=dry_run,
+            steps=maintenance.STEPS + ((maintenance.staff_files_step(outbox),) if outbox else ()),
             invoked_by=_os_user(),
         )
     finally:

@@ -407,3 +407,37 @@ def test_cli_refuses_a_time_without_offset_and_help_reads_well(
         "popstats maintain",
     ):
         assert phrase in text_, phrase
+
+
+def test_staff_files_past_their_day_are_deleted_with_outbox(
+    cli: click.Group, db_url: str, session: Session, tmp_path: Path
+) -> None:
+    """``--outbox``: a staff file one second past its day goes (audited), one a second short
+    of it stays, a folder without a readable record goes; the dry run deletes nothing."""
+    import json
+
+    from access.staff_files import STAFF_RETENTION, staff_root
+
+    run_at = datetime(2025, 9, 15, 2, 0, tzinfo=UTC)  # 10:00 in Taipei
+    root = staff_root(tmp_path / "outbox")
+    for name, made in (("a" * 32, run_at - STAFF_RETENTION - timedelta(seconds=1)),
+                       ("b" * 32, run_at - STAFF_RETENTION + timedelta(seconds=1))):
+        (root / name).mkdir(parents=True)
+        (root / name / "meta.json").write_text(json.dumps(
+            {"expires_at": (made + STAFF_RETENTION).isoformat()}), encoding="utf-8")
+    (root / ("c" * 32)).mkdir()  # no record: not ours to keep
+    args = ["--at", "2025-09-15T10:00:00+08:00", "--db", db_url,
+            "--outbox", str(tmp_path / "outbox")]
+    session.commit()  # release SQLite's write lock for the command's own sessions
+    dry = _invoke(cli, "maintain", "--dry-run", *args)
+    assert dry.exit_code == 0 and "staff" in dry.output
+    assert sorted(p.name for p in root.iterdir()) == ["a" * 32, "b" * 32, "c" * 32]
+    done = _invoke(cli, "maintain", *args)
+    assert done.exit_code == 0, done.output
+    assert [p.name for p in root.iterdir()] == ["b" * 32]
+    purged = session.scalars(select(AuditEntry).where(
+        AuditEntry.action == "staff_export.purged")).all()
+    assert len(purged) == 1 and sorted(purged[0].details["ids"]) == ["a" * 32, "c" * 32]
+    session.commit()
+    without = _invoke(cli, "maintain", "--at", "2025-09-16T10:00:00+08:00", "--db", db_url)
+    assert without.exit_code == 0 and (root / ("b" * 32)).exists()  # no --outbox: untouched

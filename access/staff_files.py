@@ -1,0 +1,57 @@
+"""Provider staff's own export files (the Table builder): kept 1 day, then deleted.
+
+Deliveries are made to agencies (point 2), so a provider's staff member who exports a table
+gets a file of their own instead: ``<outbox>/staff/<server-made id>/`` holding the file and a
+``meta.json`` naming its owner and expiry. Fetching is the dashboards' business; deleting
+expired ones happens on the next export and in ``popstats maintain --outbox``.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from access import audit
+
+STAFF_FOLDER = "staff"
+STAFF_RETENTION = timedelta(days=1)
+
+
+def staff_root(outbox: Path) -> Path:
+    return outbox / STAFF_FOLDER
+
+
+def staff_record(folder: Path) -> dict[str, Any] | None:
+    """A staff file's ``meta.json`` (None when missing or unreadable)."""
+    try:
+        return json.loads((folder / "meta.json").read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+    except (OSError, ValueError):
+        return None
+
+
+def expired_staff_files(outbox: Path, now: datetime) -> list[str]:
+    """Ids of staff files past their day (and of folders without a readable record)."""
+    root = staff_root(outbox)
+    folders = sorted(root.iterdir()) if root.is_dir() else []
+    return [
+        folder.name for folder in folders
+        if (record := staff_record(folder)) is None
+        or now >= datetime.fromisoformat(record["expires_at"])
+    ]
+
+
+def purge_staff_files(
+    session: Session, outbox: Path, now: datetime, actor: str = "system"
+) -> list[str]:
+    """Delete every expired staff file; one audit entry lists them (the caller commits)."""
+    removed = expired_staff_files(outbox, now)
+    for item_id in removed:
+        shutil.rmtree(staff_root(outbox) / item_id, ignore_errors=True)
+    if removed:
+        audit.record(session, actor, "staff_export.purged", "staff_files", now, {"ids": removed})
+    return removed
