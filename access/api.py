@@ -9,21 +9,21 @@ online-query delivery kept 1 day (point 17) and in the audit log (point 18).
 from __future__ import annotations
 
 import json
-from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import polars as pl
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from access import audit
-from access.accounts import token_user
+from access.accounts import hash_secret, token_user
 from access.calendar import local_date
 from access.deliveries import Forbidden, authorize, record_answer
 from access.grants import granted_areas
-from access.models import User
+from access.models import ApiRequest, User
 from access.packages import granted_rows
 from access.reports import agency_report
 from stats.catalogue import TABLES
@@ -58,22 +58,27 @@ def bearer_user(session: Session, authorization: str | None, now: datetime) -> U
     return user if user is not None and user.agency_id is not None else None
 
 
-@dataclass
+@dataclass(frozen=True)
 class RateLimiter:
-    """At most ``limit`` requests per token in any ``window`` (sliding); clock passed in."""
+    """At most ``limit`` requests per key (a token, else the caller's address) in any
+    ``window`` (sliding), counted in the database so that every worker of a multi-worker
+    server shares the count. Two workers racing at the limit may let one request more
+    through; the count never drifts further."""
 
     limit: int = 120
     window: timedelta = timedelta(minutes=1)
-    _seen: dict[str, deque[datetime]] = field(default_factory=dict)
 
-    def allow(self, key: str, now: datetime) -> bool:
-        """Count a request; False once the key is over its limit."""
-        times = self._seen.setdefault(key, deque())
-        while times and now - times[0] >= self.window:
-            times.popleft()
-        if len(times) >= self.limit:
+    def allow(self, session: Session, key: str, now: datetime) -> bool:
+        """Count a request (the caller commits); False once the key is over its limit."""
+        digest = hash_secret(key)
+        start = now - self.window
+        session.execute(delete(ApiRequest).where(ApiRequest.key_hash == digest,
+                                                 ApiRequest.at <= start))
+        recent = session.scalar(select(func.count()).select_from(ApiRequest).where(
+            ApiRequest.key_hash == digest, ApiRequest.at > start))
+        if (recent or 0) >= self.limit:
             return False
-        times.append(now)
+        session.add(ApiRequest(key_hash=digest, at=now))
         return True
 
 

@@ -16,6 +16,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
@@ -145,6 +146,17 @@ class ServerSecret(Base):
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(String(128))
     created_at: Mapped[datetime]
+
+
+class ApiRequest(Base):
+    """One online-query API request, by the SHA-256 of its token (or address): the rate limit
+    counts these, so every worker of a multi-worker server sees the same count."""
+
+    __tablename__ = "api_requests"
+    __table_args__ = (Index("ix_api_requests_key_at", "key_hash", "at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key_hash: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime]
 
 
 class Application(Base):

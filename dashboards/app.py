@@ -75,7 +75,10 @@ def create_app(settings: ServerSettings, clock: type[datetime] = datetime) -> Fl
             return None
         if path.startswith(API_PREFIX):
             key = request.headers.get("Authorization") or request.remote_addr or "anonymous"
-            if not limiter.allow(key, now()):
+            with sessions() as session:
+                allowed = limiter.allow(session, key, now())
+                session.commit()
+            if not allowed:
                 return _answer(ApiResponse(429, b'{"error": "too many requests"}'))
             return None
         if getattr(g, "web_user", None) is not None or path in PUBLIC_PAGES:

@@ -32,7 +32,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> dict:
     accounts = json.loads(run("demo-accounts", "--db", db, "--json"))
     app = create_app(ServerSettings(releases=releases, db_url=db, outbox=root / "outbox"))
     by_areas = {(tuple(a["tables"]), tuple(a["areas"])): a for a in accounts if a["token"]}
-    return {"client": app.test_client(), "accounts": accounts, "by": by_areas, "releases": releases}
+    return {"client": app.test_client(), "accounts": accounts, "by": by_areas, "releases": releases,
+            "db_file": root / "access.db"}
 
 
 def agency(served: dict, areas: tuple[str, ...], every_table: bool = True) -> str:
@@ -132,3 +133,26 @@ def test_an_agency_exports_its_own_log_over_http(served):
     csv_answer = served["client"].get("/api/v1/log", headers={"Authorization": taipei,
                                                               "Accept": "text/csv"})
     assert csv_answer.data.decode().startswith("seq,time,actor,action,object,channel,details")
+
+
+def test_the_rate_limit_is_shared_by_every_worker(served, tmp_path):
+    """Two app instances on one database (two gunicorn workers): the limit counts both."""
+    import shutil
+
+    import sqlite3
+    from contextlib import closing
+
+    shutil.copyfile(Path(served["db_file"]), tmp_path / "access.db")
+    with closing(sqlite3.connect(tmp_path / "access.db")) as db:  # others' requests count too
+        db.execute("DELETE FROM api_requests")
+        db.commit()
+    settings = ServerSettings(releases=served["releases"],
+                              db_url=f"sqlite:///{tmp_path / 'access.db'}",
+                              outbox=tmp_path / "outbox", rate_limit=3)
+    workers = [create_app(settings).test_client(), create_app(settings).test_client()]
+    headers = {"Authorization": agency(served, ("63000",))}
+    answers = [workers[i % 2].get("/api/v1/releases", headers=headers).status_code
+               for i in range(4)]
+    assert answers == [200, 200, 200, 429]
+    other = {"Authorization": agency(served, ("00000",))}  # another token has its own count
+    assert workers[1].get("/api/v1/releases", headers=other).status_code == 200

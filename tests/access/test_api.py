@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from access.accounts import issue_token
 from access.api import OPENAPI, RateLimiter, releases_answer, rows_json, table_answer
-from access.models import AuditEntry, Delivery
+from access.models import ApiRequest, AuditEntry, Delivery
 from access.sanctions import record_violation
 from tests.access.conftest import NOW, World, grant_taipei
 
@@ -140,12 +140,18 @@ def test_releases_lists_published(
     assert body["releases"][0]["published_at"].startswith("2025-04-15")
 
 
-def test_rate_limiter_sliding_window() -> None:
+def test_rate_limiter_sliding_window(session: Session) -> None:
     limiter = RateLimiter(limit=2, window=timedelta(seconds=10))
-    assert limiter.allow("t", AT) and limiter.allow("t", AT + timedelta(seconds=1))
-    assert not limiter.allow("t", AT + timedelta(seconds=2))
-    assert limiter.allow("other", AT + timedelta(seconds=2))
-    assert limiter.allow("t", AT + timedelta(seconds=10))
+    assert limiter.allow(session, "t", AT)
+    assert limiter.allow(session, "t", AT + timedelta(seconds=1))
+    assert not limiter.allow(session, "t", AT + timedelta(seconds=2))
+    assert limiter.allow(session, "other", AT + timedelta(seconds=2))
+    assert limiter.allow(session, "t", AT + timedelta(seconds=10))  # the first has left
+    assert not limiter.allow(session, "t", AT + timedelta(seconds=10))
+    session.commit()
+    # only hashes are kept, and what left the window is deleted
+    keys = session.scalars(select(ApiRequest.key_hash)).all()
+    assert "t" not in keys and len(keys) == 3  # t at 1 s and 10 s, other at 2 s
 
 
 def test_openapi_describes_every_path() -> None:
