@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up everything popstats needs on a fresh machine with only Python 3.11:
 # a virtual environment in .venv with the package and its test tools installed, and with
-# `test`, the Debian programs the tests need: PSPP to read SPSS exports back, and Chromium
+# `test`, the Debian programs the tests need: PSPP and LibreOffice Calc to read SPSS and
+# spreadsheet exports back, and Chromium
 # (driven by Playwright, which downloads no browser of its own) with CJK fonts for the
 # real-browser tests in tests/dashboards/browser/.
 # Idempotent: a second run only checks what is there.
@@ -12,7 +13,7 @@ PYTHON=${PYTHON:-python3.11}
 command -v "$PYTHON" >/dev/null 2>&1 || PYTHON=python3
 
 if [ "${1:-}" = "test" ]; then
-  debs=(pspp chromium chromium-driver fonts-noto-cjk)
+  debs=(pspp libreoffice-calc-nogui chromium chromium-driver fonts-noto-cjk)
   missing=()
   for deb in "${debs[@]}"; do
     dpkg -s "$deb" >/dev/null 2>&1 || missing+=("$deb")
