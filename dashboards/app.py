@@ -15,6 +15,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from flask import Flask, Response, g, request
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 
 from access.api import (
     OPENAPI,
@@ -90,6 +92,19 @@ def create_app(settings: ServerSettings, clock: type[datetime] = datetime) -> Fl
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)  # Dash pages set their own CSP
         return response
+
+    @app.get("/healthz")
+    def health() -> Response:
+        """For a proxy or orchestrator: the database answers and the releases folder is
+        there. Public, so it says nothing but that."""
+        failing = [] if settings.releases.is_dir() else ["releases"]
+        try:
+            with sessions() as session:
+                session.execute(text("SELECT 1"))
+        except SQLAlchemyError:
+            failing.append("database")
+        body = {"status": "unavailable" if failing else "ok", "failing": failing}
+        return _answer(ApiResponse(503 if failing else 200, json.dumps(body).encode()))
 
     @app.get("/api/v1/openapi.json")
     def openapi() -> Response:

@@ -356,3 +356,26 @@ def test_a_suspended_agency_gets_nothing_on_any_route(private):
     assert answer.status_code == 303
     refused = text_of(call(again, overview_payload("63000")))
     assert "您的授權不包含此地區" in refused and "出生數" not in refused
+
+
+def test_health_check_is_public_and_says_only_ok_or_what_fails(private, monkeypatch, tmp_path):
+    from sqlalchemy.exc import OperationalError
+    from sqlalchemy.orm import Session
+
+    from dashboards.app import ServerSettings, create_app
+
+    client = private["app"].test_client()
+    answer = client.get("/healthz")
+    assert answer.status_code == 200 and answer.get_json() == {"status": "ok", "failing": []}
+    assert client.post("/healthz").status_code == 405
+    missing = ServerSettings(releases=tmp_path / "gone", db_url=private["db"],
+                             outbox=tmp_path / "outbox")
+    down = create_app(missing).test_client().get("/healthz")
+    assert down.status_code == 503 and down.get_json()["failing"] == ["releases"]
+
+    def unreachable(*_args, **_kwargs):
+        raise OperationalError("SELECT 1", {}, Exception("connection refused"))
+
+    monkeypatch.setattr(Session, "execute", unreachable)
+    answer = client.get("/healthz")
+    assert answer.status_code == 503 and answer.get_json()["failing"] == ["database"]
