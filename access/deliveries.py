@@ -50,6 +50,11 @@ class DeliveryError(AccessError):
     """Any other refused delivery step (not ready, wrong agency, late dispute, ...)."""
 
 
+class UnproducibleRequest(DeliveryError):
+    """A request that can never be produced as asked (not a provider-side fault): ``produce``
+    lets it through instead of keeping the delivery pending for a retry that cannot help."""
+
+
 def authorize(
     session: Session,
     user: User,
@@ -137,6 +142,8 @@ def produce(
     delivery.attempts += 1
     try:
         path, digest = producer(delivery)
+    except UnproducibleRequest:
+        raise
     except Exception as exc:  # noqa: BLE001 - any provider-side fault is kept and retried
         delivery.status, delivery.last_error = "pending", f"{type(exc).__name__}: {exc}"
         audit.record(
@@ -214,8 +221,19 @@ def retry_pending(
     session: Session, producer: Callable[[Delivery], tuple[str, str]], now: datetime
 ) -> list[Delivery]:
     """Retry every pending file or media delivery once (after the provider's system is
-    repaired); returns those now ready."""
-    return [d for d in pending_deliveries(session) if produce(session, d, producer, now)]
+    repaired); returns those now ready. One that can no longer be produced as asked (its
+    data changed under it) is marked failed, with the reason, rather than retried for ever."""
+    ready = []
+    for delivery in pending_deliveries(session):
+        try:
+            if produce(session, delivery, producer, now):
+                ready.append(delivery)
+        except UnproducibleRequest as error:
+            delivery.status, delivery.last_error = "failed", str(error)
+            audit.record(session, "system", "delivery.failed", f"delivery:{delivery.id}", now,
+                         {"channel": delivery.channel, "error": str(error)[:2000],
+                          "final": True}, agency_id=delivery.agency_id)
+    return ready
 
 
 def status(session: Session, user: User, delivery_id: str) -> Delivery:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import tempfile
+import shutil
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -33,6 +33,7 @@ from access import audit
 from access.deliveries import (
     RETENTION,
     DeliveryError,
+    UnproducibleRequest,
     authorize,
     create,
     produce,
@@ -61,7 +62,7 @@ class SelectionError(DeliveryError):
     """A row/column selection that does not fit the table."""
 
 
-class UnwritableRequest(DeliveryError):
+class UnwritableRequest(UnproducibleRequest):
     """The export cannot be written as asked (``cause`` is the export's own error)."""
 
     def __init__(self, cause: Exception) -> None:
@@ -252,34 +253,6 @@ def _write_table(
     return path
 
 
-def check_writable(
-    release: Path,
-    tables: list[str],
-    areas: list[str],
-    fmt: str,
-    encoding: str,
-    provider: str,
-    now: datetime,
-    selection: dict[str, Any] | None = None,
-) -> None:
-    """Write every table to a scratch file once, so a request the export cannot fulfil is
-    refused before a delivery exists (otherwise it would stay pending for ever).
-
-    Raises
-    ------
-    UnwritableRequest
-        With the export's own error (e.g. ``Unencodable`` listing every character).
-    """
-    try:
-        for table in tables:
-            _, frame, meta = table_file(release, table, areas, fmt, encoding, provider, now,
-                                        selection)
-            with tempfile.TemporaryFile() as scratch:
-                exports.write(frame, fmt, scratch, meta, encoding=encoding)
-    except REQUEST_ERRORS as error:
-        raise UnwritableRequest(error) from error
-
-
 def deliver_file(
     session: Session,
     user: User,
@@ -363,24 +336,13 @@ def _deliver(
     provider: str,
     selection: dict[str, Any] | None = None,
 ) -> Delivery:
-    release = _published(releases, period, now)
+    _published(releases, period, now)  # refuse an unpublished period before recording anything
     exports.writer(fmt, encoding)  # refuse an unknown format/encoding before recording anything
     for table in tables:
         check_selection(table, selection, fmt)
     authorize(session, user, tables, areas, channel, now)  # no data is read before this
     if user.agency_id is None:
         raise DeliveryError("deliveries are made to agencies")
-    try:
-        check_writable(release, tables, areas, fmt, encoding, provider, now, selection)
-    except UnwritableRequest as error:
-        audit.record(session, user.username, "delivery.unwritable", f"tables:{','.join(tables)}",
-                     now, {"channel": channel, "period": period, "areas": areas,
-                           "format": fmt, "encoding": encoding, "error": str(error)[:2000]},
-                     agency_id=user.agency_id)
-        session.commit()
-        raise
-    except OSError:
-        pass  # provider-side (the release store is down): produce() records it, keeps it pending
     options: dict[str, Any] = {
         "releases": str(releases),
         "format": fmt,
@@ -390,8 +352,22 @@ def _deliver(
     }
     if selection is not None:
         options["selection"] = selection
+    # A request the export cannot fulfil (an unencodable character, ...) leaves no delivery
+    # behind: the savepoint takes back the delivery and its audit entries, and only the
+    # refusal is kept. The files are written once, by the producer, not tried out first.
+    attempt = session.begin_nested()
     delivery = create(session, user, channel, tables, period, areas, now, options)
-    produce(session, delivery, producer(now), now)
+    try:
+        produce(session, delivery, producer(now), now)
+    except UnwritableRequest as error:
+        attempt.rollback()
+        audit.record(session, user.username, "delivery.unwritable", f"tables:{','.join(tables)}",
+                     now, {"channel": channel, "period": period, "areas": areas,
+                           "format": fmt, "encoding": encoding, "error": str(error)[:2000]},
+                     agency_id=user.agency_id)
+        session.commit()
+        raise
+    attempt.commit()
     return delivery
 
 
@@ -404,20 +380,15 @@ def producer(now: datetime) -> Callable[[Delivery], tuple[str, str]]:
         release = _published(Path(opts["releases"]), d.period, now)
         folder = Path(opts["outbox"]) / d.id
         folder.mkdir(parents=True, exist_ok=True)
-        files = [
-            _write_table(
-                release,
-                table,
-                d.areas,
-                opts["format"],
-                opts["encoding"],
-                folder,
-                opts["provider"],
-                now,
-                opts.get("selection"),
-            )
-            for table in d.tables
-        ]
+        try:
+            files = [
+                _write_table(release, table, d.areas, opts["format"], opts["encoding"], folder,
+                             opts["provider"], now, opts.get("selection"))
+                for table in d.tables
+            ]
+        except REQUEST_ERRORS as error:
+            shutil.rmtree(folder, ignore_errors=True)  # nothing half-written stays behind
+            raise UnwritableRequest(error) from error
         if d.channel == "file_transfer":
             return str(folder), _sha256(files[0])
         return str(folder), _package(d, release, folder, files, now)

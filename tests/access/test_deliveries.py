@@ -305,3 +305,24 @@ def test_retry_leaves_online_query_deliveries_alone(session: Session, world: Wor
     assert deliveries.pending_deliveries(session) == []
     assert deliveries.retry_pending(session, lambda _d: ("x", "0" * 64), NOW) == []
     assert online.status == "pending" and online.attempts == 1
+
+
+def test_retry_marks_a_request_that_can_no_longer_be_produced_failed(
+    session: Session, world: World
+) -> None:
+    """Not a provider fault: no point retrying for ever; failed, with the reason, audited."""
+    grant_taipei(session, world, ["population"], ["file_transfer"])
+    d = deliveries.create(session, world.user, "file_transfer", ["population"], "2025-03",
+                          ["63000"], NOW)
+    deliveries.produce(session, d, lambda _d: 1 / 0, NOW)  # type: ignore[arg-type,return-value]
+    assert d.status == "pending"
+
+    def unwritable(_d: Delivery) -> tuple[str, str]:
+        raise deliveries.UnproducibleRequest("'𠀀' cannot be written in cp950")
+
+    assert deliveries.retry_pending(session, unwritable, NOW) == []
+    assert d.status == "failed" and "cp950" in (d.last_error or "")
+    assert deliveries.pending_deliveries(session) == []
+    final = session.scalars(select(AuditEntry).where(AuditEntry.action == "delivery.failed")
+                            ).all()[-1]
+    assert final.details["final"] is True

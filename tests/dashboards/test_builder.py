@@ -291,6 +291,12 @@ def test_an_unencodable_character_is_named_and_nothing_is_made(private, monkeypa
     assert "無法以所選格式或編碼寫出此檔案" in shown and "𠀋 (U+2000B)" in shown
     assert "builder-file-link" not in shown and delivery_count(private) == 0
     assert "delivery.unwritable" in [a for a, _ in audit_actions(private, "taipei_user")]
+    outbox = private["outbox"]
+    assert not outbox.exists() or not any(outbox.iterdir())  # nothing half-written is left
+    from access import audit
+
+    with db_session(private) as s:  # the entries taken back left no gap in the chain
+        assert audit.verify(s).ok
     # UTF-8 holds it
     fine = call(client, submit_payload("population", "township", ["63000010"], ["population"],
                                        encoding="utf-8"))
