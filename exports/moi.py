@@ -246,13 +246,15 @@ def moi_rows(frame: pl.DataFrame, meta: ExportMeta) -> tuple[pl.DataFrame, bool]
 def write_moi(frame: pl.DataFrame, meta: ExportMeta, dest: BinaryIO, *, encoding: str) -> None:
     """Write the table in MOI's open-data layout (``utf-8-sig`` reproduces MOI's bytes)."""
     rows, trailing = moi_rows(neutralise_formulas(frame), meta)
-    extra = [""] if trailing else []
-    text = io.StringIO()
-    out = csv.writer(text, lineterminator=LINE_END, quoting=csv.QUOTE_MINIMAL)
-    out.writerow([*rows.columns, *extra])
-    for row in rows.iter_rows():
-        out.writerow([*("" if v is None else str(v) for v in row), *extra])
-    dest.write(text.getvalue().encode(codec(encoding), errors="strict"))  # utf-8-sig: BOM first
+    extra = [""] if trailing else []  # MOI's single-age file ends every line with a comma
+    head = io.StringIO()
+    csv.writer(head, lineterminator=LINE_END).writerow([*rows.columns, *extra])
+    if trailing:
+        rows = rows.with_columns(pl.lit(None, pl.String).alias("trailing_empty"))
+    body = rows.write_csv(include_header=False, line_terminator=LINE_END,
+                          quote_style="necessary", null_value="")
+    text = head.getvalue() + body  # the body by polars: no Python loop over the rows
+    dest.write(text.encode(codec(encoding), errors="strict"))  # utf-8-sig: BOM first
 
 
 def load_for_moi(release_dir: Path, table: str) -> tuple[pl.DataFrame, ExportMeta]:
