@@ -175,6 +175,12 @@ def area_name(code: str, period: str | None = None, lang: str | None = None) -> 
     return code
 
 
+def area_with_code(code: str, period: str | None = None) -> str:
+    """``area_name`` followed by the code, unless the name already shows it."""
+    name = area_name(code, period)
+    return name if code in name else f"{name} ({code})"
+
+
 def view(table: str, areas: list[str], periods: list[str],
          columns: list[str] | None = None) -> pl.DataFrame:
     """The rows of ``table`` for exactly ``areas`` in the published ``periods``.

@@ -25,11 +25,10 @@ from dash import html
 
 from dashboards.i18n import period_label
 from stats.catalogue import VALUE_LABELS
-from stats.codes import COUNTY_NAMES_EN
+from stats.codes import COUNTY_NAMES_EN, level_of_code
 
 NATIONAL = "00000"
 LEVELS = ("national", "county", "township", "village")
-CODE_LENGTHS = {"county": 5, "township": 8, "village": 11}
 OLDEST = 100  # age 100 in the release means "100 and over": always its own group
 SEX_COLOURS = {1: "#0072B2", 2: "#D55E00"}  # Okabe-Ito blue / vermilion: colour-blind safe
 LINE_COLOURS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9",
@@ -91,10 +90,9 @@ def ratio_text(value: float | None, digits: int = 2) -> str:
 # --- controls: levels and areas ------------------------------------------------------------
 
 def level_of(code: str) -> str:
-    """An area code's level: ``00000`` national, then 5 / 8 / 11 digits."""
-    if code == NATIONAL:
-        return "national"
-    return next((lvl for lvl, n in CODE_LENGTHS.items() if len(code) == n), "village")
+    """An area code's level (``stats.codes.level_of_code``; an unknown form counts as a
+    village, the finest level, so nothing coarser is offered for it)."""
+    return level_of_code(code) or "village"
 
 
 def levels_within(roots: Sequence[str]) -> list[str]:

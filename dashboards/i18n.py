@@ -8,8 +8,11 @@ Chinese (``114年3月``), the Gregorian one in English (``Mar 2025``).
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from flask import has_request_context, request
 
+from access.calendar import TAIPEI
 from stats.periods import Period
 
 LANG_COOKIE = "popstats_lang"
@@ -48,3 +51,9 @@ def period_label(period: str, lang: str | None = None) -> str:
 def period_both(period: str) -> str:
     """The label in the caller's language followed by the contract's period string."""
     return f"{period_label(period)} ({period})"
+
+
+def local_time(moment: datetime | None) -> str:
+    """``YYYY-MM-DD HH:MM`` on Taipei clocks, in which the regulation's days are counted
+    (— when absent)."""
+    return moment.astimezone(TAIPEI).strftime("%Y-%m-%d %H:%M") if moment else "—"

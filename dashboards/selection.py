@@ -17,9 +17,9 @@ from typing import Any
 import polars as pl
 
 import exports
-from access.models import NATIONAL
 from access.packages import SelectionError, check_selection, measures_of, selected_spec
 from stats.catalogue import COLUMNS, VALUE_LABELS, table_spec
+from stats.codes import level_of_code
 
 CHANNELS = ("file_transfer", "media_exchange")
 ENCODINGS = ("utf-8-sig", "utf-8", "cp950", "big5hkscs", "euc-tw")
@@ -111,14 +111,6 @@ def selection_of(table: str, level: str | None, dimensions: list[str],
     return selection
 
 
-def level_of(code: str) -> str | None:
-    """The area level a code's form implies (``00000`` national, then 5/8/11 digits)."""
-    if code == NATIONAL:
-        return "national"
-    digits = {5: "county", 8: "township", 11: "village"}
-    return digits.get(len(code)) if code.isdigit() else None
-
-
 def is_text_format(fmt: str) -> bool:
     """Formats written in a chosen encoding (the others are Unicode by nature)."""
     return fmt in exports.FORMATS and len(exports.FORMATS[fmt][2]) > 1
@@ -144,7 +136,7 @@ def problems(request: BuilderRequest, published: list[str], tables: list[str],
         found.append(("請選擇已公布的統計期。", "Choose a published period."))
     if request.level not in table_spec(table).levels:
         found.append(("請選擇此資料表的區域層級。", "Choose an area level of this table."))
-    elif any(level_of(a) != request.level for a in request.areas):
+    elif any(level_of_code(a) != request.level for a in request.areas):
         found.append(("所選地區不屬於所選層級。", "The areas chosen are not of the level chosen."))
     if channels is not None:
         if request.channel not in channels:

@@ -49,6 +49,15 @@ COUNTIES: tuple[tuple[str, str, str, int, int], ...] = (
 COUNTY_NAMES = {code: name for code, name, *_ in COUNTIES}
 COUNTY_NAMES_EN = {code: en for code, _, en, *_ in COUNTIES}
 
+def level_of_code(code: str) -> str | None:
+    """The level a code's form implies: ``00000`` national, then 5 / 8 / 11 digits
+    (None for anything else)."""
+    if code == NATIONAL_CODE:
+        return "national"
+    lengths = {5: "county", 8: "township", 11: "village"}
+    return lengths.get(len(code)) if code.isdigit() else None
+
+
 CODE_TABLE_SCHEMA = {
     "village_code": pl.String,
     "village_name": pl.String,

@@ -13,7 +13,7 @@ import polars as pl
 from dash import html
 
 from access.audit import Verification
-from access.calendar import TAIPEI, local_date
+from access.calendar import local_date
 from access.grants import RULE_ITEMS, missing_rule_items, rule_of
 from access.models import (
     Application,
@@ -27,7 +27,7 @@ from access.models import (
 from access.permissions import grant_in_force
 from access.sanctions import lapse_date
 from dashboards.data import area_name
-from dashboards.i18n import t
+from dashboards.i18n import local_time, t
 from stats.catalogue import TABLES
 
 APPLICATION_STATES = {
@@ -60,11 +60,6 @@ def rule_item(key: str) -> str:
     """A point 13 item in the caller's language (``RULE_ITEMS`` holds "zh / en")."""
     zh, _, en = RULE_ITEMS[key].partition(" / ")
     return t(zh, en or zh)
-
-
-def local_time(moment: datetime | None) -> str:
-    """``YYYY-MM-DD HH:MM`` in Asia/Taipei (— when absent)."""
-    return moment.astimezone(TAIPEI).strftime("%Y-%m-%d %H:%M") if moment else "—"
 
 
 def inclusive_end(moment: datetime) -> str:

@@ -19,7 +19,6 @@ from dash.exceptions import PreventUpdate
 from flask import g
 
 import exports
-from access.calendar import TAIPEI
 from access.deliveries import DeliveryError, Forbidden, authorize
 from access.grants import granted_areas
 from access.models import Delivery, User
@@ -43,7 +42,7 @@ from dashboards.data import (
     view,
 )
 from dashboards.downloads import file_url, save_staff_file
-from dashboards.i18n import language, period_both, t
+from dashboards.i18n import language, local_time, period_both, t
 from dashboards.selection import (
     CHANNELS,
     ENCODINGS,
@@ -323,7 +322,7 @@ def encoding_shown(fmt: Any) -> dict[str, str]:
 
 
 def _local(moment: Any) -> str:
-    return moment.astimezone(TAIPEI).strftime("%Y-%m-%d %H:%M") + t("（臺北時間）", " (Taipei)")
+    return local_time(moment) + t("（臺北時間）", " (Taipei)")
 
 
 def _delivered(delivery: Delivery) -> Any:

@@ -19,11 +19,10 @@ from flask import g
 from sqlalchemy import select
 
 from access import audit, deliveries
-from access.calendar import TAIPEI
 from access.deliveries import MAX_EXTENSION_DAYS, DeliveryError
 from access.models import Delivery, Dispute, Extension, User
 from dashboards.downloads import FILE_CHANNELS, file_url
-from dashboards.i18n import period_both, t
+from dashboards.i18n import local_time, period_both, t
 from dashboards.shell import not_permitted, page_allowed, title
 from dashboards.web import current_user, services
 from stats.catalogue import TABLES
@@ -62,11 +61,6 @@ def countdown(expires_at: datetime | None, now: datetime) -> tuple[str, str] | N
         return ("已過期", "expired")
     days, hours = left.days, left.seconds // 3600
     return (f"還有 {days} 天 {hours} 小時", f"{days} d {hours} h left")
-
-
-def local_time(moment: datetime | None) -> str:
-    """A moment as Taipei clock time (what the regulation's days are counted in)."""
-    return moment.astimezone(TAIPEI).strftime("%Y-%m-%d %H:%M") if moment else "—"
 
 
 def short(delivery_id: str) -> str:

@@ -16,6 +16,7 @@ from dash.exceptions import PreventUpdate
 from dashboards import figures
 from dashboards.data import (
     area_name,
+    area_with_code,
     areas_under,
     covered,
     latest_period,
@@ -142,8 +143,8 @@ def show(area: Any, period: Any, compare: Any, band: Any, unit: Any) -> Any:
     try:
         frame = view(TABLE, [area], periods)
     except Refused:
-        return alert(t(f"您的授權不包含此地區的人口年齡資料：{named(area)}。",
-                       f"Your grant does not cover population by age for {named(area)}."))
+        return alert(t(f"您的授權不包含此地區的人口年齡資料：{area_with_code(area)}。",
+                       f"Your grant does not cover population by age for {area_with_code(area)}."))
     if frame.is_empty():
         return alert(t("此地區在所選統計期沒有資料。",
                        "There are no figures for this area in the chosen period."))
@@ -165,11 +166,6 @@ def show(area: Any, period: Any, compare: Any, band: Any, unit: Any) -> Any:
         summary(frame, area, periods, lang),
         figures.html_table(table),
     ]))
-
-
-def named(code: str) -> str:
-    name = area_name(code)
-    return name if code in name else f"{name} ({code})"
 
 
 def medians(frame: pl.DataFrame, area: str, periods: list[str]) -> tuple[pl.DataFrame, bool]:

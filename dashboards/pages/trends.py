@@ -18,6 +18,7 @@ from dashboards import figures
 from dashboards.data import (
     KINDS,
     area_name,
+    area_with_code,
     areas_under,
     covered,
     latest_period,
@@ -189,17 +190,12 @@ def in_range(periods: list[str], start: Any, end: Any) -> list[str]:
     return periods[first:last + 1]
 
 
-def named(code: str, period: str | None) -> str:
-    name = area_name(code, period)
-    return name if code in name else f"{name} ({code})"
-
-
 def refusal(table: str, areas: list[str], period: str) -> str:
     """The refusal naming the areas outside the caller's grant of ``table`` (all of them when
     the grant as a whole is not in force)."""
     granted = offered_roots(current_user(), [table])
-    refused = [named(a, period) for a in areas if not covered(granted, a)] \
-        or [named(a, period) for a in areas]
+    refused = [area_with_code(a, period) for a in areas if not covered(granted, a)] \
+        or [area_with_code(a, period) for a in areas]
     spec = TABLES[table]
     return t(f"您的授權不包含「{spec.title_zh}」的下列地區：{'、'.join(refused)}。"
              "整個查詢未予提供。",

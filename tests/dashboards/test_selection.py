@@ -20,11 +20,11 @@ from dashboards.selection import (
     default_dimensions,
     dimension_choices,
     file_encoding,
-    level_of,
     problems,
     selection_of,
 )
 from stats.catalogue import TABLES
+from stats.codes import level_of_code
 
 PUBLISHED = ["2025-02", "2025-03"]
 
@@ -158,7 +158,7 @@ def test_granted_rows_by_prefix_of_mixed_lengths():
     ("63000010001", "village"), ("6300", None), ("../x", None),
 ])
 def test_level_of(code, level):
-    assert level_of(code) == level
+    assert level_of_code(code) == level
 
 
 def request(**changes) -> BuilderRequest:
