@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-from flask import g
+from flask import g, has_request_context
 
 from access.deliveries import Forbidden, record_view
 from access.grants import granted_areas
@@ -96,13 +96,26 @@ def scope(user: User) -> tuple[str, Any]:
     return ("provider", user.provider.jurisdiction if user.provider else None)
 
 
+def _period_order(period: str) -> tuple[int, int, int]:
+    parsed = Period.parse(period)
+    return parsed.year, KINDS.index(parsed.kind), parsed.number
+
+
+def _published_now() -> list[dict[str, Any]]:
+    """The published revisions, read from disk once per request (a callback asks often)."""
+    if has_request_context() and "published_releases" in g:
+        return g.published_releases  # type: ignore[no-any-return]
+    svc = services()
+    found = [r for r in list_releases(svc.releases, svc.now()) if r["state"] == "published"]
+    if has_request_context():
+        g.published_releases = found
+    return found
+
+
 def published_periods(kind: str | None = None) -> list[str]:
     """Periods with a published revision now, oldest first (optionally one kind)."""
-    svc = services()
-    found = {r["period"] for r in list_releases(svc.releases, svc.now())
-             if r["state"] == "published" and (kind is None or r["kind"] == kind)}
-    return sorted(found, key=lambda p: (Period.parse(p).year, KINDS.index(Period.parse(p).kind),
-                                        Period.parse(p).number))
+    found = {r["period"] for r in _published_now() if kind is None or r["kind"] == kind}
+    return sorted(found, key=_period_order)
 
 
 def latest_period(kind: str = "month") -> str | None:
