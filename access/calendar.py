@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import calendar as _cal
 from datetime import UTC, date, datetime, timedelta
-from zoneinfo import ZoneInfo
 
-TAIPEI = ZoneInfo("Asia/Taipei")
+from stats.taipei import TAIPEI
 
 
 def local_date(moment: datetime) -> date:

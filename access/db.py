@@ -13,13 +13,16 @@ from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
-DEFAULT_URL = "sqlite:///popstats.db"
+from stats.locations import DEFAULT_DB as DEFAULT_URL
+from stats.locations import absolute_db_url
+
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
 def database_url(url: str | None = None) -> str:
-    """The URL to use: the one given, else ``$POPSTATS_DB``, else the embedded SQLite file."""
-    return url or os.environ.get("POPSTATS_DB") or DEFAULT_URL
+    """The URL to use: the one given, else ``$POPSTATS_DB``, else the embedded SQLite file
+    (an SQLite file's path made absolute, so every later step names the same file)."""
+    return absolute_db_url(url or os.environ.get("POPSTATS_DB") or DEFAULT_URL)
 
 
 def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
