@@ -321,3 +321,18 @@ class Dispute(Base):
     resolved_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     resolved_at: Mapped[datetime | None]
     resolution: Mapped[str | None] = mapped_column(Text)
+
+
+class AuditCheckpoint(Base):
+    """A chain head kept beside the log (point 18): issued by ``audit checkpoint`` and by every
+    ``maintain`` run, so that a later ``audit verify`` notices a log cut short or emptied,
+    which the chain alone cannot show. ``document`` is the checkpoint as issued (signed:
+    ed25519 or hmac-sha256; ``unsigned`` when no key was configured)."""
+
+    __tablename__ = "audit_checkpoints"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    hash: Mapped[str] = mapped_column(String(64))
+    issued_at: Mapped[datetime]
+    form: Mapped[str] = mapped_column(String(16))
+    document: Mapped[str] = mapped_column(Text)

@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from access import audit, deliveries, grants, reports, sanctions
+from access import audit, checkpoints, deliveries, grants, reports, sanctions
 from access.accounts import AccessError
 from access.grants import POSTS
 from access.models import Agency, Application, Dispute, Extension, Grant, User, Violation
@@ -228,7 +228,7 @@ def verify_chain(db: Session, user: User, now: datetime) -> audit.Verification |
     if not may_audit(user):
         return refuse(db, user, "audit:chain", f"{user.username!r} is not an auditor or "
                       "official", now)
-    result = audit.verify(db)
+    result = checkpoints.verify_log(db)
     audit.record(db, user.username, "audit.verified", "audit:chain", now,
                  {"ok": result.ok, "entries": result.entries,
                   "first_problem": result.problems[0] if result.problems else None})

@@ -10,7 +10,7 @@ from typing import TypeVar
 
 import click
 
-from access import audit, reports, signing
+from access import audit, checkpoints, reports, signing
 from popstats.access_cli.common import (
     DATE,
     _agency,
@@ -76,10 +76,10 @@ def audit_keygen(out: Path) -> None:
     click.echo(f"key id:      {signing.key_id(key.public_key())}")
 
 
-def _read_checkpoint(path: Path) -> audit.Checkpoint | signing.SignedCheckpoint:
+def _read_checkpoint(path: Path) -> checkpoints.Checkpoint | signing.SignedCheckpoint:
     try:
-        return audit.read_checkpoint(path.read_text(encoding="utf-8"))
-    except audit.CheckpointError as exc:
+        return checkpoints.read_checkpoint(path.read_text(encoding="utf-8"))
+    except checkpoints.CheckpointError as exc:
         raise click.ClickException(f"{path}: {exc}") from exc
 
 
@@ -97,7 +97,8 @@ def _read_checkpoint(path: Path) -> audit.Checkpoint | signing.SignedCheckpoint:
 @db_option
 def audit_verify(checkpoint: Path | None, public_key: Path | None, db: str | None) -> None:
     """Check the whole chain; exit 1 and say where if any entry was edited, deleted,
-    inserted or reordered.
+    inserted or reordered, or if the log no longer holds the head of the latest checkpoint
+    kept beside it (cut short or emptied since; every checkpoint and maintain run keeps one).
 
     With --checkpoint, also check that the log still holds the checkpoint's head: an
     ed25519 checkpoint is verified with --public-key alone, an hmac-sha256 one with
@@ -108,21 +109,21 @@ def audit_verify(checkpoint: Path | None, public_key: Path | None, db: str | Non
         raise click.UsageError("--public-key verifies a --checkpoint; give one")
     if isinstance(point, signing.SignedCheckpoint) and public_key is None:
         raise click.UsageError("this checkpoint is ed25519-signed; give --public-key PEM")
-    if isinstance(point, audit.Checkpoint) and public_key is not None:
+    if isinstance(point, checkpoints.Checkpoint) and public_key is not None:
         raise click.UsageError(
-            f"this checkpoint is {point.form}: it is verified with ${audit.KEY_ENV}, "
+            f"this checkpoint is {point.form}: it is verified with ${checkpoints.KEY_ENV}, "
             "not a public key"
         )
     with _session(db) as session:
-        result = audit.verify(session)
+        result = checkpoints.verify_log(session)  # the chain, and the latest kept checkpoint
         problems = list(result.problems)
         if isinstance(point, signing.SignedCheckpoint):
             assert public_key is not None
             key = _read_key(public_key, signing.load_public_key)
-            checked = audit.verify_signed_checkpoint(session, point, key)
+            checked = checkpoints.verify_signed_checkpoint(session, point, key)
             problems += [f"checkpoint: {p}" for p in checked]
         elif point is not None:
-            problems += [f"checkpoint: {p}" for p in audit.verify_checkpoint(session, point)]
+            problems += [f"checkpoint: {p}" for p in checkpoints.verify_checkpoint(session, point)]
     if problems:
         for problem in problems:
             click.echo(problem, err=True)
@@ -157,16 +158,17 @@ def audit_checkpoint(
     key = _read_key(sign_key, signing.load_private_key) if sign_key else None
     with _session(db) as session:
         agency_id = _agency(session, agency).id if agency else None
-        point: audit.Checkpoint | signing.SignedCheckpoint
-        if key is None:
-            point = audit.checkpoint(session, agency or "provider", _now(), agency_id=agency_id)
-        else:
-            try:
-                point = audit.signed_checkpoint(
+        point: checkpoints.Checkpoint | signing.SignedCheckpoint
+        try:
+            if key is None:
+                point = checkpoints.checkpoint(session, agency or "provider", _now(),
+                                               agency_id=agency_id)
+            else:
+                point = checkpoints.signed_checkpoint(
                     session, agency or "provider", _now(), key, agency, agency_id
                 )
-            except audit.CheckpointError as exc:
-                raise click.ClickException(str(exc)) from exc
+        except checkpoints.CheckpointError as exc:
+            raise click.ClickException(str(exc)) from exc
     if out:
         out.write_text(point.to_json() + "\n", encoding="utf-8")
         click.echo(f"checkpoint ({point.form}) at seq {point.seq} written to {out}")

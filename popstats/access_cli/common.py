@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from access.accounts import AccessError
-from access.audit import AuditKeyMissing
+from access.checkpoints import AuditKeyMissing
 from access.calendar import local_date
 from access.db import DEFAULT_URL, database_url, make_engine, session_factory, upgrade_engine
 from access.models import (

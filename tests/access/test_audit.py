@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session
 
-from access import audit
+from access import audit, checkpoints
 from access.db import make_engine, session_factory
 from access.models import AuditEntry
 from tests.access.conftest import NOW
@@ -70,11 +70,11 @@ def test_delete_detected_where(session: Session) -> None:
 
 def test_delete_tail_detected_by_checkpoint(session: Session) -> None:
     _fill(session)
-    point = audit.checkpoint(session, "agency", NOW)
+    point = checkpoints.checkpoint(session, "agency", NOW)
     session.commit()
     _tamper(session, f"DELETE FROM audit_entries WHERE seq >= {point.seq}")
     assert audit.verify(session).ok  # a truncated chain is self-consistent ...
-    assert audit.verify_checkpoint(session, point)  # ... but the agency's checkpoint proves it
+    assert checkpoints.verify_checkpoint(session, point)  # ... but the agency's checkpoint proves it
 
 
 def test_insert_detected_where(session: Session) -> None:
@@ -107,26 +107,26 @@ def test_reorder_detected_where(session: Session) -> None:
 
 def test_checkpoint_proves_later_tampering(session: Session) -> None:
     _fill(session, 4)
-    point = audit.checkpoint(session, "agency", NOW)
+    point = checkpoints.checkpoint(session, "agency", NOW)
     session.commit()
     _fill(session, 3)
-    assert audit.verify_checkpoint(session, point) == []  # later entries do not matter
+    assert checkpoints.verify_checkpoint(session, point) == []  # later entries do not matter
     _tamper(session, "UPDATE audit_entries SET object = 'table:indicators' WHERE seq = 2")
-    assert audit.verify_checkpoint(session, point)
+    assert checkpoints.verify_checkpoint(session, point)
     forged = replace(point, hash="f" * 64)
-    assert "signature invalid" in audit.verify_checkpoint(session, forged)[0]
+    assert "signature invalid" in checkpoints.verify_checkpoint(session, forged)[0]
 
 
 def test_checkpoint_round_trips_json(session: Session) -> None:
     _fill(session, 2)
-    point = audit.checkpoint(session, "agency", NOW)
-    assert audit.Checkpoint.from_json(point.to_json()) == point
+    point = checkpoints.checkpoint(session, "agency", NOW)
+    assert checkpoints.Checkpoint.from_json(point.to_json()) == point
 
 
 def test_checkpoint_needs_key(session: Session, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("POPSTATS_AUDIT_KEY")
-    with pytest.raises(audit.AuditKeyMissing, match="POPSTATS_AUDIT_KEY"):
-        audit.checkpoint(session, "agency", NOW)
+    with pytest.raises(checkpoints.AuditKeyMissing, match="POPSTATS_AUDIT_KEY"):
+        checkpoints.checkpoint(session, "agency", NOW)
 
 
 def _append_many(url: str, writer: int, count: int) -> None:

@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session
 
-from access import audit, signing
+from access import audit, checkpoints, signing
 from access.models import AuditEntry
 from tests.access.conftest import NOW
 
@@ -94,21 +94,21 @@ def test_keys_round_trip_through_pem_and_wrong_keys_refused(key: Ed25519PrivateK
 def test_checkpoint_documents_say_their_form(key: Ed25519PrivateKey) -> None:
     signed = signing.sign_checkpoint(key, 7, HEAD, "2025-03-10T02:00:00.000000Z", "衛福部")
     assert json.loads(signed.to_json())["form"] == "ed25519"
-    assert audit.read_checkpoint(signed.to_json()) == signed
-    hmac_point = audit.Checkpoint(7, HEAD, "2025-03-10T02:00:00.000000Z", "00" * 32)
+    assert checkpoints.read_checkpoint(signed.to_json()) == signed
+    hmac_point = checkpoints.Checkpoint(7, HEAD, "2025-03-10T02:00:00.000000Z", "00" * 32)
     assert json.loads(hmac_point.to_json())["form"] == "hmac-sha256"
-    assert audit.read_checkpoint(hmac_point.to_json()) == hmac_point
+    assert checkpoints.read_checkpoint(hmac_point.to_json()) == hmac_point
     # files written before forms existed are HMAC checkpoints
     old = json.dumps({"seq": 7, "hash": HEAD, "issued_at": "x", "signature": "00"})
-    assert audit.read_checkpoint(old) == audit.Checkpoint(7, HEAD, "x", "00")
-    with pytest.raises(audit.CheckpointError, match="unknown checkpoint form"):
-        audit.read_checkpoint(json.dumps({"form": "rsa", "seq": 7}))
+    assert checkpoints.read_checkpoint(old) == checkpoints.Checkpoint(7, HEAD, "x", "00")
+    with pytest.raises(checkpoints.CheckpointError, match="unknown checkpoint form"):
+        checkpoints.read_checkpoint(json.dumps({"form": "rsa", "seq": 7}))
     missing_key_id = json.loads(signed.to_json())
     del missing_key_id["key_id"]
-    with pytest.raises(audit.CheckpointError, match="exactly the fields"):
-        audit.read_checkpoint(json.dumps(missing_key_id))
-    with pytest.raises(audit.CheckpointError, match="JSON"):
-        audit.read_checkpoint("seq=7")
+    with pytest.raises(checkpoints.CheckpointError, match="exactly the fields"):
+        checkpoints.read_checkpoint(json.dumps(missing_key_id))
+    with pytest.raises(checkpoints.CheckpointError, match="JSON"):
+        checkpoints.read_checkpoint("seq=7")
 
 
 # ---------------------------------------------------------------- against the database
@@ -138,7 +138,7 @@ def test_signed_checkpoint_verifies_with_public_key_only(
     session: Session, key: Ed25519PrivateKey
 ) -> None:
     _fill(session, 5)
-    point = audit.signed_checkpoint(session, "provider", NOW, key, "衛福部", agency_id=1)
+    point = checkpoints.signed_checkpoint(session, "provider", NOW, key, "衛福部", agency_id=1)
     session.commit()
     assert (point.seq, point.agency) == (5, "衛福部")
     head = session.scalars(select(AuditEntry.hash).where(AuditEntry.seq == 5)).one()
@@ -151,17 +151,17 @@ def test_signed_checkpoint_verifies_with_public_key_only(
         "key_id": hashlib.sha256(RFC_PUBLIC).hexdigest(),
     }
     _fill(session, 3)  # later entries do not matter
-    assert audit.verify_signed_checkpoint(session, point, key.public_key()) == []
+    assert checkpoints.verify_signed_checkpoint(session, point, key.public_key()) == []
 
 
 def test_tampering_up_to_the_head_reported_with_its_seq(
     session: Session, key: Ed25519PrivateKey
 ) -> None:
     _fill(session, 5)
-    point = audit.signed_checkpoint(session, "provider", NOW, key)
+    point = checkpoints.signed_checkpoint(session, "provider", NOW, key)
     session.commit()
     _tamper(session, "UPDATE audit_entries SET actor = 'mallory' WHERE seq = 3")
-    assert audit.verify_signed_checkpoint(session, point, key.public_key()) == [
+    assert checkpoints.verify_signed_checkpoint(session, point, key.public_key()) == [
         "seq 3: content does not match its hash (entry edited)"
     ]
 
@@ -170,7 +170,7 @@ def test_rewritten_chain_with_recomputed_hashes_caught_at_the_head(
     session: Session, key: Ed25519PrivateKey
 ) -> None:
     _fill(session, 4)
-    point = audit.signed_checkpoint(session, "provider", NOW, key)
+    point = checkpoints.signed_checkpoint(session, "provider", NOW, key)
     session.commit()
     # the hashes are not keyed: someone with database access edits seq 2 and recomputes
     # every later hash, so the chain is self-consistent again ...
@@ -194,16 +194,16 @@ def test_rewritten_chain_with_recomputed_hashes_caught_at_the_head(
     session.commit()
     assert audit.verify(session).ok
     # ... but no longer ends in the signed head
-    (problem,) = audit.verify_signed_checkpoint(session, point, key.public_key())
+    (problem,) = checkpoints.verify_signed_checkpoint(session, point, key.public_key())
     assert problem.startswith("seq 4: the log's hash") and "at or before seq 4" in problem
 
 
 def test_deleted_head_reported(session: Session, key: Ed25519PrivateKey) -> None:
     _fill(session, 4)
-    point = audit.signed_checkpoint(session, "provider", NOW, key)
+    point = checkpoints.signed_checkpoint(session, "provider", NOW, key)
     session.commit()
     _tamper(session, "DELETE FROM audit_entries WHERE seq >= 3")
-    assert audit.verify_signed_checkpoint(session, point, key.public_key()) == [
+    assert checkpoints.verify_signed_checkpoint(session, point, key.public_key()) == [
         "seq 4: the log ends at seq 2; entries 3..4 were deleted since the checkpoint"
     ]
 
@@ -211,8 +211,8 @@ def test_deleted_head_reported(session: Session, key: Ed25519PrivateKey) -> None
 def test_broken_chain_is_not_signed(session: Session, key: Ed25519PrivateKey) -> None:
     _fill(session, 3)
     _tamper(session, "UPDATE audit_entries SET actor = 'mallory' WHERE seq = 2")
-    with pytest.raises(audit.CheckpointError, match="seq 2: content does not match"):
-        audit.signed_checkpoint(session, "provider", NOW, key)
+    with pytest.raises(checkpoints.CheckpointError, match="seq 2: content does not match"):
+        checkpoints.signed_checkpoint(session, "provider", NOW, key)
 
 
 # ---------------------------------------------------------------- command line
