@@ -10,15 +10,25 @@ Layout of a releases folder::
 A revision is written into a temporary folder beside its final place and renamed into
 place; the ``RELEASES/P`` link is then replaced by ``os.replace`` of a new link. Both
 renames are atomic, so a build killed at any moment leaves the previous state intact.
+
+One build of a period runs at a time: a build holds an exclusive lock on
+``.revisions/P/.build.lock`` (which names its pid) from start to end, so a second one is
+refused at once with that pid, and the holder clears what a killed build left behind
+(``.building-*`` folders, stray link files). Folders and files get the permissions of the
+process's umask, as any other program's would (``tempfile`` alone would make them 0700),
+so a dashboards service account in the builders' group can read a new release.
 """
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -70,9 +80,30 @@ def read_manifest(revision_dir: Path) -> dict[str, Any]:
     return json.loads((revision_dir / MANIFEST).read_text(encoding="utf-8"))
 
 
+def current_umask() -> int:
+    """The process's umask, read without changing it (``os.umask`` can only swap it, which
+    would race with other threads creating files meanwhile)."""
+    try:
+        for line in Path("/proc/self/status").read_text(encoding="ascii").splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except OSError:  # no /proc: swap it briefly
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def as_umask_allows(path: Path, folder: bool = False) -> None:
+    """Give a file made by ``tempfile`` (0600/0700) the mode a plain ``open``/``mkdir``
+    would have given it."""
+    os.chmod(path, (0o777 if folder else 0o666) & ~current_umask())
+
+
 def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
     """Replace a JSON file in one step (temp file + rename)."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    as_umask_allows(Path(tmp))
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         json.dump(data, fh, ensure_ascii=False, indent=2)
         fh.write("\n")
@@ -92,6 +123,52 @@ def _point_current(releases: Path, period: str, target: Path) -> None:
     os.replace(tmp, link)
 
 
+class BuildRunning(ReleaseError):
+    """Another build of the same period holds the build lock."""
+
+
+BUILD_LOCK = ".build.lock"
+
+
+@contextmanager
+def build_lock(releases: Path, period: str) -> Iterator[Path]:
+    """Hold the period's build lock (yields the period's revisions folder).
+
+    The lock is ``flock`` on a file that stays in place: the kernel drops it when the
+    holder exits however it dies, so a killed build never blocks the next one. Holding it,
+    no other build of the period runs, so every ``.building-*`` folder is a dead build's and
+    is removed.
+
+    Raises
+    ------
+    BuildRunning
+        At once, naming the pid of the build that holds the lock.
+    """
+    period_dir = releases / REVISIONS / period
+    period_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(period_dir / BUILD_LOCK, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                raise
+            holder = os.pread(fd, 64, 0).decode("ascii", "replace").strip() or "unknown"
+            raise BuildRunning(
+                f"a build of {period} is running, pid {holder}; wait for it to finish "
+                f"(each build makes a new revision)"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
+        for stale in period_dir.glob(".building-*"):
+            shutil.rmtree(stale, ignore_errors=True)
+        for stale in releases.glob(f".{period}.link-*"):
+            stale.unlink(missing_ok=True)
+        yield period_dir
+    finally:
+        os.close(fd)  # releases the lock
+
+
 def build_release(
     extract_dir: Path,
     period: Period,
@@ -109,6 +186,40 @@ def build_release(
     ValidationError
         When the extract has problems; nothing is written.
     """
+    fresh = not releases.exists()
+    with build_lock(releases, str(period)) as period_dir:
+        try:
+            return _build_locked(extract_dir, period, releases, period_dir, codes,
+                                 encoding=encoding, note=note, progress=progress)
+        except BaseException:
+            if fresh:  # a failed first build leaves nothing behind, not an empty lock folder
+                _remove_if_empty(period_dir / BUILD_LOCK, period_dir, releases / REVISIONS,
+                                 releases)
+            raise
+
+
+def _remove_if_empty(lock: Path, *folders: Path) -> None:
+    """Remove the lock file, then each folder unless something else is in it (another
+    period's build may be running in the same new releases folder)."""
+    lock.unlink(missing_ok=True)
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:
+            return
+
+
+def _build_locked(
+    extract_dir: Path,
+    period: Period,
+    releases: Path,
+    period_dir: Path,
+    codes: CodeTable,
+    *,
+    encoding: str,
+    note: str,
+    progress: Callable[[str], None],
+) -> BuiltRelease:
     extract = load_extract(extract_dir, period, codes, encoding, progress)
     areas = codes.areas(period)
     try:
@@ -116,12 +227,10 @@ def build_release(
         tables = release_tables(extract.start, extract.end, extract.events, areas, period)
     finally:
         extract.cleanup()
-    releases.mkdir(parents=True, exist_ok=True)
-    period_dir = releases / REVISIONS / str(period)
-    period_dir.mkdir(parents=True, exist_ok=True)
     previous = revision_dirs(releases, str(period))
     revision = int(previous[-1].name[1:]) + 1 if previous else 1
     staging = Path(tempfile.mkdtemp(dir=period_dir, prefix=".building-"))
+    as_umask_allows(staging, folder=True)
     try:
         table_entries = []
         for name, frame in tables.items():

@@ -8,7 +8,9 @@ from typing import Any
 import polars as pl
 
 from stats.periods import Period
+from stats.publication import release_state
 from stats.release import ReleaseError, current_revision_dir, read_manifest, read_table
+from stats.taipei import now_utc
 
 HEADLINES = ["population", "households", "births", "deaths", "marriages", "divorces",
              "in_migration", "out_migration", "natural_increase", "social_increase"]
@@ -135,7 +137,7 @@ def release_report(releases: Path, period_text: str) -> dict[str, Any]:
         "period": str(period),
         "label_roc": period.roc_label,
         "revision": manifest["revision"],
-        "state": "draft" if not manifest.get("publication") else manifest.get("status"),
+        "state": release_state(release_dir, now_utc()),  # from the publication log
         "totals": totals,
         "comparisons": comparisons,
         "residuals": residuals.to_dicts(),

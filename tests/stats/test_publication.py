@@ -14,6 +14,7 @@ from stats.publication import (
     publish,
     published_revision_dir,
     read_calendar,
+    read_log,
 )
 from stats.release import ReleaseError, build_release, read_manifest
 from stats.report import previous_period, release_report
@@ -46,10 +47,14 @@ def test_a_built_release_is_a_draft_invisible_to_agencies(releases):
 
 
 def test_publish_now_records_who_and_when(releases):
+    # a release is immutable: publishing appends to the period's log, the manifest stays
+    manifest_bytes = (releases / "2024-03" / "manifest.json").read_bytes()
     manifest = publish(releases, "2024-03", by="stat.wang", now=T0)
     assert manifest["publication"]["by"] == "stat.wang"
     assert manifest["publication"]["at"] == "2024-04-10T08:00:00+00:00"
-    assert read_manifest(releases / "2024-03")["publication"]["by"] == "stat.wang"
+    assert (releases / "2024-03" / "manifest.json").read_bytes() == manifest_bytes
+    assert [(r["revision"], r["by"], r["at"]) for r in read_log(releases, "2024-03")] == [
+        (1, "stat.wang", "2024-04-10T08:00:00+00:00")]
     assert states(releases, T0) == [("2024-03", 1, "published")]
     assert published_revision_dir(releases, "2024-03", T0) == (releases / "2024-03").resolve()
 
