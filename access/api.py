@@ -26,6 +26,7 @@ from access.grants import granted_areas
 from access.models import ApiRequest, User
 from access.packages import granted_rows
 from access.reports import agency_report
+from exports.delimited import safe_csv_bytes
 from stats.catalogue import TABLES
 from stats.publication import list_releases, published_revision_dir
 from stats.release import read_manifest, read_table
@@ -198,7 +199,7 @@ def table_answer(
         frame = frame.filter(pl.col("area_level") == level)
     revision = int(read_manifest(release)["revision"])
     if accept and "text/csv" in accept:
-        body, content_type = frame.write_csv().encode("utf-8"), "text/csv; charset=utf-8"
+        body, content_type = safe_csv_bytes(frame), "text/csv; charset=utf-8"
     else:
         head = {"table": table, "period": period, "revision": revision, "columns": frame.columns}
         text = json.dumps(head, ensure_ascii=False)[:-1] + ', "rows": ' + rows_json(frame) + "}"
@@ -267,7 +268,7 @@ def log_answer(
         frame = pl.DataFrame(rows, schema=dict.fromkeys(LOG_FIELDS, pl.String) | {
             "seq": pl.Int64}, orient="row") if rows else pl.DataFrame(
             schema=dict.fromkeys(LOG_FIELDS, pl.String))
-        return ApiResponse(200, frame.write_csv().encode("utf-8"), "text/csv; charset=utf-8")
+        return ApiResponse(200, safe_csv_bytes(frame), "text/csv; charset=utf-8")
     body = {"agency": user.agency.name if user.agency else None, "from": str(first),
             "to": str(last), "entries": rows}
     return ApiResponse(200, json.dumps(body, ensure_ascii=False).encode())

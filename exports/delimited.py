@@ -22,9 +22,11 @@ zh-TW and English.
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 from pathlib import Path
+from collections.abc import Iterable
 from typing import Any, BinaryIO
 
 import polars as pl
@@ -47,11 +49,23 @@ ZH, EN = "zh-Hant-TW", "en"
 
 
 def write_csv(frame: pl.DataFrame, meta: ExportMeta, dest: BinaryIO, *, encoding: str) -> None:
-    """Write the table as CSV in ``encoding``, slice by slice."""
+    """Write the table as CSV in ``encoding``, slice by slice (``meta`` goes in the sidecar)."""
+    write_safe_csv(frame, dest, encoding=encoding)
+
+
+def write_safe_csv(frame: pl.DataFrame, dest: BinaryIO, *, encoding: str = "utf-8",
+                   numbers: Iterable[str] = ()) -> None:
+    """THE CSV writer: every CSV the product makes — release exports, SDMX-CSV, MOI's
+    layouts, the API's CSV answers and log, the audit report, ``--problems`` — is written
+    here, so every one is formula-safe (``exports.safety``), RFC 4180 (CRLF, minimal
+    quoting, nulls empty) and strictly encoded, with a BOM for ``utf-8-sig`` only.
+
+    ``numbers`` names text columns that hold numbers by construction (left as they are).
+    Written slice by slice: memory stays bounded by one slice whatever the frame's size.
+    """
     python_codec = codec(encoding)
-    safe = neutralise_formulas(frame)
-    header = _render(safe.clear(), header=True).decode("utf-8")
-    dest.write(header.encode(python_codec, errors="strict"))  # utf-8-sig: the BOM, once
+    safe = neutralise_formulas(frame, numbers)
+    dest.write(_header(safe).encode(python_codec, errors="strict"))  # utf-8-sig: BOM once
     unicode = python_codec.startswith("utf")
     if not unicode:
         safe = _bytes_as_latin1(safe, python_codec)
@@ -60,6 +74,21 @@ def write_csv(frame: pl.DataFrame, meta: ExportMeta, dest: BinaryIO, *, encoding
         # polars renders UTF-8; in the Big5/EUC-TW case every non-ASCII character stands
         # for one byte of the target encoding, which latin-1 turns back into that byte
         dest.write(rendered if unicode else rendered.decode("utf-8").encode("latin-1"))
+
+
+def safe_csv_bytes(frame: pl.DataFrame, *, encoding: str = "utf-8") -> bytes:
+    """``write_safe_csv`` into memory, for answers small enough to hold (API, reports)."""
+    buffer = io.BytesIO()
+    write_safe_csv(frame, buffer, encoding=encoding)
+    return buffer.getvalue()
+
+
+def _header(frame: pl.DataFrame) -> str:
+    """The header line, quoted only where needed (an empty name stays empty, as MOI's
+    single-age file ends its header with a comma)."""
+    line = io.StringIO()
+    csv.writer(line, lineterminator=LINE_END).writerow(frame.columns)
+    return line.getvalue()
 
 
 def _bytes_as_latin1(frame: pl.DataFrame, python_codec: str) -> pl.DataFrame:

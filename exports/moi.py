@@ -37,8 +37,6 @@ maps them to standard Unicode by default, and ``private_use={}`` keeps them as M
 
 from __future__ import annotations
 
-import csv
-import io
 from pathlib import Path
 from typing import BinaryIO
 
@@ -46,15 +44,14 @@ import numpy as np
 import polars as pl
 
 from exports import UnknownFormat
+from exports.delimited import write_safe_csv
 from exports.meta import ExportMeta, load_for_export
 from exports.safety import neutralise_formulas
-from exports.text import codec
 from stats.periods import Period, roc_yyymm
 from stats.release import read_table
 from stats.schemas import AGES, SEXES
 
 SUPPORTED = ("vital_events", "population_by_age")
-LINE_END = "\r\n"
 
 VITAL_HEADER = (
     "統計年月", "區域別代碼", "區域別", "村里名稱",
@@ -246,15 +243,9 @@ def moi_rows(frame: pl.DataFrame, meta: ExportMeta) -> tuple[pl.DataFrame, bool]
 def write_moi(frame: pl.DataFrame, meta: ExportMeta, dest: BinaryIO, *, encoding: str) -> None:
     """Write the table in MOI's open-data layout (``utf-8-sig`` reproduces MOI's bytes)."""
     rows, trailing = moi_rows(neutralise_formulas(frame), meta)
-    extra = [""] if trailing else []  # MOI's single-age file ends every line with a comma
-    head = io.StringIO()
-    csv.writer(head, lineterminator=LINE_END).writerow([*rows.columns, *extra])
-    if trailing:
-        rows = rows.with_columns(pl.lit(None, pl.String).alias("trailing_empty"))
-    body = rows.write_csv(include_header=False, line_terminator=LINE_END,
-                          quote_style="necessary", null_value="")
-    text = head.getvalue() + body  # the body by polars: no Python loop over the rows
-    dest.write(text.encode(codec(encoding), errors="strict"))  # utf-8-sig: BOM first
+    if trailing:  # MOI's single-age file ends every line, the header too, with a comma
+        rows = rows.with_columns(pl.lit(None, pl.String).alias(""))
+    write_safe_csv(rows, dest, encoding=encoding)  # the one CSV writer: no loop over rows
 
 
 def load_for_moi(release_dir: Path, table: str) -> tuple[pl.DataFrame, ExportMeta]:

@@ -3,14 +3,19 @@
 A cell starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return is read as a
 formula by Excel and LibreOffice (OWASP "CSV injection"). Such text gets a leading
 apostrophe, which spreadsheets show as text and never evaluate. Numbers are untouched:
-only string columns are rewritten, so a negative count stays a number.
+only text columns (strings, categoricals) are rewritten, so a negative count stays a
+number; a text column that holds numbers by construction (SDMX-CSV's ``OBS_VALUE``, numbers
+or ``NaN``) is named in ``numbers`` and left as it is.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import polars as pl
 
 TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+TRIGGER_PATTERN = "^[=+\\-@\t\r]"
 
 
 def is_formula_like(text: str) -> bool:
@@ -18,16 +23,18 @@ def is_formula_like(text: str) -> bool:
     return text.startswith(TRIGGERS)
 
 
-def neutralise_formulas(frame: pl.DataFrame) -> pl.DataFrame:
-    """String columns with every formula-like value prefixed by an apostrophe."""
-    pattern = "^[=+\\-@\t\r]"
-    return frame.with_columns(
-        [
-            pl.when(pl.col(name).str.contains(pattern))
-            .then(pl.lit("'") + pl.col(name))
-            .otherwise(pl.col(name))
-            .alias(name)
-            for name, dtype in frame.schema.items()
-            if dtype == pl.String
-        ]
-    )
+def _is_text(dtype: pl.DataType) -> bool:
+    return dtype == pl.String or isinstance(dtype, pl.Categorical | pl.Enum)
+
+
+def neutralise_formulas(frame: pl.DataFrame, numbers: Iterable[str] = ()) -> pl.DataFrame:
+    """Text columns (except ``numbers``) with every formula-like value prefixed by ``'``."""
+    keep = set(numbers)
+    columns = []
+    for name, dtype in frame.schema.items():
+        if name in keep or not _is_text(dtype):
+            continue
+        text = pl.col(name).cast(pl.String)
+        columns.append(pl.when(text.str.contains(TRIGGER_PATTERN))
+                       .then(pl.lit("'") + text).otherwise(text).alias(name))
+    return frame.with_columns(columns) if columns else frame

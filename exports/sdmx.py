@@ -32,8 +32,6 @@ scheme and the data structure. It is always UTF-8 XML; the CLI writes it beside 
 
 from __future__ import annotations
 
-import codecs
-import io
 import re
 import xml.etree.ElementTree as ET
 from typing import BinaryIO
@@ -50,9 +48,10 @@ from exports.jsonstat import (
     key_labels,
     table_cube,
 )
+from exports.delimited import write_safe_csv
 from exports.meta import ExportMeta
 from exports.safety import neutralise_formulas
-from exports.text import codec, prepare_text
+from exports.text import prepare_text
 from stats.periods import Period
 
 AGENCY = "TW_MOI"
@@ -165,21 +164,10 @@ def observations(frame: pl.DataFrame, meta: ExportMeta) -> pl.DataFrame:
 
 
 def write_sdmx_csv(frame: pl.DataFrame, meta: ExportMeta, dest: BinaryIO, *, encoding: str) -> None:
-    """Write the table as SDMX-CSV 2.0 in ``encoding``, streamed in slices."""
-    rows = observations(frame, meta)
-    python_codec = codec(encoding)
-    if python_codec.startswith("utf"):  # polars writes UTF-8 itself
-        if python_codec == "utf-8-sig":
-            dest.write(codecs.BOM_UTF8)
-        rows.write_csv(dest, line_terminator="\r\n")
-        return
-    encoder = codecs.getincrementalencoder(python_codec)(errors="strict")
-    step = 250_000
-    for start in range(0, max(rows.height, 1), step):
-        buffer = io.StringIO()
-        rows.slice(start, step).write_csv(buffer, include_header=start == 0, line_terminator="\r\n")
-        dest.write(encoder.encode(buffer.getvalue()))
-    dest.write(encoder.encode("", final=True))
+    """Write the table as SDMX-CSV 2.0 in ``encoding``, streamed in slices (by the one
+    CSV writer, ``exports.delimited.write_safe_csv``)."""
+    # OBS_VALUE is text only to hold SDMX's NaN beside the numbers: it is left as it is
+    write_safe_csv(observations(frame, meta), dest, encoding=encoding, numbers=["OBS_VALUE"])
 
 
 # --- the data-structure definition (SDMX-ML 2.1 structure message) ---------------------------

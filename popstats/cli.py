@@ -122,13 +122,20 @@ def build(extract: Path, period: str, releases: Path, codes: Path | None, encodi
 
 
 def _write_problems(path: Path, error: ValidationError) -> None:
-    import csv
+    """Every problem as CSV (UTF-8 with BOM for Excel) by the one formula-safe CSV writer:
+    a problem's value is the extract's own text, which may start with ``=``."""
+    import polars as pl
 
-    with path.open("w", newline="", encoding="utf-8-sig") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["file", "row", "column", "value", "rule"])
-        for p in error.problems:
-            writer.writerow([p.file, p.row or "", p.column or "", p.value or "", p.rule])
+    from exports.delimited import write_safe_csv
+
+    frame = pl.DataFrame(
+        [[p.file, p.row, p.column, p.value, p.rule] for p in error.problems],
+        schema={"file": pl.String, "row": pl.Int64, "column": pl.String, "value": pl.String,
+                "rule": pl.String},
+        orient="row",
+    )
+    with path.open("wb") as fh:
+        write_safe_csv(frame, fh, encoding="utf-8-sig")
 
 
 @main.command("publish")
