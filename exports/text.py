@@ -23,15 +23,10 @@ from pathlib import Path
 import polars as pl
 
 import stats.encodings  # noqa: F401  (registers euc_tw)
+from stats.charsets import OFFERED, UnknownEncodingName, canonical
 from stats.encodings import unencodable
 
-ENCODINGS = {
-    "utf-8-sig": "utf-8-sig",
-    "utf-8": "utf-8",
-    "cp950": "cp950",
-    "big5hkscs": "big5hkscs",
-    "euc-tw": "euc_tw",
-}
+ENCODINGS = OFFERED  # the one list (stats.charsets), shared with the extract reader
 POLICIES = ("strict", "ncr", "replace")
 MARKER = "□"  # U+25A1: present in CP950, BIG5-HKSCS and EUC-TW, and visibly not a letter
 
@@ -87,14 +82,11 @@ class Unencodable(ValueError):
 
 
 def codec(encoding: str) -> str:
-    """The Python codec for an offered encoding name."""
+    """The Python codec for an offered encoding name or its alias (``big5`` → cp950)."""
     try:
-        return ENCODINGS[encoding.lower()]
-    except KeyError:
-        raise UnknownEncoding(
-            f"unknown encoding {encoding!r}; expected one of {', '.join(ENCODINGS)} "
-            "(BIG-5E has no implementation anywhere: use cp950 or big5hkscs)"
-        ) from None
+        return ENCODINGS[canonical(encoding)]
+    except UnknownEncodingName as exc:
+        raise UnknownEncoding(str(exc)) from None
 
 
 def load_private_use_map(path: Path | None) -> dict[str, str]:

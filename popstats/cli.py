@@ -12,6 +12,7 @@ from pathlib import Path
 
 import click
 
+from popstats.encoding_option import ENCODING
 from stats.codes import CodeTableError, code_table
 from stats.periods import Month, Period, PeriodError
 from stats.problems import ValidationError
@@ -97,8 +98,7 @@ def sample(out: Path, scale: float, seed: int, start: str, months: int, codes: P
 @click.option("--codes", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Official code table; default: the built-in demo table.")
 @click.option("--encoding", default="utf-8", show_default=True,
-              type=click.Choice(["utf-8", "utf-8-sig", "cp950", "big5", "big5hkscs", "euc-tw"]),
-              help="Encoding of CSV inputs.")
+              type=ENCODING, help="Encoding of CSV inputs.")
 @click.option("--note", default="", help="Revision note (why this build).")
 @click.option("--problems", "problems_file", type=click.Path(path_type=Path),
               help="Also write every problem found as CSV to this file.")
@@ -110,10 +110,10 @@ def build(extract: Path, period: str, releases: Path, codes: Path | None, encodi
         built = build_release(extract, target, releases, _codes(codes), encoding=encoding,
                               note=note, progress=_progress)
     except ValidationError as exc:
-        click.echo(exc.report(limit=500), err=True)
-        if problems_file is not None:
+        if problems_file is not None:  # written first: the listing's last line points to it
             _write_problems(problems_file, exc)
-        click.echo(f"Error: {exc}; nothing was written.", err=True)
+        shown_in = str(problems_file) if problems_file is not None else None
+        click.echo(exc.report(limit=500, problems_file=shown_in), err=True)
         sys.exit(EXIT_INVALID_INPUT)
     except ReleaseError as exc:
         raise click.ClickException(str(exc)) from exc
@@ -248,8 +248,8 @@ def _format_report(report: dict) -> str:
 @click.option("--table", required=True, help="Table name, e.g. population_by_age.")
 @click.option("--format", "fmt", required=True, help="csv, xlsx, ods, sav, dta, parquet, netcdf, "
               "px, jsonstat, sdmx-csv or moi.")
-@click.option("--encoding", default="utf-8-sig", show_default=True,
-              help="utf-8-sig, utf-8, cp950, big5hkscs or euc-tw (text formats).")
+@click.option("--encoding", default="utf-8-sig", show_default=True, type=ENCODING,
+              help="Text formats' encoding (BIG-5E has no implementation: cp950 or big5hkscs).")
 @click.option("--policy", type=click.Choice(["strict", "ncr", "replace"]), default="strict",
               show_default=True, help="What to do with characters the encoding cannot hold.")
 @click.option("--made-chars", "made_chars", type=click.Path(exists=True, dir_okay=False, path_type=Path),

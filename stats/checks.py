@@ -21,6 +21,8 @@ from stats.population import repeated_values
 from stats.problems import Problem
 from stats.schemas import EVENT_COLUMNS, RESIDENT_COLUMNS
 from stats.validate import (
+    ID_PATTERN,
+    ID_RULE,
     Rule,
     event_rules,
     missing_columns,
@@ -69,26 +71,55 @@ def narrow_to_bad_values(
     return narrowed
 
 
-def identifier_rules(raw: pl.LazyFrame, columns: list[str], unique: str) -> list[Rule]:
-    """Missing and duplicate identifiers, checked on one materialised column at a time.
+def identifier_checks(
+    raw: pl.LazyFrame, file: str, columns: list[str], unique: str
+) -> tuple[list[Rule], list[Problem], Counter[tuple[str, str]]]:
+    """Missing, malformed and duplicate identifiers, checked on one materialised column at a time.
 
     Ids are nearly all distinct, so their distinct values are no shortcut; reading each
     column once and testing it in memory beats a row pass. Returns row rules only for
-    the checks that found something.
+    the checks that found something (the bad values, so the row pass tests membership
+    only), and the duplicates already located: each names the row where its id first
+    appeared.
     """
-    rules = []
+    rules: list[Rule] = []
+    problems: list[Problem] = []
+    counts: Counter[tuple[str, str]] = Counter()
     for column in columns:
         values = raw.select(pl.col(column).cast(pl.String)).collect().to_series()
         missing = values.is_null() | (values.str.len_bytes() == 0)
+        text = pl.col(column).cast(pl.String)
         if missing.any():
-            text = pl.col(column).cast(pl.String)
             rules.append(Rule(column, "required value missing",
                               text.is_null() | (text.str.len_bytes() == 0)))
-        if column == unique and repeated_values(values.filter(~missing)).len() > 0:
-            text = pl.col(column).cast(pl.String)
-            rules.append(Rule(column, f"duplicate {column}", (text.str.len_bytes() > 0)
-                              & ~text.is_first_distinct()))
-    return rules
+        present = values.filter(~missing)
+        malformed = present.filter(~present.str.contains(ID_PATTERN)).unique()
+        if malformed.len():
+            rules.append(Rule(column, ID_RULE, text.is_in(malformed.implode())))
+        if column == unique and (repeated := repeated_values(present)).len() > 0:
+            found, n = duplicate_problems(raw, file, column, repeated)
+            problems += found
+            counts[(file, f"{column}: duplicate {column}")] += n
+    return rules, problems, counts
+
+
+def duplicate_problems(raw: pl.LazyFrame, file: str, column: str,
+                       repeated: pl.Series) -> tuple[list[Problem], int]:
+    """The repeats of duplicated ids (up to the listing cap), each naming the row where the
+    id first appeared, and how many repeats there are."""
+    rows = (
+        raw.select("row", pl.col(column).cast(pl.String))
+        .filter(pl.col(column).is_in(repeated.implode()))
+        .sort("row")
+        .with_columns(pl.col("row").first().over(column).alias("first"))
+        .filter(pl.col("row") != pl.col("first"))
+        .collect()
+    )
+    listed = [
+        Problem(file, int(row), column, value, f"duplicate {column} (first at row {first})")
+        for row, value, first in rows.head(MAX_LISTED_ROWS).iter_rows()
+    ]
+    return listed, rows.height
 
 
 def located_problems(
@@ -137,7 +168,9 @@ def find_problems(
     row_rules = [r for r in rules if id(r) not in handled]
     row_rules += narrow_to_bad_values(raw, single, columns)
     ids = sorted({r.column for r in on_ids} | {ID_COLUMNS[kind]})
-    row_rules += identifier_rules(raw, ids, ID_COLUMNS[kind])
+    id_rules, duplicates, counts = identifier_checks(raw, file, ids, ID_COLUMNS[kind])
+    row_rules += id_rules
     if not row_rules:
-        return [], Counter()
-    return located_problems(typed_frame(raw, columns), file, row_rules, columns)
+        return duplicates, counts
+    found, found_counts = located_problems(typed_frame(raw, columns), file, row_rules, columns)
+    return duplicates + found, counts + found_counts

@@ -13,6 +13,7 @@ import polars as pl
 from stats.checks import find_problems
 from stats.codes import CodeTable
 from stats.io import SourceFile, count_rows, find_source, read_failure, scan_source, sha256_of
+from stats.lifecycle import lifecycle_problems
 from stats.periods import Period
 from stats.problems import Problem, ValidationError
 from stats.schemas import EVENT_COLUMNS, RESIDENT_COLUMNS
@@ -71,11 +72,14 @@ def load_extract(
     # checksums are pure I/O + hashing (the GIL is released): compute them while polars checks
     hashing = ThreadPoolExecutor(max_workers=1)
     digests = [hashing.submit(sha256_of, source.path) for source in sources]
+    checked_events: list[tuple[str, pl.LazyFrame]] = []
     for source in sources:
         progress(f"checking {source.path.name}")
         raw, file_problems = scan_source(source, encoding)
-        if raw is not None and not file_problems:
-            file_problems = count_rows(raw, source, encoding)
+        # a problem located in rows (undecodable bytes, a truncated last line) leaves the
+        # rest of the file worth checking; a whole-file problem does not
+        if raw is not None and not any(p.row is None for p in file_problems):
+            file_problems += count_rows(raw, source, encoding)
         counts.update((p.file, p.rule) for p in file_problems)
         if raw is not None and not any(p.row is None for p in file_problems):
             try:
@@ -87,9 +91,15 @@ def load_extract(
                 found_counts = Counter((p.file, p.rule) for p in found)
             file_problems += found
             counts.update(found_counts)
+            if source.kind == "events" and not any(p.row is None for p in found):
+                checked_events.append((str(source.path), raw))
         problems += file_problems
         if raw is not None:
             frames[(source.kind, str(source.month))] = raw
+    # one person's events across every month of the period (a DEATH in January, a MOVE in March)
+    found, found_counts = lifecycle_problems(checked_events)
+    problems += found
+    counts.update(found_counts)
     for source, digest in zip(sources, digests, strict=True):
         source.sha256 = digest.result()
     hashing.shutdown()

@@ -18,30 +18,16 @@ from pathlib import Path
 import polars as pl
 
 import stats.encodings  # noqa: F401  (registers the euc_tw codec)
+from stats.charsets import reading_codec
 from stats.periods import Month
 from stats.problems import Problem
 
 CHUNK = 16 * 1024 * 1024
-ENCODINGS = {
-    "utf-8": "utf-8",
-    "utf8": "utf-8",
-    "utf-8-sig": "utf-8",
-    "cp950": "cp950",
-    "big5": "cp950",
-    "big5hkscs": "big5hkscs",
-    "euc-tw": "euc_tw",
-    "euc_tw": "euc_tw",
-}
 
 
 def python_encoding(name: str) -> str:
-    """The Python codec name for an encoding the user declared (``--encoding``)."""
-    try:
-        return ENCODINGS[name.lower()]
-    except KeyError:
-        raise ValueError(
-            f"unknown encoding {name!r}; expected one of {', '.join(sorted(ENCODINGS))}"
-        ) from None
+    """The Python codec for an encoding the user declared (``--encoding``; see stats.charsets)."""
+    return reading_codec(name)
 
 
 @dataclass
@@ -215,10 +201,13 @@ def scan_source(source: SourceFile, encoding: str) -> tuple[pl.LazyFrame | None,
         columns = lf.collect_schema().names()
     except Exception as exc:
         return None, [*problems, Problem(str(path), None, None, None, f"not a readable CSV file: {exc}")]
-    lf = lf.rename({c: c.lstrip("\ufeff").strip() for c in columns})
+    lf = lf.rename({c: c.lstrip("\ufeff").strip() for c in columns}).with_row_index("row", offset=1)
     if (tail := truncated_tail(path, len(columns))) is not None:
-        problems.append(tail)
-    return lf.with_row_index("row", offset=1), problems
+        # the cut line is the file's last row: report it there and check every other row
+        last = int(lf.select(pl.len()).collect().item())
+        problems.append(replace(tail, row=last))
+        lf = lf.filter(pl.col("row") < last)
+    return lf, problems
 
 
 def count_rows(lf: pl.LazyFrame, source: SourceFile, encoding: str) -> list[Problem]:

@@ -38,13 +38,33 @@ class ValidationError(ValueError):
         total = sum(self.counts.values())
         super().__init__(f"{total} problem{'s' if total != 1 else ''} in the extract")
 
-    def report(self, limit: int | None = None) -> str:
-        """Human-readable listing: every problem (up to ``limit``), then totals per rule."""
+    @property
+    def total(self) -> int:
+        """Every problem found, listed or only counted."""
+        return sum(self.counts.values())
+
+    def report(self, limit: int | None = None, problems_file: str | None = None) -> str:
+        """Human-readable listing: the problems (up to ``limit``), the totals per rule, and
+        last the total with where to find the ones not shown (``--problems FILE``)."""
         shown = self.problems if limit is None else self.problems[:limit]
         lines = [str(p) for p in shown]
-        if len(shown) < len(self.problems):
-            lines.append(f"... {len(self.problems) - len(shown)} more listed problems not shown")
-        lines.append(f"{self}:")
+        lines.append("Problems by rule:")
         for (file, rule), n in sorted(self.counts.items()):
             lines.append(f"  {n:>9,}  {file}: {rule}")
+        lines.append(self.footer(len(shown), problems_file))
         return "\n".join(lines)
+
+    def footer(self, shown: int, problems_file: str | None = None) -> str:
+        """``1,234 problems in the extract; nothing was written. 500 shown above, 734 more:
+        add --problems FILE …`` — the last line a statistician reads."""
+        total, listed = self.total, len(self.problems)
+        text = f"{total:,} problem{'s' if total != 1 else ''} in the extract; nothing was written."
+        if problems_file is not None:
+            where = (f"all {listed:,} are listed in {problems_file}" if listed == total else
+                     f"the first {listed:,} are listed in {problems_file} (rows listed per "
+                     "file and rule are capped; the counts above cover all)")
+            return f"{text} {shown:,} shown above; {where}."
+        if shown >= total:
+            return f"{text} All shown above."
+        return (f"{text} {shown:,} shown above, {total - shown:,} more: add --problems FILE "
+                "to write every listed problem as CSV.")

@@ -16,6 +16,14 @@ from stats.periods import ROC_OFFSET, Month
 from stats.problems import Problem
 from stats.schemas import EVENT_COLUMNS, EVENT_TYPES, RESIDENT_COLUMNS
 
+# What each coded column's values mean (CONTRACT §1), named in the problem when one is wrong.
+CODE_MEANINGS: dict[str, dict[int, str]] = {
+    "sex": {1: "male", 2: "female"},
+    "partner_sex": {1: "male", 2: "female"},
+    "indigenous": {0: "not indigenous", 1: "lowland", 2: "highland"},
+    "marital_status": {1: "never married", 2: "married", 3: "divorced", 4: "widowed"},
+}
+
 _ISO = r"^\d{4}-\d{2}-\d{2}$"
 _ROC = r"^\d{7}$"
 
@@ -69,6 +77,11 @@ def raw_present(name: str) -> pl.Expr:
 
 
 ID_COLUMNS = ("person_id", "household_id", "event_id")
+# Identifiers are keys that join files together: visible ASCII only (``!`` to ``~``, 0x21–0x7E:
+# letters, digits and punctuation), so a NUL byte, a space, a control or private-use character
+# — invisible or lost in another program — can never make two keys that look equal differ.
+ID_PATTERN = r"^[!-~]+$"
+ID_RULE = "not a valid identifier: only visible ASCII characters ! to ~ (letters, digits, punctuation)"
 
 
 def typed_frame(
@@ -142,13 +155,21 @@ def _malformed(name: str, what: str) -> Rule:
     return Rule(name, f"not a valid {what}", raw_present(name) & _t(name).is_null())
 
 
+def allowed_text(allowed: tuple[int | str, ...], meanings: dict[int, str] | None = None) -> str:
+    """``must be 1 or 2 (1 male, 2 female)``: the allowed values, and what they mean."""
+    values = [str(a) for a in allowed]
+    listed = values[0] if len(values) == 1 else f"{', '.join(values[:-1])} or {values[-1]}"
+    if meanings:
+        listed += f" ({', '.join(f'{a} {meanings[a]}' for a in allowed)})"  # type: ignore[index]
+    return f"must be {listed}"
+
+
 def _one_of(name: str, allowed: tuple[int, ...], when: pl.Expr | None = None) -> list[Rule]:
+    """A coded column: one rule naming the allowed values, whatever the wrong value is
+    (``M``, ``3``, ``1.5``)."""
     present = raw_present(name) if when is None else raw_present(name) & when
-    listed = ", ".join(str(a) for a in allowed)
-    return [
-        Rule(name, "not an integer", present & _t(name).is_null()),
-        Rule(name, f"not one of {listed}", present & _t(name).is_not_null() & ~_t(name).is_in(allowed)),
-    ]
+    rule = allowed_text(allowed, CODE_MEANINGS.get(name))
+    return [Rule(name, rule, present & (_t(name).is_null() | ~_t(name).is_in(allowed)))]
 
 
 def _code_rules(name: str, month: Month, codes: CodeTable, when: pl.Expr) -> list[Rule]:
@@ -188,7 +209,7 @@ def event_rules(month: Month, codes: CodeTable) -> list[Rule]:
                 "person_id", "sex", "birth_date"]
     rules = [_required(c) for c in required]
     rules += [
-        Rule("event_type", f"not one of {', '.join(EVENT_TYPES)}",
+        Rule("event_type", allowed_text(EVENT_TYPES),
              kind.is_not_null() & ~kind.is_in(EVENT_TYPES)),
         _malformed("registration_date", "date (YYYY-MM-DD or ROC YYYMMDD)"),
         _malformed("occurrence_date", "date (YYYY-MM-DD or ROC YYYMMDD)"),

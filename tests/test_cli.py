@@ -67,7 +67,8 @@ def test_invalid_input_exits_2_with_every_problem_and_writes_nothing(extract, tm
     result = CliRunner().invoke(main, ["build", "--input", str(extract), "--period", "2025-03",
                                        "--out", str(tmp_path / "rel"), "--problems", str(problems)])
     assert result.exit_code == 2
-    assert "residents_202503.csv: row 1: column sex: value '9': not one of 1, 2" in result.output
+    assert ("residents_202503.csv: row 1: column sex: value '9': must be 1 or 2 (1 male, 2 female)"
+            in result.output)
     assert "row 2: column village_code: value '12345678901': unknown village code" in result.output
     assert "row 2: column birth_date: value '2025-13-01': not a valid date" in result.output
     assert "nothing was written" in result.output

@@ -1,0 +1,112 @@
+"""A person's registrations across the period's events files, checked together.
+
+A register records a person's birth once and death once, and nothing of them after their
+death. The events of every month of a period (one for a month, three for a quarter, twelve
+for a year) are read together, so a DEATH in January and a MOVE in March of the same
+person is found like two rows of one file. Each problem names both rows.
+
+What the extract cannot show is not checked: marriages and divorces are one row per
+couple carrying spouse 1's ``person_id`` only, so a divorce in which a person was spouse 2,
+and the death of a person's spouse, are invisible; a MARRIAGE of someone married in the
+start snapshot may therefore be perfectly lawful (widowed or divorced as spouse 2 during
+the period) and is not refused.
+
+Group-bys and a join on ``person_id`` over the events only (≈ 180 k rows a month at
+national scale); the snapshots are not read.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import polars as pl
+
+from stats.checks import MAX_LISTED_ROWS
+from stats.problems import Problem
+from stats.schemas import EVENT_COLUMNS
+from stats.validate import typed_frame
+
+COLUMNS = ("person_id", "event_type", "registration_date", "occurrence_date")
+ONCE = ("BIRTH", "DEATH")
+# (column, rule) the counts are kept under; each listed problem's rule names the other row
+REPEATED = {kind: f"a second {kind} of the same person" for kind in ONCE}
+AFTER_DEATH = "an event registered after the person's DEATH"
+
+
+def _events(files: list[tuple[str, pl.LazyFrame]]) -> pl.LazyFrame:
+    """file, row, order and the typed columns of every events file, in month order."""
+    frames = [
+        typed_frame(raw.select("row", *COLUMNS), {c: EVENT_COLUMNS[c] for c in COLUMNS})
+        .select(pl.lit(file).alias("file"), "row",
+                *[pl.col(f"t_{c}").alias(c) for c in COLUMNS])
+        for file, raw in files
+    ]
+    # registration order, ties broken by file (months in order) and row
+    return (
+        pl.concat(frames)
+        .with_row_index("order")
+        .filter(pl.col("person_id").is_not_null())
+        .sort("registration_date", "order", nulls_last=True)
+    )
+
+
+def _where(file: pl.Expr, row: pl.Expr) -> pl.Expr:
+    """``events_202501.csv row 7`` (the file's name: all files sit in one folder)."""
+    return pl.format("{} row {}", file, row)
+
+
+def lifecycle_problems(
+    files: list[tuple[str, pl.LazyFrame]],
+) -> tuple[list[Problem], Counter[tuple[str, str]]]:
+    """Repeated BIRTHs or DEATHs of one person, and events registered after a DEATH.
+
+    ``files`` are (file name, raw frame with ``row``) of the period's events files.
+    """
+    if not files:
+        return [], Counter()
+    names = {file: Path(file).name for file, _ in files}
+    events = _events(files).with_columns(
+        pl.col("file").replace_strict(names, return_dtype=pl.String).alias("name")
+    )
+    once = events.filter(pl.col("event_type").is_in(ONCE))
+    by_person = ["person_id", "event_type"]
+    repeated = (
+        once.with_columns(
+            pl.int_range(pl.len()).over(by_person).alias("nth"),
+            _where(pl.col("name"), pl.col("row")).first().over(by_person).alias("first"),
+        )
+        .filter(pl.col("nth") > 0)
+        .select("file", "row", "person_id", "event_type",
+                pl.format("a second {} of this person (the first: {})",
+                          pl.col("event_type"), pl.col("first")).alias("rule"),
+                pl.col("event_type").replace_strict(REPEATED).alias("counted"))
+    )
+    deaths = (
+        once.filter(pl.col("event_type") == "DEATH")
+        .group_by("person_id", maintain_order=True)
+        .first()
+        .select("person_id", pl.col("registration_date").alias("died_registered"),
+                pl.col("occurrence_date").alias("died"),
+                _where(pl.col("name"), pl.col("row")).alias("death"))
+    )
+    after = (
+        events.filter(pl.col("event_type") != "DEATH")
+        .join(deaths, on="person_id")
+        .filter((pl.col("registration_date") > pl.col("died_registered"))
+                | ((pl.col("registration_date") == pl.col("died_registered"))
+                   & (pl.col("occurrence_date") > pl.col("died"))))
+        .select("file", "row", "person_id", "event_type",
+                pl.format("{} registered after this person's DEATH ({})",
+                          pl.col("event_type"), pl.col("death")).alias("rule"),
+                pl.lit(AFTER_DEATH).alias("counted"))
+    )
+    found = pl.concat([repeated, after]).collect()
+    problems = [
+        Problem(file, int(row), "person_id", person, rule)
+        for file, row, person, _, rule, _ in found.head(MAX_LISTED_ROWS).iter_rows()
+    ]
+    counts: Counter[tuple[str, str]] = Counter()
+    for file, counted, n in found.group_by("file", "counted").len().iter_rows():
+        counts[(file, f"person_id: {counted}")] += n
+    return problems, counts
