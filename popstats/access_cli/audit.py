@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import TypeVar
 
 import click
+from sqlalchemy.orm import Session
 
 from access import audit, checkpoints, reports, signing
+from access import audit_report as audit_report_module
+from exports.delimited import safe_csv_bytes
+from stats.periods import Period, PeriodError
 from popstats.access_cli.common import (
     DATE,
     _agency,
@@ -177,36 +181,82 @@ def audit_checkpoint(
 
 
 @audit_group.command("report")
-@click.option("--agency", required=True)
-@click.option(
-    "--from",
-    "first",
-    type=DATE,
-    metavar="YYYY-MM-DD",
-    required=True,
-    help="First day (Asia/Taipei).",
-)
-@click.option(
-    "--to", "last", type=DATE, metavar="YYYY-MM-DD", required=True, help="Last day (Asia/Taipei)."
-)
+@click.option("--agency", help="One agency (default with --out: every agency with entries).")
+@click.option("--period", help="A month, quarter or year (2025-03, 2025-Q1, 2025), in place of "
+              "--from/--to.")
+@click.option("--from", "first", type=DATE, metavar="YYYY-MM-DD", help="First day (Asia/Taipei).")
+@click.option("--to", "last", type=DATE, metavar="YYYY-MM-DD", help="Last day (Asia/Taipei).")
 @click.option("--json", "as_json", is_flag=True, help="Every entry as JSON (the agency's own log).")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the periodic audit report (point 18) to FILE.html or FILE.csv.")
+@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True,
+              help="Language of the --out report.")
 @db_option
-def audit_report(
-    agency: str, first: datetime, last: datetime, as_json: bool, db: str | None
-) -> None:
-    """What an agency obtained in a period, through which channel, by whom."""
+def audit_report(agency: str | None, period: str | None, first: datetime | None,
+                 last: datetime | None, as_json: bool, out: Path | None, lang: str,
+                 db: str | None) -> None:
+    """What agencies obtained in a period, through which channel, by whom; with --out the
+    periodic audit report an auditor keeps (per agency: queries, downloads, deliveries,
+    refusals, sanctions; the log's verification and head)."""
+    span = _report_span(period, first, last)
+    if out is None and agency is None:
+        raise click.UsageError("give --agency, or --out FILE for the report on every agency")
     with _session(db) as session:
-        report = reports.agency_report(
-            session, _agency(session, agency).id, first.date(), last.date()
-        )
+        agency_id = _agency(session, agency).id if agency else None
+        if out is not None:
+            _write_periodic_report(session, span, agency_id, out, lang)
+            return
+        report = reports.agency_report(session, agency_id, *span)
     if as_json:
         _echo_json(report)
         return
     click.echo(
-        f"{agency}: {first.date()} – {last.date()}: {len(report['entries'])} entries, "
+        f"{agency}: {span[0]} – {span[1]}: {len(report['entries'])} entries, "
         f"{len(report['obtained'])} deliveries"
     )
     for row in report["summary"]:
         click.echo(
             f"  {row['count']:>5}  {row['action']:<28} {row['channel'] or '-':<15} {row['actor']}"
         )
+
+
+def _report_span(period: str | None, first: datetime | None,
+                 last: datetime | None) -> tuple[date, date]:
+    if period is not None:
+        if first or last:
+            raise click.UsageError("give --period or --from/--to, not both")
+        try:
+            parsed = Period.parse(period)
+        except PeriodError as exc:
+            raise click.BadParameter(str(exc), param_hint="--period") from exc
+        return parsed.first_day, parsed.reference_date
+    if first is None or last is None:
+        raise click.UsageError("give --period, or both --from and --to")
+    if last < first:
+        raise click.BadParameter(f"--to {last.date()} is before --from {first.date()}")
+    return first.date(), last.date()
+
+
+def _write_periodic_report(session: Session, span: tuple[date, date], agency_id: int | None,
+                           out: Path, lang: str) -> None:
+    suffix = out.suffix.lower()
+    if suffix not in (".html", ".csv"):
+        raise click.BadParameter(f"{out}: the report is written as .html or .csv",
+                                 param_hint="--out")
+    report = audit_report_module.periodic_report(
+        session, *span, _now(), None if agency_id is None else [agency_id])
+    if suffix == ".html":
+        content = audit_report_module.render_html(report, lang).encode("utf-8")
+    else:  # with a BOM, so that Excel opens the Chinese headers as UTF-8
+        content = safe_csv_bytes(audit_report_module.report_frame(report, lang),
+                                 encoding="utf-8-sig")
+    partial = out.with_name(f".{out.name}.partial")
+    partial.write_bytes(content)
+    partial.replace(out)  # a reader never sees half a report
+    audit.record(session, "provider", "audit.report", f"audit:{span[0]}..{span[1]}", _now(),
+                 {"file": out.name, "agencies": len(report.rows), "log_ok": report.log_ok})
+    click.echo(f"audit report {span[0]} – {span[1]}: {len(report.rows)} agencies, log "
+               f"{'intact' if report.log_ok else 'DOES NOT VERIFY'}; written to {out}")
+    if not report.log_ok:
+        for problem in report.log_problems:
+            click.echo(problem, err=True)
