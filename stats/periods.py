@@ -136,9 +136,52 @@ class Period:
             return f"{roc}年第{self.number}季"
         return f"{roc}年"
 
+    @property
+    def en_label(self) -> str:
+        """Label in English: ``Mar 2025``, ``2025 Q1``, ``2025``."""
+        if self.kind == "month":
+            return f"{MONTHS_EN[self.number - 1]} {self.year}"
+        if self.kind == "quarter":
+            return f"{self.year} Q{self.number}"
+        return str(self.year)
+
+    def label(self, lang: str) -> str:
+        """The label people read in ``lang`` (``zh``: ROC calendar; ``en``: Gregorian)."""
+        return self.roc_label if lang == "zh" else self.en_label
+
+    def shift(self, steps: int) -> Period:
+        """The period ``steps`` periods of the same kind later (earlier if negative)."""
+        if self.kind == "year":
+            return Period("year", self.year + steps, 0)
+        per_year = 12 if self.kind == "month" else 4
+        index = self.year * per_year + self.number - 1 + steps
+        return Period(self.kind, index // per_year, index % per_year + 1)
+
     def sub_periods(self) -> list[Period]:
         """The monthly periods that make up this period."""
         return [Period("month", m.year, m.month) for m in self.months]
+
+
+MONTHS_EN = ("Jan", "Feb", "Mar", "Apr", "May", "Jun",
+             "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def period_range(first: Period, last: Period) -> list[Period]:
+    """Every period from ``first`` to ``last`` inclusive (both of one kind).
+
+    Raises
+    ------
+    PeriodError
+        Periods of two kinds, or ``last`` before ``first``.
+    """
+    if first.kind != last.kind:
+        raise PeriodError(f"{first}..{last}: a range joins periods of one kind")
+    periods = [first]
+    while periods[-1] != last:
+        if len(periods) > 10_000 or (periods[-1].year, periods[-1].number) > (last.year, last.number):
+            raise PeriodError(f"{first}..{last}: the range ends before it starts")
+        periods.append(periods[-1].shift(1))
+    return periods
 
 
 def roc_yyymm(month: Month) -> str:

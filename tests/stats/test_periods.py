@@ -51,3 +51,22 @@ def test_bad_periods_are_refused_with_the_expected_forms(bad):
 def test_roc_compact_month():
     assert roc_yyymm(Month(2024, 12)) == "11312"
     assert roc_yyymm(Month(2021, 1)) == "11001"
+
+
+def test_ranges_of_one_kind() -> None:
+    from stats.periods import period_range
+
+    assert [str(p) for p in period_range(Period.parse("2024-11"), Period.parse("2025-02"))] == [
+        "2024-11", "2024-12", "2025-01", "2025-02"]
+    assert [str(p) for p in period_range(Period.parse("2024-Q4"), Period.parse("2025-Q1"))] == [
+        "2024-Q4", "2025-Q1"]
+    assert [str(p) for p in period_range(Period.parse("2024"), Period.parse("2024"))] == ["2024"]
+    for first, last in (("2025-03", "2025-01"), ("2025-01", "2025-Q1")):
+        with pytest.raises(PeriodError):
+            period_range(Period.parse(first), Period.parse(last))
+
+
+def test_english_labels() -> None:
+    assert [Period.parse(p).label("en") for p in ("2025-03", "2025-Q1", "2025")] == [
+        "Mar 2025", "2025 Q1", "2025"]
+    assert Period.parse("2025-03").label("zh") == "114年3月"
