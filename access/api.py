@@ -1,86 +1,320 @@
 """The online query API of CONTRACT §6 as framework-free handlers (``popstats serve`` routes
 map each request to one call and send back the ``ApiResponse``).
 
-401 without or with a bad token; 403, audited, for a table, area or period outside the
-caller's grant or a suspended, lapsed or terminated agency; every answer is recorded as an
-online-query delivery kept 1 day (point 17) and in the audit log (point 18).
+The order of checks for a table query, each answered before the next is tried:
+
+1. 400 — the query itself: only the known parameters, each of its syntax and length
+   (``validate_query``), before anything touches the database, the disk or the audit log;
+2. 401 — no or a bad token (``Authorization: Bearer TOKEN``, parsed strictly: RFC 6750);
+3. 403, audited — a table, area or period outside the caller's grant, or a suspended,
+   lapsed or terminated agency;
+4. 503 with ``Retry-After``, audited as ``api.outage`` — the provider's release store or
+   database is failing (point 15: the agency resends the query after the repair; this is
+   never a refusal);
+5. 404 — an area code of valid form that the release does not have, or a page past the last;
+6. 429 — the agency's daily volume is used up (``ApiLimits.daily_bytes``);
+7. 200 — one page of at most ``MAX_PAGE_ROWS`` rows, recorded (committed) as an online-query
+   delivery kept 1 day (point 17) and in the audit log (point 18) *before* it is sent. The
+   delivery keeps what was asked and the answer's SHA-256 and size, not a copy of its bytes:
+   ``reproduce_answer`` makes the same bytes again from the immutable release revision.
+
+The rate limit (``RateLimiter``, ``admit_request``) runs before all of this, per token and per
+agency (an unauthenticated caller: per address), with one audit entry per window of refusals.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import polars as pl
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from access import audit
-from access.accounts import hash_secret, token_user
-from access.calendar import local_date
-from access.deliveries import Forbidden, authorize, record_answer
+from access.accounts import hash_secret
+from access.calendar import end_of_day, local_date
+from access.deliveries import RETRIED_CHANNELS, Forbidden, authorize, record_online_answer
 from access.grants import granted_areas
-from access.models import ApiRequest, User
+from access.models import ApiRequest, ApiToken, ApiVolume, Delivery, User
 from access.packages import granted_rows
 from access.reports import agency_report
 from exports.delimited import safe_csv_bytes
 from stats.catalogue import TABLES
+from stats.codes import level_of_code
 from stats.publication import list_releases, published_revision_dir
-from stats.release import read_manifest, read_table
+from stats.release import REVISIONS, read_areas, read_manifest, read_table, revision_dirs
 
 CHANNEL = "online_query"
+LEVELS = ("national", "county", "township", "village")
+MAX_PAGE_ROWS = 50_000  # ≈ 2 MB of JSON for the widest table (population_by_age)
+RETRY_AFTER_SECONDS = 300  # what a 503 tells the agency to wait before resending
 
 
 @dataclass(frozen=True)
 class ApiResponse:
-    """Status, body bytes and content type of one answer."""
+    """Status, body bytes, content type and extra headers of one answer."""
 
     status: int
     body: bytes
     content_type: str = "application/json"
+    headers: tuple[tuple[str, str], ...] = ()
 
     def json(self) -> Any:
         """The body parsed as JSON."""
         return json.loads(self.body)
 
 
-def _error(status: int, message: str) -> ApiResponse:
-    return ApiResponse(status, json.dumps({"error": message}, ensure_ascii=False).encode())
+def _error(status: int, message: str, headers: tuple[tuple[str, str], ...] = (),
+           **extra: Any) -> ApiResponse:
+    body = json.dumps({"error": message, **extra}, ensure_ascii=False).encode()
+    return ApiResponse(status, body, headers=headers)
+
+
+def _unauthorized() -> ApiResponse:
+    return _error(401, "missing or invalid bearer token (Authorization: Bearer TOKEN)",
+                  (("WWW-Authenticate", 'Bearer realm="popstats"'),))
+
+
+# ---------------------------------------------------------------- who is asking
+
+# RFC 6750 §2.1: credentials = "Bearer" 1*SP b64token; we accept exactly one space (every
+# client sends one) and the scheme in any case (RFC 7235 §2.1: schemes are case-insensitive).
+BEARER = re.compile(r"(?i:bearer) ([A-Za-z0-9\-._~+/]+=*)")
+MAX_AUTHORIZATION = 256
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    """The token of a well-formed ``Authorization: Bearer TOKEN`` header, else None."""
+    if not authorization or len(authorization) > MAX_AUTHORIZATION:
+        return None
+    match = BEARER.fullmatch(authorization)
+    return match.group(1) if match else None
+
+
+def _live_token(session: Session, authorization: str | None, now: datetime) -> ApiToken | None:
+    """The unrevoked, unexpired token of an agency user named by the header, or None."""
+    value = bearer_token(authorization)
+    if value is None:
+        return None
+    token = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_secret(value)))
+    if token is None or token.revoked_at is not None:
+        return None
+    if token.expires_at is not None and now >= token.expires_at:
+        return None
+    return token if token.user.agency_id is not None else None
 
 
 def bearer_user(session: Session, authorization: str | None, now: datetime) -> User | None:
     """The agency user of an ``Authorization: Bearer TOKEN`` header, or None."""
-    if not authorization or not authorization.startswith("Bearer "):
-        return None
-    user = token_user(session, authorization.removeprefix("Bearer ").strip(), now)
-    return user if user is not None and user.agency_id is not None else None
+    token = _live_token(session, authorization, now)
+    return token.user if token is not None else None
+
+
+# ---------------------------------------------------------------- rate limit
 
 
 @dataclass(frozen=True)
 class RateLimiter:
-    """At most ``limit`` requests per key (a token, else the caller's address) in any
-    ``window`` (sliding), counted in the database so that every worker of a multi-worker
-    server shares the count. Two workers racing at the limit may let one request more
-    through; the count never drifts further."""
+    """At most ``limit`` requests per key in any ``window`` (sliding), counted in the
+    database so that every worker of a multi-worker server shares the count. Keys are a
+    token's identity (its row, however the header is spelt) and, with ``agency_limit``, its
+    agency (however many tokens it holds); an unauthenticated caller is counted by address.
+    Two workers racing at the limit may let one request more through; the count never
+    drifts further."""
 
     limit: int = 120
     window: timedelta = timedelta(minutes=1)
+    agency_limit: int | None = None
+
+    def admit(self, session: Session, limits: dict[str, int], now: datetime) -> str | None:
+        """Count a request under every key (the caller commits), or, when one key is at its
+        limit, count nothing and return that key."""
+        start = now - self.window
+        for key, limit in limits.items():
+            digest = hash_secret(key)
+            session.execute(delete(ApiRequest).where(ApiRequest.key_hash == digest,
+                                                     ApiRequest.at <= start))
+            recent = session.scalar(select(func.count()).select_from(ApiRequest).where(
+                ApiRequest.key_hash == digest, ApiRequest.at > start))
+            if (recent or 0) >= limit:
+                return key
+        session.add_all(ApiRequest(key_hash=hash_secret(key), at=now) for key in limits)
+        return None
 
     def allow(self, session: Session, key: str, now: datetime) -> bool:
-        """Count a request (the caller commits); False once the key is over its limit."""
-        digest = hash_secret(key)
-        start = now - self.window
-        session.execute(delete(ApiRequest).where(ApiRequest.key_hash == digest,
-                                                 ApiRequest.at <= start))
-        recent = session.scalar(select(func.count()).select_from(ApiRequest).where(
-            ApiRequest.key_hash == digest, ApiRequest.at > start))
-        if (recent or 0) >= self.limit:
-            return False
-        session.add(ApiRequest(key_hash=digest, at=now))
-        return True
+        """Count a request under one key (the caller commits); False once it is over."""
+        return self.admit(session, {key: self.limit}, now) is None
+
+    def first_refusal(self, session: Session, key: str, now: datetime) -> bool:
+        """Whether this is the key's first refusal in the window (then it is remembered, as
+        a marker row of its own key, so the audit log gets one entry per window)."""
+        marker = {f"refused:{key}": 1}
+        return self.admit(session, marker, now) is None
+
+
+def admit_request(session: Session, limiter: RateLimiter, authorization: str | None,
+                  address: str | None, now: datetime) -> ApiResponse | None:
+    """The rate-limit gate of every ``/api/`` request: None to go on, or the 429 (the first
+    one of a window audited as ``api.rate_limited``). Commits."""
+    token = _live_token(session, authorization, now)
+    if token is None:
+        limits = {f"address:{address or 'unknown'}": limiter.limit}
+        actor, agency_id = "anonymous", None
+    else:
+        limits = {f"token:{token.id}": limiter.limit}
+        if limiter.agency_limit is not None:
+            limits[f"agency:{token.user.agency_id}"] = limiter.agency_limit
+        actor, agency_id = token.user.username, token.user.agency_id
+    over = limiter.admit(session, limits, now)
+    if over is not None and limiter.first_refusal(session, over, now):
+        audit.record(session, actor, "api.rate_limited", f"api:{over}"[:200], now,
+                     {"channel": CHANNEL, "limit": limits[over],
+                      "window_seconds": int(limiter.window.total_seconds()),
+                      "note": "first refusal of this window; later ones are not logged"},
+                     agency_id=agency_id)
+    session.commit()
+    if over is None:
+        return None
+    seconds = int(limiter.window.total_seconds())
+    return _error(429, f"too many requests: at most {limits[over]} per {seconds} s for your "
+                  f"{over.split(':')[0]}", (("Retry-After", str(seconds)),))
+
+
+# ---------------------------------------------------------------- the query's own rules
+
+PERIOD = re.compile(r"[0-9]{4}(?:-(?:0[1-9]|1[0-2])|-Q[1-4])?")  # [0-9]: \d takes ６ too
+AREA_CODE = re.compile(r"[0-9]{5}|[0-9]{8}|[0-9]{11}")
+TABLE_NAME = re.compile(r"[a-z][a-z_]{0,63}")
+POSITIVE = re.compile(r"[1-9][0-9]{0,5}")
+RULES = {
+    "period": "YYYY-MM, YYYY-Qn or YYYY (e.g. 2025-03, 2025-Q1, 2025)",
+    "area_level": "one of national, county, township, village",
+    "area_code": "00000 (national) or 5, 8 or 11 digits (county, township, village)",
+    "page": "a whole number from 1",
+    "page_size": f"a whole number from 1 to {MAX_PAGE_ROWS}",
+}
+MAX_VALUE = 32  # longer than any valid value of any parameter
+
+
+class QueryError(ValueError):
+    """A query that breaks a rule of its own syntax (400); ``parameter`` names the part."""
+
+    def __init__(self, parameter: str, rule: str) -> None:
+        super().__init__(f"{parameter}: {rule}")
+        self.parameter, self.rule = parameter, rule
+
+
+@dataclass(frozen=True)
+class Query:
+    """A table query that passed ``validate_query``: safe to put in paths, logs and records."""
+
+    table: str
+    period: str
+    area_level: str | None
+    area_code: str | None
+    page: int
+    page_size: int
+
+    def record(self) -> dict[str, Any]:
+        """What was asked, as kept with the delivery."""
+        return {"area_level": self.area_level, "area_code": self.area_code,
+                "page": self.page, "page_size": self.page_size}
+
+
+def validate_query(table: str, params: dict[str, str]) -> Query:
+    """Check every parameter's syntax and length (and that the level and code agree with
+    each other and the table) before anything else runs.
+
+    Raises
+    ------
+    QueryError
+        Naming the parameter and its rule; the offending value is not echoed or logged.
+    """
+    if not TABLE_NAME.fullmatch(table):
+        raise QueryError("table", "a table name: lower-case letters and _, at most 64")
+    for name, value in params.items():
+        if name not in RULES:
+            raise QueryError(name[:40], f"unknown parameter; allowed: {', '.join(RULES)}")
+        if len(value) > MAX_VALUE:
+            raise QueryError(name, f"at most {MAX_VALUE} characters: {RULES[name]}")
+    period = params.get("period") or ""
+    if not period:
+        raise QueryError("period", f"required: {RULES['period']}")
+    checks = {"period": PERIOD, "area_level": re.compile("|".join(LEVELS)),
+              "area_code": AREA_CODE, "page": POSITIVE, "page_size": POSITIVE}
+    for name, pattern in checks.items():
+        if name in params and not pattern.fullmatch(params[name]):
+            raise QueryError(name, RULES[name])
+    level, code = params.get("area_level"), params.get("area_code")
+    if code and level and level_of_code(code) != level:
+        raise QueryError("area_code", f"a {level_of_code(code)} code does not match "
+                         f"area_level={level}")
+    spec = TABLES.get(table)
+    for wanted in (level, level_of_code(code) if code else None):
+        if spec is not None and wanted and wanted not in spec.levels:
+            raise QueryError("area_level" if wanted == level else "area_code",
+                             f"{table} has no {wanted} level; its levels: "
+                             f"{', '.join(spec.levels)}")
+    page_size = int(params.get("page_size", MAX_PAGE_ROWS))
+    if page_size > MAX_PAGE_ROWS:
+        raise QueryError("page_size", RULES["page_size"])
+    return Query(table, period, level, code, int(params.get("page", 1)), page_size)
+
+
+# ---------------------------------------------------------------- outages (point 15)
+
+
+class ProviderOutage(Exception):
+    """The provider's side is failing (release store, database): not the agency's doing."""
+
+    def __init__(self, component: str, cause: BaseException | None = None) -> None:
+        super().__init__(component)
+        self.component, self.cause = component, cause
+
+
+def release_store_online(releases: Path) -> bool:
+    """Whether the release store is there to read (a build always makes ``.revisions``)."""
+    try:
+        return (releases / REVISIONS).is_dir()
+    except OSError:
+        return False
+
+
+def outage_answer(session: Session | None, user: User | None, obj: str, now: datetime,
+                  outage: ProviderOutage) -> ApiResponse:
+    """503 with ``Retry-After``, audited as ``api.outage`` (if the database still takes it).
+
+    Point 15: a failure of the provider's system is not a refusal; the agency resends the
+    query after the repair."""
+    if session is not None:
+        try:
+            session.rollback()
+            audit.record(session, user.username if user else "anonymous", "api.outage",
+                         obj[:200], now,
+                         {"channel": CHANNEL, "component": outage.component,
+                          "error": type(outage.cause).__name__ if outage.cause else None},
+                         agency_id=user.agency_id if user else None)
+            session.commit()
+        except SQLAlchemyError:
+            session.rollback()  # the database is what fails: the 503 still goes out
+    return _error(
+        503,
+        f"the provider's system is failing ({outage.component} unavailable); this is not a "
+        f"refusal: resend the query after the repair (try again in {RETRY_AFTER_SECONDS} s)",
+        (("Retry-After", str(RETRY_AFTER_SECONDS)),),
+        retry_after_seconds=RETRY_AFTER_SECONDS,
+    )
+
+
+# ---------------------------------------------------------------- answers
 
 
 def releases_answer(
@@ -89,7 +323,16 @@ def releases_answer(
     """``GET /api/v1/releases``: the periods published, with revision and publication time."""
     user = bearer_user(session, authorization, now)
     if user is None:
-        return _error(401, "missing or invalid bearer token")
+        return _unauthorized()
+    try:
+        if not release_store_online(releases):
+            raise ProviderOutage("release store")
+        listed = list_releases(releases, now)
+    except (OSError, ValueError) as error:
+        return outage_answer(session, user, "api:releases", now,
+                             ProviderOutage("release store", error))
+    except ProviderOutage as outage:
+        return outage_answer(session, user, "api:releases", now, outage)
     rows = [
         {
             "period": r["period"],
@@ -97,7 +340,7 @@ def releases_answer(
             "revision": r["revision"],
             "published_at": r["published_at"],
         }
-        for r in list_releases(releases, now)
+        for r in listed
         if r["state"] == "published"
     ]
     audit.record(
@@ -145,6 +388,91 @@ def _refuse(session: Session, user: User, table: str, now: datetime, reason: str
     return _error(403, reason)
 
 
+def answer_rows(release: Path, query: Query, areas: list[str]) -> pl.DataFrame:
+    """Every row the query selects within ``areas`` (before paging)."""
+    frame = granted_rows(read_table(release, query.table), areas)
+    if query.area_code:
+        frame = frame.filter(pl.col("area_code") == query.area_code)
+    if query.area_level:
+        frame = frame.filter(pl.col("area_level") == query.area_level)
+    return frame
+
+
+def render_page(frame: pl.DataFrame, query: Query, revision: int, fmt: str) -> bytes:
+    """The bytes of the query's page of ``frame`` as JSON or CSV (deterministic: the same
+    release revision and query give the same bytes, which is what a delivery records)."""
+    page = frame.slice((query.page - 1) * query.page_size, query.page_size)
+    if fmt == "csv":
+        return safe_csv_bytes(page)
+    head = {"table": query.table, "period": query.period, "revision": revision,
+            "columns": page.columns}
+    return (json.dumps(head, ensure_ascii=False)[:-1] + ', "rows": ' + rows_json(page)
+            + "}").encode()
+
+
+def _paging_headers(query: Query, total: int, pages: int) -> tuple[tuple[str, str], ...]:
+    """``X-Total-Rows``, ``X-Page``, ``X-Page-Count`` and RFC 8288 ``Link`` next/prev."""
+    def link(page: int) -> str:
+        params = {"period": query.period, "area_level": query.area_level,
+                  "area_code": query.area_code, "page": page, "page_size": query.page_size}
+        shown = urlencode({k: v for k, v in params.items() if v is not None})
+        return f"</api/v1/tables/{query.table}?{shown}>"
+    links = [f'{link(query.page + 1)}; rel="next"'] if query.page < pages else []
+    links += [f'{link(query.page - 1)}; rel="prev"'] if query.page > 1 else []
+    headers = [("X-Total-Rows", str(total)), ("X-Page", str(query.page)),
+               ("X-Page-Count", str(pages))]
+    return tuple(headers + ([("Link", ", ".join(links))] if links else []))
+
+
+@dataclass(frozen=True)
+class ApiLimits:
+    """Per-agency daily volume of online-query answers (bytes, Asia/Taipei day); None: none."""
+
+    daily_bytes: int | None = None
+
+
+def _volume(session: Session, agency_id: int, day: date) -> ApiVolume:
+    row = session.get(ApiVolume, (agency_id, day))
+    if row is None:
+        row = ApiVolume(agency_id=agency_id, day=day, bytes=0, answers=0)
+        session.add(row)
+        session.flush()
+    return row
+
+
+def _over_volume(session: Session, user: User, limits: ApiLimits, size: int,
+                 now: datetime) -> ApiResponse | None:
+    """429 when this answer of ``size`` bytes would take the agency past its daily volume
+    (the first refusal of the day is audited); None when it fits."""
+    if limits.daily_bytes is None:
+        return None
+    assert user.agency_id is not None
+    row = _volume(session, user.agency_id, local_date(now))
+    if row.bytes + size <= limits.daily_bytes:
+        return None
+    if row.refused_at is None:
+        row.refused_at = now
+        audit.record(session, user.username, "api.volume_exceeded", "api:volume", now,
+                     {"channel": CHANNEL, "used": row.bytes, "limit": limits.daily_bytes,
+                      "note": "first refusal of the day; later ones are not logged"},
+                     agency_id=user.agency_id)
+    session.commit()
+    midnight = end_of_day(local_date(now))
+    wait = max(1, int((midnight - now).total_seconds()))
+    return _error(429, f"your agency's online-query volume for today ({row.bytes} of "
+                  f"{limits.daily_bytes} bytes) has no room for this answer ({size} bytes); "
+                  "it resets at 00:00 Taipei time. Ask for smaller pages or a file transfer",
+                  (("Retry-After", str(wait)),))
+
+
+def _charge(session: Session, agency_id: int, size: int, now: datetime) -> None:
+    """Add an answer's bytes to the agency's day, in one UPDATE (workers may race)."""
+    row = _volume(session, agency_id, local_date(now))
+    session.execute(update(ApiVolume).where(ApiVolume.agency_id == row.agency_id,
+                                            ApiVolume.day == row.day)
+                    .values(bytes=ApiVolume.bytes + size, answers=ApiVolume.answers + 1))
+
+
 def table_answer(
     session: Session,
     authorization: str | None,
@@ -152,31 +480,50 @@ def table_answer(
     table: str,
     params: dict[str, str],
     accept: str | None,
-    outbox: Path,
     now: datetime,
+    limits: ApiLimits = ApiLimits(),
 ) -> ApiResponse:
-    """``GET /api/v1/tables/{table}?period=P[&area_level=L][&area_code=C]`` (CONTRACT §6).
+    """``GET /api/v1/tables/{table}?period=P[&area_level=L][&area_code=C][&page=N]
+    [&page_size=K]`` (CONTRACT §6), in the order of the module's description.
 
     Parameters
     ----------
     params : the query string; ``period`` required.
     accept : the ``Accept`` header; ``text/csv`` answers CSV, anything else JSON.
-    outbox : where online-query answers are kept for 1 day.
+    limits : the per-agency daily volume.
     """
+    try:
+        query = validate_query(table, params)
+    except QueryError as error:
+        return _error(400, f"bad query: {error}", parameter=error.parameter, rule=error.rule)
     user = bearer_user(session, authorization, now)
     if user is None:
-        return _error(401, "missing or invalid bearer token")
-    period = params.get("period")
-    if not period:
-        return _error(400, "the query parameter period is required (YYYY-MM, YYYY-Qn or YYYY)")
+        return _unauthorized()
     if table not in TABLES:
         return _refuse(session, user, table, now, f"table {table!r} is outside your grant")
-    release = published_revision_dir(releases, period, now)
+    obj = f"table:{table}"
+    try:
+        return _table_answer(session, user, releases, query, accept, now, limits)
+    except ProviderOutage as outage:
+        return outage_answer(session, user, obj, now, outage)
+    except SQLAlchemyError as error:
+        return outage_answer(session, user, obj, now, ProviderOutage("database", error))
+
+
+def _table_answer(session: Session, user: User, releases: Path, query: Query,
+                  accept: str | None, now: datetime, limits: ApiLimits) -> ApiResponse:
+    table, period = query.table, query.period
+    try:
+        if not release_store_online(releases):
+            raise ProviderOutage("release store")
+        release = published_revision_dir(releases, period, now)
+    except (OSError, ValueError) as error:
+        raise ProviderOutage("release store", error) from error
     if release is None:
         return _refuse(
             session, user, table, now, f"period {period!r} is outside your grant (not published)"
         )
-    area_code = params.get("area_code")
+    area_code = query.area_code
     granted = granted_areas(session, user, table, CHANNEL, now)
     if not granted:
         return _refuse(
@@ -192,20 +539,38 @@ def table_answer(
             authorize(session, user, [table], [area_code], CHANNEL, now)
     except Forbidden:
         return _error(403, f"area {area_code!r} is outside your grant")
-    frame = granted_rows(read_table(release, table), [area_code] if area_code else granted)
-    if area_code:
-        frame = frame.filter(pl.col("area_code") == area_code)
-    if level := params.get("area_level"):
-        frame = frame.filter(pl.col("area_level") == level)
-    revision = int(read_manifest(release)["revision"])
-    if accept and "text/csv" in accept:
-        body, content_type = safe_csv_bytes(frame), "text/csv; charset=utf-8"
-    else:
-        head = {"table": table, "period": period, "revision": revision, "columns": frame.columns}
-        text = json.dumps(head, ensure_ascii=False)[:-1] + ', "rows": ' + rows_json(frame) + "}"
-        body, content_type = text.encode(), "application/json"
+    if limits.daily_bytes is not None:  # spent already: refuse before reading anything
+        refused = _over_volume(session, user, limits, 0, now)
+        if refused is not None:
+            return refused
     areas = [area_code] if area_code else granted
-    delivery = record_answer(session, user, CHANNEL, [table], period, areas, body, outbox, now)
+    try:
+        revision = int(read_manifest(release)["revision"])
+        if area_code and read_areas(release).filter(pl.col("area_code") == area_code).is_empty():
+            return _error(404, f"area {area_code} is not in release {period} r{revision}",
+                          parameter="area_code")
+        frame = answer_rows(release, query, areas)
+    except (OSError, ValueError, pl.exceptions.PolarsError) as error:
+        raise ProviderOutage("release store", error) from error
+    pages = max(1, -(-frame.height // query.page_size))
+    if frame.is_empty():
+        return _error(404, f"the query matches no rows of {table} in release {period} "
+                      f"r{revision}")
+    if query.page > pages:
+        return _error(404, f"page {query.page} does not exist: the answer has {pages} "
+                      f"page(s) of at most {query.page_size} rows", parameter="page")
+    fmt = "csv" if accept and "text/csv" in accept else "json"
+    body = render_page(frame, query, revision, fmt)
+    refused = _over_volume(session, user, limits, len(body), now)
+    if refused is not None:
+        return refused
+    digest = hashlib.sha256(body).hexdigest()
+    answer = {"table": table, "revision": revision, "format": fmt, **query.record(),
+              "rows": min(query.page_size, frame.height - (query.page - 1) * query.page_size),
+              "size": len(body), "sha256": digest}
+    delivery = record_online_answer(session, user, table, period, areas, answer, now)
+    assert user.agency_id is not None
+    _charge(session, user.agency_id, len(body), now)
     audit.record(
         session,
         user.username,
@@ -217,18 +582,58 @@ def table_answer(
             "table": table,
             "period": period,
             "revision": revision,
-            "rows": frame.height,
+            "rows": answer["rows"],
             "area_code": area_code,
-            "area_level": params.get("area_level"),
+            "area_level": query.area_level,
+            "page": query.page,
+            "pages": pages,
+            "sha256": digest,
+            "size": len(body),
         },
         agency_id=user.agency_id,
     )
-    session.commit()
-    return ApiResponse(200, body, content_type)
+    session.commit()  # the record is written before the answer is sent, or there is no 200
+    content_type = "text/csv; charset=utf-8" if fmt == "csv" else "application/json"
+    headers = (("X-Delivery-Id", delivery.id), ("X-Content-SHA256", digest))
+    return ApiResponse(200, body, content_type,
+                       headers + _paging_headers(query, frame.height, pages))
+
+
+def reproduce_answer(releases: Path, delivery: Delivery) -> bytes:
+    """The exact bytes of a recorded online-query answer, made again from its release
+    revision (immutable and checksummed) and checked against the recorded SHA-256.
+
+    Raises
+    ------
+    ValueError
+        Not an online-query answer, its revision is gone, or the bytes differ.
+    """
+    options = delivery.options
+    if delivery.channel != CHANNEL or "revision" not in options:
+        raise ValueError(f"delivery {delivery.id} is not a recorded online-query answer")
+    folders = [f for f in revision_dirs(releases, delivery.period)
+               if int(read_manifest(f)["revision"]) == int(options["revision"])]
+    if not folders:
+        raise ValueError(f"revision {options['revision']} of {delivery.period} is gone")
+    query = Query(options["table"], delivery.period, options.get("area_level"),
+                  options.get("area_code"), int(options["page"]), int(options["page_size"]))
+    body = render_page(answer_rows(folders[0], query, list(delivery.areas)), query,
+                       int(options["revision"]), options["format"])
+    if hashlib.sha256(body).hexdigest() != delivery.sha256:
+        raise ValueError(f"delivery {delivery.id}: the answer made again differs from the "
+                         "recorded SHA-256")
+    return body
 
 
 LOG_FIELDS = ("seq", "time", "actor", "action", "object", "channel", "details")
 MAX_LOG_DAYS = 366
+NOTICE_ACTIONS = ("delivery.ready", "delivery.failed", "delivery.notified")
+
+
+def _is_notice(entry: dict[str, Any]) -> bool:
+    """An entry telling the agency about one of its file or media requests."""
+    return (entry["action"] in NOTICE_ACTIONS
+            and entry["details"].get("channel") in RETRIED_CHANNELS)
 
 
 def log_answer(
@@ -239,10 +644,13 @@ def log_answer(
     now: datetime,
 ) -> ApiResponse:
     """``GET /api/v1/log?from=YYYY-MM-DD&to=YYYY-MM-DD``: the agency's own log of the data it
-    obtained (point 18), as JSON or CSV; by default the last 30 days (Asia/Taipei)."""
+    obtained (point 18), as JSON or CSV; by default the last 30 days (Asia/Taipei). It also
+    tells what became of its file and media requests (``delivery.ready``, ``delivery.failed``,
+    ``delivery.notified``): after a provider outage, the log shows when a pending file is
+    ready (point 15)."""
     user = bearer_user(session, authorization, now)
     if user is None:
-        return _error(401, "missing or invalid bearer token")
+        return _unauthorized()
     today = local_date(now)
     try:
         last = date.fromisoformat(params["to"]) if params.get("to") else today
@@ -253,12 +661,14 @@ def log_answer(
     if first > last or (last - first).days >= MAX_LOG_DAYS:
         return _error(400, f"from must not be after to, and the span at most {MAX_LOG_DAYS} days")
     assert user.agency_id is not None
-    obtained = agency_report(session, user.agency_id, first, last)["obtained"]
+    report = agency_report(session, user.agency_id, first, last)
+    seen = {e["seq"] for e in report["obtained"]}
+    shown = [e for e in report["entries"] if e["seq"] in seen or _is_notice(e)]
     rows = [
         {**{k: e[k] for k in ("seq", "time", "actor", "action", "object")},
          "channel": e["details"].get("channel"),
          "details": json.dumps(e["details"], ensure_ascii=False, sort_keys=True)}
-        for e in obtained
+        for e in shown
     ]
     audit.record(session, user.username, "log.exported", "api:log", now,
                  {"channel": CHANNEL, "from": str(first), "to": str(last), "rows": len(rows)},
@@ -291,7 +701,24 @@ OPENAPI: dict[str, Any] = {
         },
         "/api/v1/tables/{table}": {
             "get": {
-                "summary": "The rows of a release table the caller's grant allows",
+                "summary": "The rows of a release table the caller's grant allows, one page "
+                "at a time",
+                "description": (
+                    f"Answers are paged: at most {MAX_PAGE_ROWS} rows per page (page_size, "
+                    "default and maximum the same), page 1 first. Every page carries the "
+                    "headers X-Total-Rows, X-Page, X-Page-Count and, when there is one, an "
+                    "RFC 8288 Link to the next and previous page; the JSON body keeps the "
+                    "contract's shape {table, period, revision, columns, rows} with the "
+                    "page's rows. Each page is recorded as an online-query delivery kept 1 "
+                    "day (X-Delivery-Id; X-Content-SHA256 is the SHA-256 of the body): the "
+                    "provider keeps what was asked and the checksum, and can make the same "
+                    "bytes again from the immutable release revision. Every parameter is "
+                    "checked for syntax and length before anything else (400 names the "
+                    "parameter and its rule). An agency's answers per Asia/Taipei day are "
+                    "limited in bytes when the provider configures it (429, Retry-After "
+                    "until midnight). Requests are limited per token and per agency (429, "
+                    "Retry-After)."
+                ),
                 "parameters": [
                     {
                         "name": "table",
@@ -303,29 +730,43 @@ OPENAPI: dict[str, Any] = {
                         "name": "period",
                         "in": "query",
                         "required": True,
-                        "schema": {"type": "string"},
+                        "schema": {"type": "string", "pattern": PERIOD.pattern,
+                                   "maxLength": 7},
+                        "description": RULES["period"],
                     },
                     {
                         "name": "area_level",
                         "in": "query",
-                        "schema": {
-                            "type": "string",
-                            "enum": ["national", "county", "township", "village"],
-                        },
+                        "schema": {"type": "string", "enum": list(LEVELS)},
                     },
-                    {"name": "area_code", "in": "query", "schema": {"type": "string"}},
+                    {"name": "area_code", "in": "query",
+                     "schema": {"type": "string", "pattern": AREA_CODE.pattern,
+                                "maxLength": 11},
+                     "description": RULES["area_code"]},
+                    {"name": "page", "in": "query",
+                     "schema": {"type": "integer", "minimum": 1, "default": 1}},
+                    {"name": "page_size", "in": "query",
+                     "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_ROWS,
+                                "default": MAX_PAGE_ROWS}},
                 ],
                 "responses": {
                     "200": {
                         "description": "{table, period, revision, columns, rows} or CSV "
-                        "(Accept: text/csv); kept 1 day as an online-query delivery"
+                        "(Accept: text/csv): one page; recorded as an online-query delivery "
+                        "kept 1 day"
                     },
+                    "400": {"description": "a parameter breaks its rule: {error, parameter, "
+                            "rule}"},
                     "401": {"description": "no or bad token"},
                     "403": {
                         "description": "outside the grant, or the agency is suspended, lapsed "
                         "or terminated (audited)"
                     },
-                    "429": {"description": "rate limit exceeded"},
+                    "404": {"description": "an area code the release does not have, a page "
+                            "past the last, or no rows"},
+                    "429": {"description": "rate limit or daily volume exceeded (Retry-After)"},
+                    "503": {"description": "the provider's system is failing (Retry-After): "
+                            "not a refusal; resend the query after the repair (point 15)"},
                 },
             }
         },

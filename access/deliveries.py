@@ -549,3 +549,34 @@ def record_view(
         {"channel": "online_query", "period": period, "areas": areas},
         agency_id=user.agency_id,
     )
+
+
+def record_online_answer(
+    session: Session,
+    user: User,
+    table: str,
+    period: str,
+    areas: list[str],
+    answer: dict[str, Any],
+    now: datetime,
+) -> Delivery:
+    """Record one online-query answer as a delivery kept 1 day (points 2, 17), without a copy
+    of its bytes: releases are immutable and checksummed, so what was asked (``answer``: the
+    release revision, the query, the format and page) plus the answer's SHA-256 and size
+    reproduce it on demand (``access.api.reproduce_answer``). Nothing is written to the
+    outbox, so a flood of large answers cannot fill the disk.
+
+    ``answer`` must hold ``sha256`` and ``size``. The caller commits before sending the answer:
+    an answer that has no delivery record is never sent.
+    """
+    delivery = create(session, user, "online_query", [table], period, areas, now,
+                      options={k: v for k, v in answer.items() if k != "sha256"})
+    delivery.status, delivery.path, delivery.sha256 = "ready", None, answer["sha256"]
+    delivery.attempts, delivery.delivered_at = 1, now
+    delivery.expires_at = now + RETENTION["online_query"]
+    audit.record(session, "system", "delivery.ready", f"delivery:{delivery.id}", now,
+                 {"channel": "online_query", "sha256": answer["sha256"],
+                  "size": answer["size"], "expires_at": delivery.expires_at.isoformat()},
+                 agency_id=delivery.agency_id)
+    session.flush()
+    return delivery

@@ -25,7 +25,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from access import audit, deliveries, packages, sanctions, staff_files
+from access import audit, deliveries, notify, packages, sanctions, staff_files
 from access.calendar import local_date
 from access.models import Delivery, Grant, Violation
 
@@ -218,6 +218,12 @@ def run(
         now, dry_run, tuple(_run_step(make_session, step, now, dry_run) for step in steps)
     )
     if not dry_run:
+        ready = [i.removeprefix("delivery:") for s in report.steps if s.name == "retry"
+                 for i in s.done]
+        if ready:  # point 15: the agency is told (its log; the webhook if configured)
+            with make_session() as session:
+                notify.announce_ready(session, ready, now)
+                session.commit()
         with make_session() as session:
             audit.record(
                 session,

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     CheckConstraint,
     Date,
     DateTime,
@@ -157,6 +158,20 @@ class ApiRequest(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     key_hash: Mapped[str] = mapped_column(String(64))
     at: Mapped[datetime]
+
+
+class ApiVolume(Base):
+    """Bytes of online-query answers an agency obtained on one Asia/Taipei day: the API's
+    per-agency daily volume limit counts these (every worker shares the count).
+    ``refused_at`` is the first refusal of the day, so the audit log gets one entry per day
+    rather than one per refused request."""
+
+    __tablename__ = "api_volume"
+    agency_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    answers: Mapped[int] = mapped_column(Integer, default=0)
+    refused_at: Mapped[datetime | None]
 
 
 class Application(Base):

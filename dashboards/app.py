@@ -13,16 +13,24 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from flask import Flask, Response, g, request
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
+from werkzeug.serving import WSGIRequestHandler, make_server
 
 from access.api import (
     OPENAPI,
+    ApiLimits,
     ApiResponse,
+    ProviderOutage,
     RateLimiter,
+    admit_request,
+    bearer_user,
     log_answer,
+    outage_answer,
     releases_answer,
     table_answer,
 )
@@ -30,8 +38,9 @@ from access.db import database_url, make_engine, session_factory, upgrade_engine
 from dashboards.downloads import install_downloads
 from dashboards.web import PUBLIC_PAGES, install
 
-API_PREFIX = "/api/v1/"
+API_PREFIX = "/api/"  # everything under it answers JSON, never a Dash page
 PUBLIC = ("/api/v1/openapi.json",)  # the API description holds no data
+API_ENDPOINTS = ("openapi", "releases", "table", "own_log")  # + others' via api_endpoint()
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
@@ -48,12 +57,47 @@ class ServerSettings:
     releases: Path
     db_url: str | None = None
     outbox: Path = Path("outbox")
-    rate_limit: int = 120  # requests per token per minute
+    rate_limit: int = 120  # requests per token (or, without one, per address) per minute
+    agency_rate_limit: int | None = 240  # requests per agency per minute, all its tokens
+    api_daily_bytes: int | None = 2 * 1024**3  # online-query answer bytes per agency per day
     boundaries: Path | None = None  # TopoJSON/GeoJSON files with MOI codes (the Map page)
 
 
 def _answer(response: ApiResponse) -> Response:
-    return Response(response.body, status=response.status, content_type=response.content_type)
+    answer = Response(response.body, status=response.status, content_type=response.content_type)
+    answer.headers.extend(response.headers)
+    return answer
+
+
+def _json(status: int, message: str) -> Response:
+    return _answer(ApiResponse(status, json.dumps({"error": message}).encode()))
+
+
+class PlainRequestHandler(WSGIRequestHandler):
+    """Werkzeug's request handler without its ``Server: Werkzeug/x Python/y`` header: no
+    header names a version of anything."""
+
+    def version_string(self) -> str:
+        return "popstats"
+
+
+def serve(app: Flask, host: str, port: int) -> None:
+    """Serve ``app`` with threads until interrupted (``popstats serve``)."""
+    make_server(host, port, app, threaded=True, request_handler=PlainRequestHandler).serve_forever()
+
+
+def _single(args: Any) -> dict[str, str]:
+    """The query string with each parameter once; a repeated one keeps its *last* value under
+    a name that no handler accepts, so the query is refused as ambiguous (400)."""
+    single = {}
+    for name, values in args.lists():
+        single[name if len(values) == 1 else f"{name} (given {len(values)} times)"] = values[-1]
+    return single
+
+
+def api_endpoint(app: Flask, endpoint: str) -> None:
+    """Let another module's route under /api/ through the API guard (e.g. notices)."""
+    app.extensions["api_endpoints"].add(endpoint)
 
 
 def create_app(settings: ServerSettings, clock: type[datetime] = datetime) -> Flask:
@@ -64,7 +108,10 @@ def create_app(settings: ServerSettings, clock: type[datetime] = datetime) -> Fl
     engine = make_engine(database_url(settings.db_url))
     upgrade_engine(engine)
     sessions = session_factory(engine)
-    limiter = RateLimiter(limit=settings.rate_limit)
+    limiter = RateLimiter(limit=settings.rate_limit, agency_limit=settings.agency_rate_limit)
+    limits = ApiLimits(daily_bytes=settings.api_daily_bytes)
+    api_endpoints = set(API_ENDPOINTS)
+    app.extensions["api_endpoints"] = api_endpoints  # api_endpoint() adds to it
 
     def now() -> datetime:
         return clock.now(UTC)
@@ -76,21 +123,52 @@ def create_app(settings: ServerSettings, clock: type[datetime] = datetime) -> Fl
         if path in PUBLIC:
             return None
         if path.startswith(API_PREFIX):
-            key = request.headers.get("Authorization") or request.remote_addr or "anonymous"
-            with sessions() as session:
-                allowed = limiter.allow(session, key, now())
-                session.commit()
-            if not allowed:
-                return _answer(ApiResponse(429, b'{"error": "too many requests"}'))
-            return None
+            return _api_guard()
         if getattr(g, "web_user", None) is not None or path in PUBLIC_PAGES:
             return None  # the dashboards' session guard (dashboards.web) ran first
         return _answer(ApiResponse(401, json.dumps({"error": "login required"}).encode()))
+
+    def _api_guard() -> Response | None:
+        """Every /api/ request: counted by the rate limit (per token and agency, else per
+        address), then only the API's own routes; anything else is a JSON 401 (no valid
+        token) or 404/405, never a Dash page. A failing database is a 503 (point 15)."""
+        authorization = request.headers.get("Authorization")
+        with sessions() as session:
+            try:
+                refused = admit_request(session, limiter, authorization, request.remote_addr,
+                                        now())
+                if refused is not None:
+                    return _answer(refused)
+                rule = request.url_rule
+                if rule is not None and rule.endpoint in api_endpoints:
+                    return None
+                if bearer_user(session, authorization, now()) is None:
+                    return _json(401, "missing or invalid bearer token")
+            except SQLAlchemyError as error:
+                return _answer(outage_answer(None, None, "api", now(),
+                                             ProviderOutage("database", error)))
+        if isinstance(request.routing_exception, MethodNotAllowed):
+            return _json(405, f"{request.method} is not allowed on {request.path[:100]}")
+        return _json(404, "no such API path; see /api/v1/openapi.json")
+
+    @app.errorhandler(HTTPException)
+    def _http_error(error: HTTPException) -> Response | HTTPException:
+        """Errors under /api/ answer JSON; the rest keep Flask's and Dash's own pages."""
+        if request.path.startswith(API_PREFIX):
+            return _json(error.code or 500, error.description or error.name)
+        return error
+
+    @app.errorhandler(SQLAlchemyError)
+    def _database_down(error: SQLAlchemyError) -> Response:
+        """The database failed mid-request: the provider's outage, 503 (point 15)."""
+        return _answer(outage_answer(None, None, request.path[:100], now(),
+                                     ProviderOutage("database", error)))
 
     @app.after_request
     def _headers(response: Response) -> Response:
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)  # Dash pages set their own CSP
+        response.headers.pop("Server", None)
         return response
 
     @app.get("/healthz")
@@ -121,14 +199,15 @@ def create_app(settings: ServerSettings, clock: type[datetime] = datetime) -> Fl
         with sessions() as session:
             return _answer(table_answer(
                 session, request.headers.get("Authorization"), settings.releases, table,
-                dict(request.args), request.headers.get("Accept"), settings.outbox, now(),
+                _single(request.args), request.headers.get("Accept"), now(), limits,
             ))
 
     @app.get("/api/v1/log")
     def own_log() -> Response:
         with sessions() as session:
             return _answer(log_answer(session, request.headers.get("Authorization"),
-                                      dict(request.args), request.headers.get("Accept"), now()))
+                                      _single(request.args), request.headers.get("Accept"),
+                                      now()))
 
     install_downloads(app)  # GET /deliveries/<id>/file
     install(app, settings.releases, sessions, now, outbox=settings.outbox,

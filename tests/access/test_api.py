@@ -49,7 +49,6 @@ def _get(
         table,
         {"period": "2025-03", **params},
         accept,
-        tmp_path / "outbox",
         AT,
     )
 
