@@ -51,7 +51,7 @@ def test_build_publish_list_report(extract, tmp_path):
     report = json.loads(run("report", "--releases", rel, "--period", "2025-03", "--json").output)
     assert report["totals"]["deaths"] == 1 and report["totals"]["population"] == 19
     text = run("report", "--releases", rel, "--period", "2025-03").output
-    assert "Release report 2025-03 (114年3月)" in text
+    assert "發布前檢查報告 114年3月（2025-03）" in text
 
     shown = run("calendar", "--releases", rel, "--period", "2025-04", "--date", "2025-05-10").output
     assert "2025-05-10  2025-04   114年4月" in shown
