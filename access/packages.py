@@ -41,11 +41,13 @@ from access.deliveries import (
 )
 from access.models import NATIONAL, Delivery, User
 from exports.columnar import IncompleteGrid
+from exports.delimited import metadata_path, write_csv_metadata
 from exports.meta import ExportMeta
 from exports.naming import export_file_name
 from stats.catalogue import VALUE_LABELS, Column, TableSpec, table_spec
 from stats.publication import published_revision_dir
 from stats.schemas import TABLE_COLUMNS, TABLE_KEYS
+from stats.taipei import format_time
 
 AREA_COLUMNS = ("period", "area_level", "area_code", "area_name")
 KEY_COLUMNS = frozenset(k for keys in TABLE_KEYS.values() for k in keys)
@@ -246,10 +248,15 @@ def _write_table(
     provider: str,
     now: datetime,
     selection: dict[str, Any] | None = None,
+    sidecar: bool = False,
 ) -> Path:
+    """Write one delivered table; with ``sidecar`` a CSV also gets its CSVW description
+    (``FILE-metadata.json``: titles, units, notes, checksum), as ``popstats export`` gives."""
     name, frame, meta = table_file(release, table, areas, fmt, encoding, provider, now, selection)
     path = folder / name
     exports.write(frame, fmt, path, meta, encoding=encoding)
+    if sidecar and fmt == "csv":
+        write_csv_metadata(meta, metadata_path(path), encoding=encoding, schema=dict(frame.schema))
     return path
 
 
@@ -383,7 +390,8 @@ def producer(now: datetime) -> Callable[[Delivery], tuple[str, str]]:
         try:
             files = [
                 _write_table(release, table, d.areas, opts["format"], opts["encoding"], folder,
-                             opts["provider"], now, opts.get("selection"))
+                             opts["provider"], now, opts.get("selection"),
+                             sidecar=d.channel == "media_exchange")
                 for table in d.tables
             ]
         except REQUEST_ERRORS as error:
@@ -408,29 +416,49 @@ README = """離線媒體交換資料包 / Offline media exchange package
 統計期 Period: {period}（第 {revision} 版 revision {revision}）
 資料表 Tables: {tables}
 地區 Areas: {areas}
-保存期限 Kept until: {expires}
+交付時間：{created_zh}
+保存期限：{expires_zh}
+Delivered: {created_en}
+Kept until: {expires_en}
 
 【中文】
-本資料包依「戶役政資訊系統資料連結作業要點」以媒體交換方式提供。請以
-`sha256sum -c SHA256SUMS` 驗證各檔案完整性；manifest.json 記載各檔案之資料表、
-位元組數及 SHA-256。提供機關於交付後 7 日刪除本資料包，如需延長請於期限前申請；
-對資料有疑義者，請於收受後 7 日內提出。使用後應依管理規範銷毀。
+本資料包依「戶役政資訊系統資料連結作業要點」以媒體交換方式提供。請驗證各檔案完整性：
+Linux／macOS 於本資料夾執行 `sha256sum -c SHA256SUMS`；Windows 於本資料夾開啟
+PowerShell 執行下列一行，每個檔案應顯示 OK：
+{powershell}
+manifest.json 記載各檔案之資料表、位元組數及 SHA-256；CSV 檔旁之 *-metadata.json 為
+CSVW 欄位說明（中英文標題、單位、附註）。提供機關於交付後 7 日刪除本資料包，如需延長
+請於期限前申請；對資料有疑義者，請於收受後 7 日內提出。使用後應依管理規範銷毀。
+時間均為臺北時間（UTC+8）。
 
 [English]
 Provided by media exchange under the household-registration linking guidelines. Verify
-every file with `sha256sum -c SHA256SUMS`; manifest.json lists each file's table, size
-and SHA-256. The provider deletes this package 7 days after delivery (request an
-extension before then); raise any doubt about the data within 7 days of receipt. Destroy
-the data after use as your management rules require.
+every file: on Linux or macOS run `sha256sum -c SHA256SUMS` in this folder; on Windows
+open PowerShell in this folder and run the line below — every file should say OK:
+{powershell}
+manifest.json lists each file's table, size and SHA-256; beside each CSV file its
+*-metadata.json is the CSVW description (zh-TW and English titles, units, notes). The
+provider deletes this package 7 days after delivery (request an extension before then);
+raise any doubt about the data within 7 days of receipt. Destroy the data after use as
+your management rules require. Times are Taipei time (UTC+8).
 """
+# Windows has no sha256sum: Get-FileHash reads each line of SHA256SUMS ("hash  name");
+# PowerShell's -eq ignores case, so the lowercase sums compare with its uppercase hashes.
+POWERSHELL_CHECK = (
+    "Get-Content SHA256SUMS | ForEach-Object { $h, $f = $_ -split '  ', 2; "
+    "if ((Get-FileHash -Algorithm SHA256 -LiteralPath $f).Hash -eq $h) { \"OK  $f\" } "
+    "else { \"FAILED  $f\" } }"
+)
 
 
 def _package(d: Delivery, release: Path, folder: Path, paths: list[Path], now: datetime) -> str:
     """Write manifest.json, README.txt and SHA256SUMS beside the table files; SUMS' hash."""
     files = [
-        {"file": p.name, "table": t, "sha256": _sha256(p), "bytes": p.stat().st_size}
+        {"file": p.name, "table": t, "sha256": _sha256(p), "bytes": p.stat().st_size,
+         **({"metadata": metadata_path(p).name} if metadata_path(p).exists() else {})}
         for p, t in zip(paths, d.tables, strict=True)
     ]
+    sidecars = [metadata_path(p).name for p in paths if metadata_path(p).exists()]
     revision = json.loads((release / "manifest.json").read_text(encoding="utf-8"))["revision"]
     expires = (now + RETENTION["media_exchange"]).isoformat()
     manifest = {
@@ -456,11 +484,15 @@ def _package(d: Delivery, release: Path, folder: Path, paths: list[Path], now: d
             revision=revision,
             tables=", ".join(d.tables),
             areas=", ".join(d.areas),
-            expires=expires,
+            created_zh=format_time(now, "zh"),
+            created_en=format_time(now, "en"),
+            expires_zh=format_time(now + RETENTION["media_exchange"], "zh"),
+            expires_en=format_time(now + RETENTION["media_exchange"], "en"),
+            powershell=POWERSHELL_CHECK,
         ),
         encoding="utf-8",
     )
-    listed = [*sorted(p.name for p in paths), "manifest.json", "README.txt"]
+    listed = [*sorted([*(p.name for p in paths), *sidecars]), "manifest.json", "README.txt"]
     sums = "".join(f"{_sha256(folder / name)}  {name}\n" for name in listed)
     (folder / "SHA256SUMS").write_text(sums, encoding="utf-8")
     return hashlib.sha256(sums.encode()).hexdigest()

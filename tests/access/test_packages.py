@@ -55,7 +55,8 @@ def test_file_transfer_only_granted_areas(
     )
     assert d.status == "ready" and d.expires_at == AT + timedelta(days=7)
     (file,) = Path(d.path).iterdir()  # type: ignore[arg-type]
-    assert file.name.startswith("MOI_") and file.suffix == ".csv"
+    # named by the provider that granted it (臺北市政府, 63000), not always MOI (point 7)
+    assert file.name.startswith("63000_POP01_") and file.suffix == ".csv"
     codes = pl.read_csv(file, schema_overrides={"area_code": pl.String})["area_code"]
     assert codes.len() > 0 and all(c.startswith("63000") for c in codes)
     assert deliveries.fetch(session, granted.user, d.id, AT + timedelta(days=6)).id == d.id
@@ -218,3 +219,40 @@ def test_file_and_media_from_the_cli(
     refused = run.invoke(main, ["delivery", "file", "--table", "indicators", *common])
     assert refused.exit_code == 1 and "outside" in refused.output
     assert "0 pending" in run.invoke(main, ["delivery", "retry", "--db", db_url]).output
+
+
+def test_media_package_has_csvw_sidecars_windows_check_and_taipei_times(
+    session: Session, granted: World, releases: Path, tmp_path: Path
+) -> None:
+    d = deliver_media(session, granted.user, releases, "2025-03", ["population", "vital_events"],
+                      ["63000"], "csv", "utf-8-sig", tmp_path / "outbox", AT)
+    folder = Path(d.path)  # type: ignore[arg-type]
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    for entry in manifest["files"]:
+        sidecar = json.loads((folder / entry["metadata"]).read_text(encoding="utf-8"))
+        assert entry["metadata"] == f"{entry['file']}-metadata.json"
+        assert sidecar["url"] == entry["file"]
+        written = pl.read_csv(folder / entry["file"], infer_schema=False).columns
+        assert [c["name"] for c in sidecar["tableSchema"]["columns"]] == written
+    listed = [line.split("  ", 1)[1] for line in
+              (folder / "SHA256SUMS").read_text(encoding="utf-8").splitlines()]
+    assert sorted(listed) == sorted(
+        [f["file"] for f in manifest["files"]] + [f["metadata"] for f in manifest["files"]]
+        + ["manifest.json", "README.txt"])
+    readme = (folder / "README.txt").read_text(encoding="utf-8")
+    # AT is 2025-04-20 00:00 UTC = 08:00 in Taipei; kept 7 days
+    assert "交付時間：114年4月20日 08:00 臺北時間" in readme
+    assert "保存期限：114年4月27日 08:00 臺北時間" in readme
+    assert "Delivered: 2025-04-20 08:00 +08:00" in readme
+    assert "Kept until: 2025-04-27 08:00 +08:00" in readme
+    assert "sha256sum -c SHA256SUMS" in readme
+    assert ("Get-Content SHA256SUMS | ForEach-Object { $h, $f = $_ -split '  ', 2; "
+            "if ((Get-FileHash -Algorithm SHA256 -LiteralPath $f).Hash -eq $h)") in readme
+    assert "+00:00" not in readme and "T00:00" not in readme
+    pwsh = shutil.which("pwsh")
+    if pwsh:  # where PowerShell is installed, the line itself verifies the package
+        line = next(x for x in readme.splitlines() if x.startswith("Get-Content SHA256SUMS"))
+        run = subprocess.run([pwsh, "-NoProfile", "-Command", line], cwd=folder,
+                             capture_output=True, text=True, check=False)
+        assert run.returncode == 0 and "FAILED" not in run.stdout
+        assert run.stdout.count("OK  ") == len(listed)
