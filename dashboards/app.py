@@ -19,7 +19,7 @@ from flask import Flask, Response, g, request
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
-from werkzeug.serving import WSGIRequestHandler, make_server
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from access.api import (
     OPENAPI,
@@ -81,9 +81,14 @@ class PlainRequestHandler(WSGIRequestHandler):
         return "popstats"
 
 
-def serve(app: Flask, host: str, port: int) -> None:
-    """Serve ``app`` with threads until interrupted (``popstats serve``)."""
-    make_server(host, port, app, threaded=True, request_handler=PlainRequestHandler).serve_forever()
+def plain_server(app: Flask, host: str, port: int) -> BaseWSGIServer:
+    """A threaded server for ``app`` whose answers name no version (``PlainRequestHandler``)."""
+    return make_server(host, port, app, threaded=True, request_handler=PlainRequestHandler)
+
+
+def run_server(app: Flask, host: str, port: int) -> None:
+    """Serve ``app`` until interrupted (``popstats serve``)."""
+    plain_server(app, host, port).serve_forever()
 
 
 def _single(args: Any) -> dict[str, str]:

@@ -307,20 +307,24 @@ def serve(releases_dir: Path, db: str | None, host: str, port: int,
               "$POPSTATS_DB or the embedded SQLite file popstats.db).")
 @click.option("--serve/--no-serve", "then_serve", default=True, show_default=True,
               help="Serve the API on 127.0.0.1:8050 afterwards.")
-def demo(workdir: Path, scale: float, year: int, db: str | None, then_serve: bool) -> None:
+@click.option("--reset-accounts", is_flag=True,
+              help="New demo passwords and tokens (default: keep the last run's).")
+def demo(workdir: Path, scale: float, year: int, db: str | None, then_serve: bool,
+         reset_accounts: bool) -> None:
     """Quick start: sample a year, build and publish every month, quarter and the year,
     create the demo accounts, and serve."""
     from access.db import database_url, make_engine, session_factory, upgrade_engine
-    from access.demo import create_demo
+    from access.demo_store import demo_accounts, store_path
     from popstats.demo import run_demo
 
     click.echo(run_demo(workdir, scale=scale, year=year, progress=_progress))
     engine = make_engine(database_url(db))
     upgrade_engine(engine)
     with session_factory(engine)() as session:
-        accounts = create_demo(session, _now())
+        store = store_path(engine.url, workdir)
+        accounts = demo_accounts(session, _now(), store, reset=reset_accounts)
         session.commit()
-    click.echo("\nDemo accounts (API: Authorization: Bearer TOKEN):")
+    click.echo(f"\nDemo accounts (API: Authorization: Bearer TOKEN; kept in {store}):")
     for a in accounts:
         click.echo(f"  {a['username']:<18} password {a['password']:<18} {a['role']:<18} {a['agency']}: "
                    f"{', '.join(a['areas'])}; {len(a['tables'])} table(s)"
