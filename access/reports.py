@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -16,11 +17,14 @@ from access.models import AuditEntry
 DELIVERY_ACTIONS = ("view", "query", "download", "delivery.created", "delivery.fetched")
 
 
-def agency_report(session: Session, agency_id: int, first: date, last: date) -> dict[str, Any]:
+def agency_report(session: Session, agency_id: int, first: date, last: date,
+                  within: Callable[[list[dict[str, Any]]], list[dict[str, Any]]] | None = None,
+                  ) -> dict[str, Any]:
     """The agency's audit entries from ``first`` to ``last`` (Asia/Taipei dates, inclusive).
 
     Returns ``{"agency_id", "from", "to", "entries", "obtained", "summary"}``: every entry,
-    the data-obtaining ones, and counts by (action, channel, actor).
+    the data-obtaining ones, and counts by (action, channel, actor). ``within`` keeps only
+    the entries a reader may see (an official's jurisdiction), before anything is counted.
     """
     rows = session.scalars(
         select(AuditEntry)
@@ -42,6 +46,8 @@ def agency_report(session: Session, agency_id: int, first: date, last: date) -> 
         }
         for e in rows
     ]
+    if within is not None:
+        entries = within(entries)
     obtained = [e for e in entries if e["action"] in DELIVERY_ACTIONS]
     counts = Counter(
         (e["action"], str(e["details"].get("channel", "")), e["actor"]) for e in entries

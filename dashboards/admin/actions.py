@@ -21,7 +21,13 @@ from access import audit, checkpoints, deliveries, grants, reports, sanctions
 from access.accounts import AccessError
 from access.grants import POSTS
 from access.models import Agency, Application, Dispute, Extension, Grant, User, Violation
-from dashboards.admin.scope import agency_in_reach, jurisdiction, may_audit, may_decide
+from dashboards.admin.scope import (
+    agency_in_reach,
+    audit_entries_in_reach,
+    jurisdiction,
+    may_audit,
+    may_decide,
+)
 from dashboards.i18n import t
 
 REFUSED = "admin.refused"
@@ -258,7 +264,8 @@ def agency_report(db: Session, user: User, agency_id: Any, first: Any, last: Any
         return missing("期間（起、迄）", "the period (from and to)")
     if end < start:
         return Outcome(False, t("迄日早於起日。", "The end date is before the start date."))
-    report = reports.agency_report(db, agency.id, start, end)
+    report = reports.agency_report(  # only entries about the official's jurisdiction
+        db, agency.id, start, end, within=lambda found: audit_entries_in_reach(db, user, found))
     audit.record(db, user.username, action, f"agency:{agency.id}", now,
                  {"from": str(start), "to": str(end), "entries": len(report["entries"])})
     db.commit()

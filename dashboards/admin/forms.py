@@ -94,7 +94,8 @@ def status_box(component_id: str) -> Any:
 
 
 def read_only_note(user: User) -> Any:
-    return html.P(t(f"您的角色（{user.role}）僅能檢視。", f"Your role ({user.role}) is read-only."),
+    role = views.label(views.ROLE_NAMES.get(user.role), user.role)
+    return html.P(t(f"您的角色（{role}）僅能檢視。", f"Your role ({role}) is read-only."),
                   className="note")
 
 

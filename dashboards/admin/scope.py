@@ -16,6 +16,7 @@ layer lets only that provider or MOI decide them.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -141,3 +142,89 @@ def open_disputes(db: Session, user: User) -> list[tuple[Dispute, Delivery]]:
         .order_by(Dispute.id)
     )
     return [(dispute, d) for dispute, d in rows if touches(area, d.areas)]
+
+
+# --- the audit log (point 18) -------------------------------------------------------------
+#
+# An audit entry is *about* the areas it names: its details' ``areas`` (views, deliveries,
+# refusals, applications, grants) and ``area_code`` (API queries), and the areas of the
+# record it acts on or refers to (``grant:3``, ``application:5``, ``delivery:…``,
+# ``dispute:2``, ``violation:4``; details' ``application``, ``delivery``, ``violation``).
+# An official sees an entry when one of those areas lies in the jurisdiction (``touches``,
+# the rule every list of this page uses). An entry that names no area at all (login, logout,
+# tokens, personnel changes, the agency's own log export) is about the agency as a whole and
+# is shown to every official who has the agency in reach; MOI sees every entry.
+
+REFERENCES = {"grant": "grant", "application": "application", "delivery": "delivery",
+              "dispute": "dispute", "violation": "violation"}
+
+
+def _referenced(entries: list[dict[str, Any]]) -> dict[str, set[str]]:
+    """The record keys each entry's object and details name, by kind."""
+    wanted: dict[str, set[str]] = {kind: set() for kind in REFERENCES}
+    for entry in entries:
+        kind, _, key = str(entry["object"]).partition(":")
+        if kind in wanted and key:
+            wanted[kind].add(key)
+        for kind in wanted:
+            if (key := (entry["details"] or {}).get(kind)) not in (None, ""):
+                wanted[kind].add(str(key))
+    return wanted
+
+
+def _int_keys(keys: set[str]) -> list[int]:
+    return [int(k) for k in keys if k.isdigit()]
+
+
+def _record_areas(db: Session, wanted: dict[str, set[str]]) -> dict[tuple[str, str], list[str]]:
+    """Areas of every referenced record, one query per kind."""
+    found: dict[tuple[str, str], list[str]] = {}
+    for row in db.execute(select(Grant.id, Grant.areas).where(
+            Grant.id.in_(_int_keys(wanted["grant"])))):
+        found["grant", str(row.id)] = list(row.areas)
+    for row in db.execute(select(Application.id, Application.areas).where(
+            Application.id.in_(_int_keys(wanted["application"])))):
+        found["application", str(row.id)] = list(row.areas)
+    for row in db.execute(select(Delivery.id, Delivery.areas).where(
+            Delivery.id.in_(list(wanted["delivery"])))):
+        found["delivery", str(row.id)] = list(row.areas)
+    for row in db.execute(select(Dispute.id, Delivery.areas).join(
+            Delivery, Delivery.id == Dispute.delivery_id).where(
+            Dispute.id.in_(_int_keys(wanted["dispute"])))):
+        found["dispute", str(row.id)] = list(row.areas)
+    for row in db.execute(select(Violation.id, Grant.areas).join(
+            Grant, Grant.id == Violation.grant_id).where(
+            Violation.id.in_(_int_keys(wanted["violation"])))):
+        found["violation", str(row.id)] = list(row.areas)
+    return found
+
+
+def entry_areas(entry: dict[str, Any], records: dict[tuple[str, str], list[str]]) -> list[str]:
+    """Every area an audit entry is about (empty: the agency as a whole)."""
+    details = entry["details"] or {}
+    areas = [str(a) for a in details.get("areas") or []]
+    if details.get("area_code"):
+        areas.append(str(details["area_code"]))
+    kind, _, key = str(entry["object"]).partition(":")
+    areas += records.get((kind, key), [])
+    for kind in REFERENCES:
+        if (key := details.get(kind)) not in (None, ""):
+            areas += records.get((kind, str(key)), [])
+    return areas
+
+
+def audit_entries_in_reach(db: Session, user: User,
+                           entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The audit entries (``access.reports`` dicts) about the user's jurisdiction."""
+    area = jurisdiction(user)
+    if area == NATIONAL:
+        return entries
+    if area is None:
+        return []
+    records = _record_areas(db, _referenced(entries))
+    kept = []
+    for entry in entries:
+        areas = entry_areas(entry, records)
+        if not areas or touches(area, areas):
+            kept.append(entry)
+    return kept

@@ -4,12 +4,10 @@ caller's jurisdiction by ``dashboards.admin.scope``)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-import polars as pl
 from dash import html
 
 from access.audit import Verification
@@ -49,7 +47,12 @@ CHANNEL_NAMES = {
 }
 POST_NAMES = {"case_officer": ("承辦人", "case officer"),
               "unit_supervisor": ("單位主管", "unit supervisor")}
-REPORT_COLUMNS = ("seq", "time", "actor", "action", "object", "details")
+ROLE_NAMES = {
+    "provider_official": ("提供機關審核人員", "provider official"),
+    "provider_statistician": ("提供機關統計人員", "provider statistician"),
+    "auditor": ("稽核人員", "auditor"),
+    "agency_user": ("申請機關使用者", "agency user"),
+}
 
 
 def label(pair: tuple[str, str] | None, fallback: str) -> str:
@@ -226,38 +229,3 @@ def verification(result: Verification) -> Any:
     return html.P(t(f"稽核紀錄鏈遭破壞，第一個問題：{result.problems[0]}",
                     f"The audit chain is broken; first problem: {result.problems[0]}"),
                   className="error")
-
-
-def report_frame(entries: list[dict[str, Any]]) -> pl.DataFrame:
-    """The report's entries as a frame (details as JSON text), for the table and the CSV."""
-    schema = {"seq": pl.Int64, "time": pl.String, "actor": pl.String, "action": pl.String,
-              "object": pl.String, "details": pl.String}
-    rows = [{**e, "details": json.dumps(e["details"], ensure_ascii=False, sort_keys=True)}
-            for e in entries]
-    return pl.DataFrame(rows, schema=schema)
-
-
-def report_csv(report: dict[str, Any]) -> bytes:
-    """UTF-8 with a BOM, so Excel opens the Chinese text correctly."""
-    return report_frame(report["entries"]).write_csv().encode("utf-8-sig")
-
-
-def report_filename(report: dict[str, Any]) -> str:
-    return f"audit-agency{report['agency_id']}-{report['from']}-{report['to']}.csv"
-
-
-def report_view(report: dict[str, Any]) -> Any:
-    frame = report_frame(report["entries"])
-    summary = [[s["action"], s["channel"] or "—", s["actor"], str(s["count"])]
-               for s in report["summary"]]
-    caption = t(f"{report['agency_name']} 稽核紀錄 {report['from']} 至 {report['to']}",
-                f"Audit log of {report['agency_name']}, {report['from']} to {report['to']}")
-    return html.Div([
-        table(caption, [t("序號", "Seq"), t("時間", "Time"), t("使用者", "Actor"),
-                        t("動作", "Action"), t("對象", "Object"), t("內容", "Details")],
-              frame.select(REPORT_COLUMNS).cast(pl.String).rows(),
-              t("此期間沒有紀錄。", "No entries in this period.")),
-        table(t("依動作、管道、使用者統計", "Counts by action, channel and actor"),
-              [t("動作", "Action"), t("管道", "Channel"), t("使用者", "Actor"),
-               t("筆數", "Count")], summary, ""),
-    ])

@@ -20,7 +20,7 @@ from sqlalchemy import select
 
 from access.calendar import local_date
 from access.models import Agency, User
-from dashboards.admin import actions, forms, ids, scope, views
+from dashboards.admin import actions, audit_view, forms, ids, scope, views
 from dashboards.admin.actions import Outcome
 from dashboards.data import area_name
 from dashboards.i18n import t
@@ -240,7 +240,7 @@ def show_report(clicks: int, agency_id: Any, first: Any, last: Any) -> Any:
     if not clicks:
         raise PreventUpdate
     report = actions.agency_report(g.db, user, agency_id, first, last, services().now())
-    return shown(report) if isinstance(report, Outcome) else views.report_view(report)
+    return shown(report) if isinstance(report, Outcome) else audit_view.report_view(report)
 
 
 @callback(Output(ids.AUDIT_DOWNLOAD, "data"), Output(ids.AUDIT_CSV_STATUS, "children"),
@@ -259,7 +259,7 @@ def download_report(clicks: int, agency_id: Any, first: Any, last: Any) -> Any:
                                    action="audit.report_downloaded")
     if isinstance(report, Outcome):
         return None, shown(report)
-    data = dcc.send_bytes(views.report_csv(report), views.report_filename(report),
+    data = dcc.send_bytes(audit_view.report_csv(report), audit_view.report_filename(report),
                           type="text/csv")
     return data, views.status(True, t(f"已下載 {len(report['entries'])} 筆。",
                                       f"Downloaded {len(report['entries'])} entries."))

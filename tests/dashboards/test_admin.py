@@ -193,10 +193,10 @@ def kaohsiung_delivery(private: dict) -> tuple[str, int, int]:
 def staff_user(private: dict, username: str, role: str, provider: str) -> Any:
     """A provider staff member added to the private database, logged in."""
     with db_session(private) as s:
-        add_user(s, username, "pw-" + username, role, now_of(private),
+        add_user(s, username, "lantern-river-4821", role, now_of(private),
                  provider=s.scalar(select(Provider).where(Provider.code == provider)))
         s.commit()
-    client, answer = login(private, username, "pw-" + username)
+    client, answer = login(private, username, "lantern-river-4821")
     assert answer.status_code == 303
     return client
 
@@ -549,9 +549,8 @@ def test_agency_report_rows_equal_the_audit_entries_of_the_period(private):
     answer = call(official, report(agency, str(day), str(day)))
     rows = table_rows(answer)
     header, entries = rows[0], [r for r in rows[1:] if r[0].isdigit() and len(r) == 6]
-    assert header[:4] == ["序號", "時間", "使用者", "動作"]
-    assert [r[3] for r in entries] == ["login", "view", "view", "access.refused",
-                                       "access.refused"]
+    assert header[:4] == ["序號", "時間（臺北時間）", "使用者", "動作"]
+    assert [r[3] for r in entries] == ["登入", "瀏覽", "瀏覽", "拒絕存取", "拒絕存取"]
     with db_session(private) as s:
         expected = s.scalars(select(AuditEntry.seq).where(
             AuditEntry.agency_id == agency, AuditEntry.time >= start_of_day(day)).order_by(
@@ -565,8 +564,9 @@ def test_agency_report_rows_equal_the_audit_entries_of_the_period(private):
     content = base64.b64decode(data["content"])
     assert content.startswith("\ufeff".encode()) and data["filename"].endswith(".csv")
     frame = pl.read_csv(io.BytesIO(content[3:]))
-    assert frame["seq"].to_list() == expected
-    assert frame["action"].to_list()[:3] == ["login", "view", "view"]
+    assert frame["序號"].to_list() == expected
+    assert frame["動作代碼"].to_list()[:3] == ["login", "view", "view"]
+    assert frame["動作"].to_list()[:3] == ["登入", "瀏覽", "瀏覽"]
     again = table_rows(call(official, report(agency, str(day), str(day))))
     assert [r[0] for r in again[1:6]] == [str(seq) for seq in expected]  # reading adds nothing
     assert [a for a, _ in audit_actions(private, "moi_official")][-3:] == [
