@@ -12,6 +12,7 @@ accepted, day 8 refused).
 from __future__ import annotations
 
 import hashlib
+import os
 import secrets
 import shutil
 from collections.abc import Callable, Iterable
@@ -19,7 +20,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from access import audit
@@ -48,6 +49,15 @@ class DeliveryExpired(AccessError):
 
 class DeliveryError(AccessError):
     """Any other refused delivery step (not ready, wrong agency, late dispute, ...)."""
+
+
+class ExtensionPending(DeliveryError):
+    """Past its expiry, but kept: a timely extension request awaits a decision (point 17)."""
+
+
+class UnplaceablePath(DeliveryError):
+    """A delivery's recorded place that cannot be turned into an absolute path with certainty
+    (a relative path recorded by an earlier version, and no outbox to resolve it against)."""
 
 
 class UnproducibleRequest(DeliveryError):
@@ -161,9 +171,11 @@ def produce(
         )
         session.flush()
         return False
+    # recorded absolute, against the folder the file was just written from: a later job or
+    # server started elsewhere must find (and delete) this very file
     delivery.status, delivery.path, delivery.sha256, delivery.last_error = (
         "ready",
-        path,
+        os.path.abspath(path),
         digest,
         None,
     )
@@ -202,8 +214,31 @@ def pending_deliveries(session: Session) -> list[Delivery]:
     )
 
 
+def _awaiting_decision() -> Any:
+    """SQL: the delivery has a timely extension request not yet decided (point 17 lets the
+    agency ask before expiry; the data is kept until the provider has answered)."""
+    return exists().where(
+        Extension.delivery_id == Delivery.id,
+        Extension.decided_at.is_(None),
+        Extension.requested_at < Delivery.expires_at,
+    )
+
+
+def pending_extension(session: Session, delivery: Delivery) -> Extension | None:
+    """The delivery's timely extension request still awaiting a decision, if any."""
+    if delivery.expires_at is None:
+        return None
+    return session.scalars(
+        select(Extension)
+        .where(Extension.delivery_id == delivery.id, Extension.decided_at.is_(None),
+               Extension.requested_at < delivery.expires_at)
+        .order_by(Extension.id)
+    ).first()
+
+
 def expired_deliveries(session: Session, now: datetime) -> list[Delivery]:
-    """Deliveries past their retention whose files are not yet purged, oldest expiry first."""
+    """Deliveries past their retention whose files are not yet purged, oldest expiry first;
+    one with a timely extension request awaiting a decision is kept until it is decided."""
     return list(
         session.scalars(
             select(Delivery)
@@ -211,6 +246,7 @@ def expired_deliveries(session: Session, now: datetime) -> list[Delivery]:
                 Delivery.purged_at.is_(None),
                 Delivery.expires_at.is_not(None),
                 Delivery.expires_at <= now,
+                ~_awaiting_decision(),
             )
             .order_by(Delivery.expires_at, Delivery.id)
         )
@@ -245,14 +281,34 @@ def status(session: Session, user: User, delivery_id: str) -> Delivery:
 
 
 def fetch(session: Session, user: User, delivery_id: str, now: datetime) -> Delivery:
-    """Hand over a ready, unexpired delivery of the user's agency, by its server-made id only."""
+    """The user's agency's delivery if it may be handed over now: ready, unexpired, still
+    granted; found by its server-made id only. Records no download: the caller sends the
+    file and then records what happened with ``record_download``.
+
+    Raises
+    ------
+    DeliveryError
+        Not this agency's, or not ready; ``ExtensionPending`` past expiry while a timely
+        extension request awaits a decision.
+    DeliveryExpired
+        Past its retention (audited and committed first).
+    Forbidden
+        Outside the grant now (audited and committed first).
+    """
     delivery = status(session, user, delivery_id)
     if delivery.status != "ready":
         raise DeliveryError(
             f"delivery {delivery_id} is {delivery.status} "
             f"(attempts {delivery.attempts}; {delivery.last_error or 'waiting'})"
         )
-    if delivery.purged_at is not None or (delivery.expires_at and now >= delivery.expires_at):
+    past_expiry = delivery.expires_at is not None and now >= delivery.expires_at
+    if past_expiry and delivery.purged_at is None and pending_extension(session, delivery):
+        raise ExtensionPending(
+            f"delivery {delivery_id} reached its expiry at {delivery.expires_at}; it is kept "
+            "while your extension request awaits the provider's decision, and can be "
+            "downloaded again once the extension is approved (point 17)"
+        )
+    if delivery.purged_at is not None or past_expiry:
         audit.record(
             session,
             user.username,
@@ -270,58 +326,119 @@ def fetch(session: Session, user: User, delivery_id: str, now: datetime) -> Deli
             "request it again"
         )
     authorize(session, user, delivery.tables, delivery.areas, delivery.channel, now)
-    audit.record(
-        session,
-        user.username,
-        "download",
-        f"delivery:{delivery.id}",
-        now,
-        {
-            "channel": delivery.channel,
-            "tables": delivery.tables,
-            "period": delivery.period,
-            "sha256": delivery.sha256,
-        },
-        agency_id=user.agency_id,
-    )
     return delivery
 
 
-def _remove(path: str | None) -> bool:
-    """Delete a delivery's file or folder; whether there was anything to delete."""
-    if not path:
-        return False
-    target = Path(path)
-    if target.is_dir():
+def record_download(
+    session: Session,
+    user: User,
+    delivery: Delivery,
+    now: datetime,
+    sent: bool,
+    sent_bytes: int,
+    total_bytes: int,
+    error: str | None = None,
+) -> None:
+    """Audit what became of a download, once it is known (the caller commits): ``download``
+    when every byte was handed to the connection, ``download.failed`` with the reason
+    otherwise. Never before the fact: an entry says what happened."""
+    details: dict[str, Any] = {
+        "channel": delivery.channel,
+        "tables": list(delivery.tables),
+        "period": delivery.period,
+        "sha256": delivery.sha256,
+        "bytes": total_bytes,
+    }
+    if not sent:
+        details |= {"sent_bytes": sent_bytes, "error": error or "not sent"}
+    audit.record(session, user.username, "download" if sent else "download.failed",
+                 f"delivery:{delivery.id}", now, details, agency_id=user.agency_id)
+
+
+def stored_path(delivery: Delivery, outbox: Path | None = None) -> Path | None:
+    """The absolute place of a delivery's file or folder (None: it has none).
+
+    Paths are recorded absolute (``stats.locations`` resolves the outbox at start-up). A
+    relative one recorded by an earlier version named ``<outbox>/<id>`` relative to a
+    folder nobody remembers: it is placed under the ``outbox`` given, and refused otherwise
+    — guessing against the current folder is how files were left behind.
+
+    Raises
+    ------
+    UnplaceablePath
+        A relative path and no outbox, or one not of the ``<outbox>/<id>`` form.
+    """
+    if not delivery.path:
+        return None
+    recorded = Path(delivery.path)
+    if recorded.is_absolute():
+        return recorded
+    if outbox is not None and outbox.is_absolute() and recorded.name == delivery.id:
+        return outbox / delivery.id
+    raise UnplaceablePath(
+        f"delivery {delivery.id} has the relative path {delivery.path!r} (recorded by an "
+        "earlier version); give the outbox it was written to (popstats maintain --outbox DIR)"
+        if outbox is None else
+        f"delivery {delivery.id} has the relative path {delivery.path!r}, which is not "
+        f"<outbox>/<id>; it cannot be placed under {outbox}"
+    )
+
+
+def _remove(target: Path) -> bool:
+    """Delete a file or folder; whether there was anything to delete."""
+    if target.is_dir() and not target.is_symlink():
         shutil.rmtree(target)
         return True
-    if target.exists():
+    if os.path.lexists(target):
         target.unlink()
         return True
     return False
 
 
-def purge(session: Session, now: datetime, actor: str = "system") -> list[Delivery]:
-    """Delete the files of every expired delivery and log each deletion.
+def purge_one(
+    session: Session, delivery: Delivery, now: datetime, actor: str = "system",
+    outbox: Path | None = None,
+) -> bool:
+    """Delete one delivery's files and record what happened (the caller commits).
 
-    A file that cannot be deleted is logged (``delivery.purge_failed``) and left for the next
-    run, without holding up the others: retention must not stop for everyone.
+    ``delivery.purged`` is recorded, and ``purged_at`` set, only once the files are verified
+    absent. Anything else — a path that cannot be placed, a legacy relative path whose files
+    are not where it says (they may be elsewhere), a deletion refused, files still present
+    afterwards — is recorded as ``delivery.purge_failed`` with the reason, and the delivery
+    stays due for the next run. Returns whether it was purged.
     """
-    purged = []
-    for delivery in expired_deliveries(session, now):
-        details = {"channel": delivery.channel, "path": delivery.path,
-                   "sha256": delivery.sha256, "expired_at": str(delivery.expires_at)}
-        try:
-            removed = _remove(delivery.path)
-        except OSError as error:
-            audit.record(session, actor, "delivery.purge_failed", f"delivery:{delivery.id}",
-                         now, {**details, "error": str(error)}, agency_id=delivery.agency_id)
-            continue
-        delivery.purged_at = now
-        audit.record(session, actor, "delivery.purged", f"delivery:{delivery.id}", now,
-                     {**details, "removed": removed}, agency_id=delivery.agency_id)
-        purged.append(delivery)
-    return purged
+    details = {"channel": delivery.channel, "path": delivery.path,
+               "sha256": delivery.sha256, "expired_at": str(delivery.expires_at)}
+    try:
+        target = stored_path(delivery, outbox)
+        if target is not None and delivery.path != str(target) and not os.path.lexists(target):
+            raise UnplaceablePath(f"no files at {target} for the relative path "
+                                  f"{delivery.path!r}; they may be elsewhere")
+        removed = _remove(target) if target is not None else False
+        if target is not None and os.path.lexists(target):
+            raise OSError(f"{target} is still present after deletion")
+    except (OSError, UnplaceablePath) as error:
+        audit.record(session, actor, "delivery.purge_failed", f"delivery:{delivery.id}", now,
+                     {**details, "error": str(error)}, agency_id=delivery.agency_id)
+        return False
+    delivery.purged_at = now
+    audit.record(session, actor, "delivery.purged", f"delivery:{delivery.id}", now,
+                 {**details, "deleted": str(target) if target else None, "removed": removed,
+                  "verified_absent": True}, agency_id=delivery.agency_id)
+    return True
+
+
+def purge(
+    session: Session, now: datetime, actor: str = "system", outbox: Path | None = None
+) -> list[Delivery]:
+    """Delete the files of every expired delivery (``purge_one``); the purged ones.
+
+    A delivery whose files cannot be deleted is logged (``delivery.purge_failed``) and left
+    for the next run, without holding up the others: retention must not stop for everyone.
+    ``outbox`` places paths recorded relative by earlier versions (``stored_path``).
+    """
+    return [d for d in expired_deliveries(session, now)
+            if purge_one(session, d, now, actor, outbox)]
 
 
 def request_extension(
@@ -336,6 +453,9 @@ def request_extension(
         )
     if not 1 <= days <= MAX_EXTENSION_DAYS:
         raise DeliveryError(f"an extension is 1 to {MAX_EXTENSION_DAYS} days, not {days}")
+    if (earlier := pending_extension(session, delivery)) is not None:
+        raise DeliveryError(f"delivery {delivery_id} already has an extension request awaiting "
+                            f"a decision (request {earlier.id})")
     ext = Extension(
         delivery_id=delivery.id, requested_by=user.id, requested_at=now, days=days, reason=reason
     )
@@ -396,7 +516,11 @@ def _decision_problem(official: User, roles: tuple[str, ...], delivery: Delivery
 def decide_extension(
     session: Session, ext: Extension, official: User, approve: bool, now: datetime
 ) -> None:
-    """A provider official approves (expiry moves) or refuses an extension request.
+    """A provider official approves (expiry moves by the days asked, from the old expiry) or
+    refuses an extension request. The delivery was kept while the request waited (point 17):
+    if its expiry — the new one, or the old one when refused — has passed by the decision,
+    its files are purged at once (``purge_one``; a failure is logged and the next
+    ``popstats maintain`` retries).
 
     Raises
     ------
@@ -431,6 +555,9 @@ def decide_extension(
         {"approved": approve, "expires_at": delivery.expires_at.isoformat()},
         agency_id=delivery.agency_id,
     )
+    session.flush()
+    if delivery.purged_at is None and now >= delivery.expires_at:
+        purge_one(session, delivery, now, official.username)
 
 
 def raise_dispute(

@@ -5,11 +5,18 @@ Four steps, each in its own transaction so one failing step does not undo the ot
 1. ``retry``  — re-produce file-transfer and media deliveries left pending by a
    provider-side fault (point 15). Online-query answers are not retried: their content
    was never stored, and point 15 has the agency resend the query after the repair.
-2. ``purge``  — delete the files of expired deliveries, logging each deletion (point 17).
+2. ``purge``  — delete the files of expired deliveries, logging each deletion (point 17);
+   a delivery is "purged" only once its files are verified absent, otherwise the failure is
+   logged, the run fails (non-zero exit) and the next run tries again. A delivery with a
+   timely extension request awaiting a decision is kept.
 3. ``lapse``  — lapse grants whose violation went unimproved six months (point 19).
 4. ``close``  — mark grants whose termination date has come as terminated (point 20).
 5. ``staff``  — with an outbox given: delete provider staff's own export files past their
    day (``access.staff_files``).
+
+Paths are absolute (``stats.locations``); rows an earlier version recorded with relative
+paths are placed under the outbox (and releases) given to the run, and refused, with the
+reason, when none is given.
 
 Every step acts only on rows that are still due, so a second run changes nothing. A dry
 run reads what each step would act on and writes nothing (not even the audit record).
@@ -39,6 +46,15 @@ class Step:
     summary: str
     due: Callable[[Session, datetime], list[str]]
     apply: Callable[[Session, datetime], tuple[list[str], list[str]]]
+    left_is_failure: bool = False  # what it left undone is a failure (purge), not a wait
+
+
+@dataclass(frozen=True)
+class Places:
+    """Where the run was told the outbox and releases are (absolute; None: not given)."""
+
+    outbox: Path | None = None
+    releases: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -49,6 +65,7 @@ class StepOutcome:
     done: tuple[str, ...] = ()
     left: tuple[str, ...] = ()
     error: str | None = None
+    left_is_failure: bool = False
 
 
 @dataclass(frozen=True)
@@ -61,8 +78,8 @@ class MaintenanceReport:
 
     @property
     def ok(self) -> bool:
-        """Whether every step succeeded."""
-        return all(step.error is None for step in self.steps)
+        """Whether every step succeeded (a purge that left files behind did not)."""
+        return not self.failures()
 
     def counts(self) -> dict[str, int]:
         """Objects acted on per step, and per step the ones left (``retry_left``)."""
@@ -71,8 +88,13 @@ class MaintenanceReport:
         return counts
 
     def failures(self) -> dict[str, str]:
-        """The error of each failed step."""
-        return {step.name: step.error for step in self.steps if step.error is not None}
+        """The error of each failed step, and what a step whose leftovers are failures left."""
+        failed = {step.name: step.error for step in self.steps if step.error is not None}
+        failed |= {step.name: f"{len(step.left)} not done (see the audit log): "
+                   f"{', '.join(step.left)}"
+                   for step in self.steps
+                   if step.error is None and step.left_is_failure and step.left}
+        return failed
 
 
 # ---------------------------------------------------------------- what is due
@@ -114,16 +136,51 @@ def _ending(session: Session, now: datetime) -> list[Grant]:
 # ---------------------------------------------------------------- doing it
 
 
-def _retry(session: Session, now: datetime) -> tuple[list[str], list[str]]:
-    """Produce each pending delivery once more; a still-failing one stays pending, logged."""
-    build = packages.producer(now)
-    pending = deliveries.pending_deliveries(session)
-    ready = [d for d in pending if deliveries.produce(session, d, build, now)]
-    return _delivery_ids(ready), _delivery_ids([d for d in pending if d not in ready])
+def _placed(delivery: Delivery, places: Places) -> str | None:
+    """Make a pending delivery's stored request name absolute places (None), or say why it
+    cannot be: an earlier version recorded a relative outbox or releases folder, and this
+    run was not told where that is (then producing it would write to the wrong place)."""
+    options = dict(delivery.options)
+    for key, given in (("outbox", places.outbox), ("releases", places.releases)):
+        recorded = options.get(key)
+        if recorded is None or Path(recorded).is_absolute():
+            continue
+        if given is None:
+            return (f"its request names the relative {key} folder {recorded!r}; run "
+                    f"popstats maintain --{key} DIR to say where that is")
+        options[key] = str(given)
+    if options != delivery.options:
+        delivery.options = options
+    return None
 
 
-def _purge(session: Session, now: datetime) -> tuple[list[str], list[str]]:
-    return _delivery_ids(deliveries.purge(session, now)), []
+def _retry(places: Places) -> Callable[[Session, datetime], tuple[list[str], list[str]]]:
+    def retry(session: Session, now: datetime) -> tuple[list[str], list[str]]:
+        """Produce each pending delivery once more; a still-failing one stays pending,
+        logged."""
+        build = packages.producer(now)
+        pending = deliveries.pending_deliveries(session)
+        ready = []
+        for delivery in pending:
+            if (problem := _placed(delivery, places)) is not None:
+                delivery.last_error = problem
+                audit.record(session, "system", "delivery.failed", f"delivery:{delivery.id}",
+                             now, {"channel": delivery.channel, "error": problem},
+                             agency_id=delivery.agency_id)
+            elif deliveries.produce(session, delivery, build, now):
+                ready.append(delivery)
+        return _delivery_ids(ready), _delivery_ids([d for d in pending if d not in ready])
+
+    return retry
+
+
+def _purge(places: Places) -> Callable[[Session, datetime], tuple[list[str], list[str]]]:
+    def purge(session: Session, now: datetime) -> tuple[list[str], list[str]]:
+        due = deliveries.expired_deliveries(session, now)
+        purged = deliveries.purge(session, now, outbox=places.outbox)
+        return _delivery_ids(purged), _delivery_ids([d for d in due if d not in purged])
+
+    return purge
 
 
 def _lapse(session: Session, now: datetime) -> tuple[list[str], list[str]]:
@@ -134,32 +191,38 @@ def _close(session: Session, now: datetime) -> tuple[list[str], list[str]]:
     return _grant_ids(sorted(sanctions.close_terminated(session, now), key=lambda g: g.id)), []
 
 
-STEPS: tuple[Step, ...] = (
-    Step(
-        "retry",
-        "retry pending file and media deliveries (point 15)",
-        lambda s, now: _delivery_ids(deliveries.pending_deliveries(s)),
-        _retry,
-    ),
-    Step(
-        "purge",
-        "delete expired deliveries' files, logging each (point 17)",
-        lambda s, now: _delivery_ids(deliveries.expired_deliveries(s, now)),
-        _purge,
-    ),
-    Step(
-        "lapse",
-        "lapse grants whose violation went unimproved six months (point 19)",
-        lambda s, now: _violation_ids(_overdue(s, now)),
-        _lapse,
-    ),
-    Step(
-        "close",
-        "close grants whose termination date has come (point 20)",
-        lambda s, now: _grant_ids(_ending(s, now)),
-        _close,
-    ),
-)
+def steps(places: Places = Places()) -> tuple[Step, ...]:  # noqa: B008 - frozen, empty
+    """The four steps, with the places the run was given."""
+    return (
+        Step(
+            "retry",
+            "retry pending file and media deliveries (point 15)",
+            lambda s, now: _delivery_ids(deliveries.pending_deliveries(s)),
+            _retry(places),
+        ),
+        Step(
+            "purge",
+            "delete expired deliveries' files, logging each (point 17)",
+            lambda s, now: _delivery_ids(deliveries.expired_deliveries(s, now)),
+            _purge(places),
+            left_is_failure=True,
+        ),
+        Step(
+            "lapse",
+            "lapse grants whose violation went unimproved six months (point 19)",
+            lambda s, now: _violation_ids(_overdue(s, now)),
+            _lapse,
+        ),
+        Step(
+            "close",
+            "close grants whose termination date has come (point 20)",
+            lambda s, now: _grant_ids(_ending(s, now)),
+            _close,
+        ),
+    )
+
+
+STEPS: tuple[Step, ...] = steps()
 
 
 def staff_files_step(outbox: Path) -> Step:
@@ -186,7 +249,7 @@ def _run_step(
                 return outcome
             done, left = step.apply(session, now)
             session.commit()
-            return StepOutcome(step.name, tuple(done), tuple(left))
+            return StepOutcome(step.name, tuple(done), tuple(left), None, step.left_is_failure)
         except Exception as exc:  # noqa: BLE001 - reported per step; the others must still run
             session.rollback()
             return StepOutcome(step.name, error=f"{type(exc).__name__}: {exc}")

@@ -1,12 +1,20 @@
 """Delivered files over HTTP: ``GET /deliveries/<id>/file``.
 
 * An agency user gets a delivery of their own agency through ``access.deliveries.fetch``
-  (ready, not expired, grant still in force; the download is audited): a file transfer as
-  its one file, a media package as a zip of the files its manifest lists. Not theirs, or
-  not a file delivery: 404; expired: 410; outside the grant now: 403 — each audited.
+  (ready, not expired, grant still in force): a file transfer as its one file, a media
+  package as a zip of the files its manifest lists. Not theirs, or not a file delivery:
+  404; expired: 410; kept past expiry for an undecided extension request: 409; outside the
+  grant now: 403 — each audited.
 * Provider staff make files for themselves (deliveries are made to agencies only): the
   builder writes them under ``<outbox>/staff/<id>/`` with a ``meta.json`` naming the owner
-  and the expiry (1 day); only the owner can fetch one, and each fetch is audited.
+  and the expiry (1 day); only the owner can fetch one.
+
+A download is audited after the fact, with its outcome: the bytes are read (and their
+SHA-256 checked) before the answer starts, the body is handed to the server chunk by chunk,
+and when the server closes it the entry is written — ``download`` once every byte went to
+the connection, ``download.failed`` with the reason (and the bytes sent) otherwise. Files
+are found at absolute places only (``access.deliveries.stored_path``): never against the
+server's code folder, which is where a relative path used to send Flask looking.
 
 Ids are server-made hex (``secrets.token_hex(16)``); anything else is refused with 404
 before the database is touched, and no path is ever built from what the client sent —
@@ -18,20 +26,30 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import logging
+import mimetypes
 import re
 import secrets
 import shutil
 import zipfile
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import polars as pl
-from flask import Flask, Response, g, send_file
+from flask import Flask, Response, g
 
 import exports
 from access import audit, deliveries
-from access.deliveries import DeliveryError, DeliveryExpired, Forbidden
+from access.deliveries import (
+    DeliveryError,
+    DeliveryExpired,
+    ExtensionPending,
+    Forbidden,
+    UnplaceablePath,
+    stored_path,
+)
 from access.models import Delivery, User
 from access.packages import REQUEST_ERRORS
 from access.staff_files import (
@@ -47,6 +65,8 @@ HEX_ID = re.compile(r"[0-9a-f]{32}")
 SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,200}")
 FILE_CHANNELS = ("file_transfer", "media_exchange")
 PACKAGE_EXTRAS = ("manifest.json", "README.txt", "SHA256SUMS")
+CHUNK = 64 * 1024
+LOG = logging.getLogger(__name__)
 
 
 def file_url(item_id: str) -> str:
@@ -73,23 +93,88 @@ def _refuse(user: User, item_id: str, reason: str, now: datetime) -> None:
     g.db.commit()
 
 
-def _attachment(source: Path | io.BytesIO, name: str, mimetype: str | None = None) -> Response:
-    response = send_file(source, as_attachment=True, download_name=name, mimetype=mimetype,
-                         max_age=0)
+# An outcome recorder: (sent, bytes sent, error) -> None, called once the server is done.
+Outcome = Callable[[bool, int, "str | None"], None]
+
+
+class AuditedBody:
+    """A response body that reports what became of it, once, when the server closes it.
+
+    The WSGI server pulls the chunks and writes each to the connection before pulling the
+    next, so the loop runs past its last chunk only after every byte was written; a client
+    that went away stops the pulling (or a HEAD request never starts it), and ``close``
+    then reports how far it got.
+    """
+
+    def __init__(self, data: bytes, outcome: Outcome) -> None:
+        self.data, self.outcome = data, outcome
+        self.sent, self.complete, self.reported = 0, False, False
+
+    def __iter__(self) -> Iterator[bytes]:
+        for start in range(0, len(self.data), CHUNK):
+            chunk = self.data[start:start + CHUNK]
+            yield chunk
+            self.sent += len(chunk)
+        self.complete = True
+
+    def close(self) -> None:
+        if self.reported:
+            return
+        self.reported = True
+        error = None if self.complete else (
+            f"the connection ended after {self.sent} of {len(self.data)} bytes")
+        try:
+            self.outcome(self.complete, self.sent, error)
+        except Exception:  # noqa: BLE001 - the server is past answering; say so in its log
+            LOG.exception("the outcome of a download could not be audited")
+
+
+def _attachment(data: bytes, name: str, outcome: Outcome) -> Response:
+    """The bytes as a download whose outcome is recorded by ``outcome`` afterwards."""
+    mimetype = mimetypes.guess_type(name)[0] or "application/octet-stream"
+    response = Response(AuditedBody(data, outcome), mimetype=mimetype, direct_passthrough=True)
+    response.headers["Content-Length"] = str(len(data))
+    response.headers.set("Content-Disposition", "attachment", filename=name)  # as send_file
+    response.headers["Cache-Control"] = "no-store"
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response
 
 
+def _recorder(write: Callable[[Any, datetime, bool, int, str | None], None]) -> Outcome:
+    """An ``Outcome`` writing its entry in a session of its own at the moment it is known
+    (the request's session is closed by then: the body is sent after the request ends)."""
+    svc = services()
+
+    def outcome(sent: bool, sent_bytes: int, error: str | None) -> None:
+        with svc.sessions() as session:
+            write(session, svc.now(), sent, sent_bytes, error)
+            session.commit()
+
+    return outcome
+
+
 # --- agency deliveries -------------------------------------------------------------------
 
-def delivered_file(delivery: Delivery) -> Path | None:
-    """The one file of a file transfer: the one in its folder with the recorded SHA-256."""
-    folder = Path(delivery.path or "")
-    if not delivery.path or not folder.is_dir():
+def _place(delivery: Delivery) -> Path | None:
+    """The delivery's absolute folder (a legacy relative one under the server's outbox)."""
+    try:
+        return stored_path(delivery, services().outbox)
+    except UnplaceablePath:
         return None
-    return next((p for p in sorted(folder.iterdir())
-                 if p.is_file() and SAFE_NAME.fullmatch(p.name) and _sha256(p) == delivery.sha256),
-                None)
+
+
+def delivered_file(delivery: Delivery) -> tuple[str, bytes] | None:
+    """The one file of a file transfer: the one in its folder with the recorded SHA-256,
+    as its name and the bytes read (the bytes checked are the bytes sent)."""
+    folder = _place(delivery)
+    if folder is None or not folder.is_dir():
+        return None
+    for path in sorted(folder.iterdir()):
+        if path.is_file() and SAFE_NAME.fullmatch(path.name):
+            data = path.read_bytes()
+            if hashlib.sha256(data).hexdigest() == delivery.sha256:
+                return path.name, data
+    return None
 
 
 def package_names(folder: Path) -> list[str]:
@@ -100,17 +185,16 @@ def package_names(folder: Path) -> list[str]:
             if SAFE_NAME.fullmatch(n) and (folder / n).is_file()]
 
 
-def package_zip(delivery: Delivery) -> io.BytesIO | None:
+def package_zip(delivery: Delivery) -> bytes | None:
     """A zip of a media package folder, made now (the folder itself stays as delivered)."""
-    folder = Path(delivery.path or "")
-    if not delivery.path or not (folder / "manifest.json").is_file():
+    folder = _place(delivery)
+    if folder is None or not (folder / "manifest.json").is_file():
         return None
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for name in package_names(folder):
             archive.write(folder / name, f"{delivery.id}/{name}")
-    buffer.seek(0)
-    return buffer
+    return buffer.getvalue()
 
 
 def _agency_file(user: User, item_id: str) -> Response:
@@ -129,21 +213,35 @@ def _agency_file(user: User, item_id: str) -> Response:
         return _plain(410, "此交付已逾保存期限並已刪除，請重新申請。", str(error))
     except Forbidden as error:  # audited by authorize
         return _plain(403, "您的授權已不包含此資料。", str(error))
+    except ExtensionPending as error:
+        _refuse(user, item_id, str(error), now)
+        return _plain(409, "此交付已屆保存期限，延長申請尚待提供機關決定；核准後可再下載。",
+                      str(error))
     except DeliveryError as error:
         _refuse(user, item_id, str(error), now)
         return _plain(409, "此交付尚未完成。", str(error))
-    source: Path | io.BytesIO | None
+    found: tuple[str, bytes] | None
     if delivery.channel == "file_transfer":
-        source = delivered_file(delivery)
-        name = source.name if source is not None else ""
+        found = delivered_file(delivery)
     else:
-        source, name = package_zip(delivery), f"popstats_{delivery.id}.zip"
-    if source is None:
-        g.db.rollback()  # nothing handed over: no download entry
-        _refuse(user, item_id, "the delivered file is missing", now)
+        data = package_zip(delivery)
+        found = (f"popstats_{delivery.id}.zip", data) if data is not None else None
+    if found is None:
+        g.db.rollback()
+        deliveries.record_download(g.db, user, delivery, now, False, 0, 0,
+                                   "the delivered file is missing or changed")
+        g.db.commit()
         return _plain(410, "此交付的檔案已不存在。", "The delivered file no longer exists.")
-    g.db.commit()  # the download's audit entry, before the bytes leave
-    return _attachment(source, name)
+    g.db.commit()
+    name, data = found
+    user_id, delivery_id = user.id, delivery.id
+
+    def write(session: Any, at: datetime, sent: bool, sent_bytes: int, error: str | None) -> None:
+        deliveries.record_download(session, session.get(User, user_id),
+                                   session.get(Delivery, delivery_id), at, sent, sent_bytes,
+                                   len(data), error)
+
+    return _attachment(data, name, _recorder(write))
 
 
 # --- provider staff's own files ----------------------------------------------------------
@@ -198,14 +296,23 @@ def _staff_file(user: User, item_id: str) -> Response:
         return _plain(410, "此檔案已逾 1 天保存期限並已刪除。",
                       "This file was kept 1 day and has been deleted; make it again.")
     path = folder / str(record["file"])
-    intact = SAFE_NAME.fullmatch(path.name) and path.is_file() and _sha256(path) == record["sha256"]
-    if not intact:
-        _refuse(user, item_id, "the file is missing or changed", now)
+    data = path.read_bytes() if SAFE_NAME.fullmatch(path.name) and path.is_file() else b""
+    if hashlib.sha256(data).hexdigest() != record["sha256"]:
+        audit.record(g.db, user.username, "download.failed", f"staff_file:{item_id}", now,
+                     {"file": path.name, "error": "the file is missing or changed"})
+        g.db.commit()
         return _plain(410, "此檔案已不存在。", "The file no longer exists.")
-    audit.record(g.db, user.username, "download", f"staff_file:{item_id}", now,
-                 {"file": path.name, "sha256": record["sha256"]})
     g.db.commit()
-    return _attachment(path, path.name)
+    username, sha256 = user.username, record["sha256"]
+
+    def write(session: Any, at: datetime, sent: bool, sent_bytes: int, error: str | None) -> None:
+        details: dict[str, Any] = {"file": path.name, "sha256": sha256, "bytes": len(data)}
+        if not sent:
+            details |= {"sent_bytes": sent_bytes, "error": error}
+        audit.record(session, username, "download" if sent else "download.failed",
+                     f"staff_file:{item_id}", at, details)
+
+    return _attachment(data, path.name, _recorder(write))
 
 
 # --- the route ---------------------------------------------------------------------------

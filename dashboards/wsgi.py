@@ -15,6 +15,9 @@ environment (docs/deployment.md):
     optional TopoJSON/GeoJSON boundaries for the Map page;
 ``POPSTATS_SECRET_KEY``
     read by ``dashboards.web``: the key of the CSRF tokens, identical in every worker.
+
+Relative places are made absolute once, at import, against the worker's current folder
+(``stats.locations``): nothing later resolves a path against the code's own folder.
 """
 
 from __future__ import annotations
@@ -24,21 +27,16 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from dashboards.app import ServerSettings, create_app
+from stats.locations import resolve_locations
 
-DEFAULT_RELEASES = "demo/releases"
 
-
-def settings_from_environment(environ: Mapping[str, str]) -> ServerSettings:
-    """The server settings the ``POPSTATS_*`` variables of ``environ`` describe."""
-    releases = Path(environ.get("POPSTATS_RELEASES") or DEFAULT_RELEASES)
-    outbox = environ.get("POPSTATS_OUTBOX")
-    boundaries = environ.get("POPSTATS_BOUNDARIES")
-    return ServerSettings(
-        releases=releases,
-        db_url=environ.get("POPSTATS_DB") or None,
-        outbox=Path(outbox) if outbox else releases.parent / "outbox",
-        boundaries=Path(boundaries) if boundaries else None,
-    )
+def settings_from_environment(environ: Mapping[str, str],
+                              base: Path | None = None) -> ServerSettings:
+    """The server settings the ``POPSTATS_*`` variables of ``environ`` describe, every path
+    absolute (relative ones against ``base``, default the current folder)."""
+    places = resolve_locations(environ=environ, base=base)
+    return ServerSettings(releases=places.releases, db_url=places.db_url, outbox=places.outbox,
+                          boundaries=places.boundaries)
 
 
 # built at import: each worker process imports this module once and serves this object

@@ -201,9 +201,7 @@ def calendar_command(releases: Path, period: str | None, planned: str | None, no
 @click.option("--releases", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--period", required=True)
 @click.option("--json", "as_json", is_flag=True)
-@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True,
-              help="Labels in zh-TW (as the catalogue's) or English.")
-def report_command(releases: Path, period: str, as_json: bool, lang: str) -> None:
+def report_command(releases: Path, period: str, as_json: bool) -> None:
     """The release report to read before publishing: totals, changes, residuals, outliers."""
     try:
         report = release_report(releases, str(_period(period)))
@@ -212,13 +210,35 @@ def report_command(releases: Path, period: str, as_json: bool, lang: str) -> Non
     if as_json:
         click.echo(json.dumps(report, ensure_ascii=False, indent=2, default=str))
         return
-    click.echo(_format_report(report, lang))
+    click.echo(_format_report(report))
 
 
-def _format_report(report: dict, lang: str = "zh") -> str:
-    from stats.report import format_report
-
-    return format_report(report, lang)
+def _format_report(report: dict) -> str:
+    lines = [f"Release report {report['period']} ({report['label_roc']}), revision "
+             f"{report['revision']}, {report['state']}", "", f"{'national':<18}{'value':>14}"
+             f"{'vs ' + report['comparisons']['previous']['period']:>16}"
+             f"{'vs ' + report['comparisons']['year_ago']['period']:>16}"]
+    for name, value in report["totals"].items():
+        cells = []
+        for key in ("previous", "year_ago"):
+            comp = report["comparisons"][key]
+            if comp["available"]:
+                pct = comp["change_pct"][name]
+                cells.append(f"{comp['change'][name]:+,}" + (f" ({pct:+.2f}%)" if pct is not None else ""))
+            else:
+                cells.append("n/a")
+        lines.append(f"{name:<18}{value:>14,}{cells[0]:>16}{cells[1]:>16}")
+    lines += ["", "reconciliation residuals (end − start − births + deaths − in + out):"]
+    for r in report["residuals"]:
+        lines.append(f"  {r['area_level']:<9} {r['areas_with_residual']:>6} areas ≠ 0, "
+                     f"max |residual| {r['max_abs_residual']}, sum {r['sum_residual']}")
+    lines += ["", f"outliers (|z| ≥ 6 against peers or the area's own history): "
+                  f"{len(report['outliers'])}"]
+    for o in report["outliers"][:20]:
+        lines.append(f"  {o['area_level']:<9} {o['area_code']}  {o['population_start']:,} → "
+                     f"{o['population_end']:,} ({o['rate'] * 100:+.1f}%, z={o['z']:.1f} "
+                     f"against {o['basis']})")
+    return "\n".join(lines)
 
 
 @main.command("export")
@@ -273,26 +293,35 @@ def export_command(release_dir: Path, table: str, fmt: str, encoding: str, polic
 
 
 @main.command()
-@click.option("--releases", "releases_dir", default="demo/releases", show_default=True,
-              type=click.Path(file_okay=False, path_type=Path), help="Releases folder to serve.")
+@click.option("--releases", "releases_dir", default=None, type=click.Path(file_okay=False),
+              help="Releases folder to serve (default: $POPSTATS_RELEASES, else demo/releases).")
 @click.option("--db", default=None, help="Access database URL (default: $POPSTATS_DB or the "
               "embedded SQLite file popstats.db).")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8050, show_default=True, type=int)
-@click.option("--boundaries", type=click.Path(exists=True, path_type=Path),
+@click.option("--boundaries", type=click.Path(exists=True),
               envvar="POPSTATS_BOUNDARIES", default=None,
               help="Folder or file of TopoJSON/GeoJSON area boundaries keyed by MOI codes for "
               "the Map page (default: a tile map of the 22 counties that needs no file).")
-def serve(releases_dir: Path, db: str | None, host: str, port: int,
-          boundaries: Path | None) -> None:
-    """Serve the dashboards and the online query API (CONTRACT §6) for the published releases."""
-    from dashboards.app import ServerSettings, create_app, run_server
+def serve(releases_dir: str | None, db: str | None, host: str, port: int,
+          boundaries: str | None) -> None:
+    """Serve the dashboards and the online query API (CONTRACT §6) for the published releases.
 
-    app = create_app(ServerSettings(releases=releases_dir, db_url=db,
-                                    outbox=releases_dir.parent / "outbox",
-                                    boundaries=boundaries))
+    Every place is made absolute here, once (the outbox: $POPSTATS_OUTBOX, else ``outbox``
+    beside the releases), so the files the server records and sends do not depend on the
+    folder it was started in or where its code lives."""
+    from dashboards.app import ServerSettings, create_app, run_server
+    from stats.locations import LocationError, resolve_locations
+
+    try:
+        places = resolve_locations(releases=releases_dir, db=db, boundaries=boundaries)
+    except LocationError as error:
+        raise click.BadParameter(str(error)) from error
+    app = create_app(ServerSettings(releases=places.releases, db_url=places.db_url,
+                                    outbox=places.outbox, boundaries=places.boundaries))
     click.echo(f"Serving the dashboards at http://{host}:{port}/ (log in with a demo account) and "
-               f"the API at http://{host}:{port}/api/v1/ (releases {releases_dir}); Ctrl+C stops.")
+               f"the API at http://{host}:{port}/api/v1/ (releases {places.releases}, "
+               f"outbox {places.outbox}); Ctrl+C stops.")
     run_server(host=host, port=port, app=app)  # threaded; no Server header versions
 
 
@@ -305,31 +334,30 @@ def serve(releases_dir: Path, db: str | None, host: str, port: int,
               "$POPSTATS_DB or the embedded SQLite file popstats.db).")
 @click.option("--serve/--no-serve", "then_serve", default=True, show_default=True,
               help="Serve the API on 127.0.0.1:8050 afterwards.")
-@click.option("--reset-accounts", is_flag=True,
-              help="New demo passwords and tokens (default: keep the last run's).")
-def demo(workdir: Path, scale: float, year: int, db: str | None, then_serve: bool,
-         reset_accounts: bool) -> None:
+def demo(workdir: Path, scale: float, year: int, db: str | None, then_serve: bool) -> None:
     """Quick start: sample a year, build and publish every month, quarter and the year,
     create the demo accounts, and serve."""
-    from access.db import database_url, make_engine, session_factory, upgrade_engine
-    from access.demo_store import demo_accounts, store_path
+    from access.db import make_engine, session_factory, upgrade_engine
+    from access.demo import create_demo
     from popstats.demo import run_demo
+    from stats.locations import absolute_path, resolve_locations
 
+    workdir = absolute_path(workdir)  # once: the releases, their outbox and the database
+    places = resolve_locations(releases=workdir / "releases", db=db)
     click.echo(run_demo(workdir, scale=scale, year=year, progress=_progress))
-    engine = make_engine(database_url(db))
+    engine = make_engine(places.db_url)
     upgrade_engine(engine)
     with session_factory(engine)() as session:
-        store = store_path(engine.url, workdir)
-        accounts = demo_accounts(session, _now(), store, reset=reset_accounts)
+        accounts = create_demo(session, _now())
         session.commit()
-    click.echo(f"\nDemo accounts (API: Authorization: Bearer TOKEN; kept in {store}):")
+    click.echo("\nDemo accounts (API: Authorization: Bearer TOKEN):")
     for a in accounts:
         click.echo(f"  {a['username']:<18} password {a['password']:<18} {a['role']:<18} {a['agency']}: "
                    f"{', '.join(a['areas'])}; {len(a['tables'])} table(s)"
                    + (f"\n  {'':18} token {a['token']}" if a["token"] else ""))
     if then_serve:
-        click.get_current_context().invoke(serve, releases_dir=workdir / "releases", db=db,
-                                           host="127.0.0.1", port=8050)
+        click.get_current_context().invoke(serve, releases_dir=str(places.releases),
+                                           db=places.db_url, host="127.0.0.1", port=8050)
 
 
 # agencies, grants, deliveries, disputes and the audit log (issue 4; access/ package)

@@ -9,8 +9,9 @@ from pathlib import Path
 import click
 
 from access import maintenance
-from access.db import database_url, make_engine, session_factory, upgrade_engine
+from access.db import make_engine, session_factory, upgrade_engine
 from popstats.access_cli.common import _now, db_option
+from stats.locations import LocationError, absolute_path, resolve_locations
 
 
 class AwareTime(click.ParamType):
@@ -50,6 +51,7 @@ def _echo_report(report: maintenance.MaintenanceReport) -> None:
     verb = "would act on" if report.dry_run else "done"
     click.echo(f"maintenance at {report.at.isoformat()}" + (" (dry run)" if report.dry_run else ""))
     summaries = {step.name: step.summary for step in maintenance.STEPS}
+    summaries["staff"] = "delete provider staff's own export files past their day"
     for step in report.steps:
         click.echo(f"{step.name}: {summaries.get(step.name, '')}")
         if step.error is not None:
@@ -57,7 +59,10 @@ def _echo_report(report: maintenance.MaintenanceReport) -> None:
             continue
         ids = f" — {', '.join(step.done)}" if step.done else ""
         click.echo(f"  {verb}: {len(step.done)}{ids}")
-        if step.left:
+        if step.left and step.left_is_failure:
+            click.echo(f"  NOT DONE (logged; retried next run): {len(step.left)} — "
+                       f"{', '.join(step.left)}", err=True)
+        elif step.left:
             click.echo(f"  still pending: {len(step.left)} — {', '.join(step.left)}")
     failed = report.failures()
     if failed:
@@ -82,10 +87,19 @@ def _echo_report(report: maintenance.MaintenanceReport) -> None:
     type=click.Path(file_okay=False, path_type=Path),
     envvar="POPSTATS_OUTBOX",
     default=None,
-    help="The server's outbox: also delete provider staff's own export files past their day.",
+    help="The server's outbox: also delete provider staff's own export files past their day, "
+    "and place deliveries an earlier version recorded with relative paths.",
+)
+@click.option(
+    "--releases",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar="POPSTATS_RELEASES",
+    default=None,
+    help="The releases folder, for pending deliveries an earlier version recorded relative.",
 )
 @db_option
-def maintain(dry_run: bool, at: datetime | None, outbox: Path | None, db: str | None) -> None:
+def maintain(dry_run: bool, at: datetime | None, outbox: Path | None, releases: Path | None,
+             db: str | None) -> None:
     """Scheduled upkeep of deliveries and grants, for cron or a systemd timer.
 
     \b
@@ -96,6 +110,11 @@ def maintain(dry_run: bool, at: datetime | None, outbox: Path | None, db: str | 
       close  grants whose termination date has come (point 20)
       staff  with --outbox: staff's own export files past their day
 
+    Every path (--outbox, --releases, an SQLite --db) is made absolute once, at start, so
+    the run deletes the same files from whatever folder cron starts it in. A delivery is
+    reported purged only once its files are verified gone; one that is not is logged, the
+    exit status is 1, and the next run tries again.
+
     Prints each step's count and ids. A failing step is rolled back and reported, the
     others still run, and the exit status is 1. Running it again changes nothing. The run
     is audited as maintenance.run with its counts (a dry run is not).
@@ -105,14 +124,25 @@ def maintain(dry_run: bool, at: datetime | None, outbox: Path | None, db: str | 
     and a repaired fault is retried within the hour:
       17 * * * *  popstats maintain --db postgresql+psycopg://popstats@db/popstats
     """
-    engine = make_engine(database_url(db))
+    try:  # once, here: every later step names these absolute places
+        places = maintenance.Places(
+            outbox=absolute_path(outbox) if outbox else None,
+            releases=absolute_path(releases) if releases else None,
+        )
+        db_url = resolve_locations(db=db).db_url
+    except LocationError as error:
+        raise click.BadParameter(str(error)) from error
+    steps = maintenance.steps(places)
+    if places.outbox is not None:
+        steps += (maintenance.staff_files_step(places.outbox),)
+    engine = make_engine(db_url)
     try:
         upgrade_engine(engine)
         report = maintenance.run(
             session_factory(engine),
             (lambda: at) if at is not None else _now,
             dry_run=dry_run,
-            steps=maintenance.STEPS + ((maintenance.staff_files_step(outbox),) if outbox else ()),
+            steps=steps,
             invoked_by=_os_user(),
         )
     finally:

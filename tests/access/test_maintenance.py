@@ -308,7 +308,8 @@ def test_failing_step_does_not_stop_the_others(
     everything_due: dict[str, str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    def disk_gone(session: Session, now: datetime, actor: str = "system") -> list[Delivery]:
+    def disk_gone(session: Session, now: datetime, actor: str = "system",
+                  outbox: Path | None = None) -> list[Delivery]:
         raise OSError("outbox volume not mounted")
 
     monkeypatch.setattr(deliveries, "purge", disk_gone)
@@ -380,7 +381,8 @@ def test_cli_dry_run_then_run_then_failure_exit_status(
     request_termination(session, grant, "函", date(2025, 3, 10), date(2025, 10, 1), NOW)
     session.commit()
 
-    def disk_gone(session: Session, now: datetime, actor: str = "system") -> list[Delivery]:
+    def disk_gone(session: Session, now: datetime, actor: str = "system",
+                  outbox: Path | None = None) -> list[Delivery]:
         raise OSError("outbox volume not mounted")
 
     monkeypatch.setattr(deliveries, "purge", disk_gone)
