@@ -73,6 +73,7 @@ def test_no_header_names_a_version_on_a_real_socket(served, tmp_path):  # noqa: 
             assert not leaks, (path, leaks)
     finally:
         server.shutdown()
+        server.server_close()
         thread.join(timeout=10)
 
 
