@@ -37,6 +37,7 @@ PAGES = (
     Page("/map", "地圖", "Map", EVERYONE),
     Page("/builder", "自訂報表", "Table builder", EVERYONE),
     Page("/releases", "發布", "Releases", EVERYONE),
+    Page("/tables", "資料表", "Tables", EVERYONE),
     Page("/deliveries", "我的交付", "My deliveries", AGENCIES),
     Page("/admin", "管理", "Administration", STAFF),
 )
