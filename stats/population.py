@@ -12,14 +12,21 @@ from stats.schemas import MAX_AGE
 
 
 def age_at(reference: date, birth_date: pl.Expr) -> pl.Expr:
-    """Completed years on ``reference``, capped at 100 ("100 and over").
+    """Completed years on ``reference``, capped at 100 ("100 and over")."""
+    return age_on(pl.lit(reference, pl.Date), birth_date)
+
+
+def age_on(day: pl.Expr, birth_date: pl.Expr) -> pl.Expr:
+    """Completed years on ``day`` (a date per row, e.g. an event's occurrence date), capped
+    at 100 ("100 and over").
 
     The age goes up on the birthday itself; someone born on 29 February has their
     birthday on 1 March in common years, because (2, 29) sorts after (2, 28).
     """
-    month, day = birth_date.dt.month(), birth_date.dt.day()
-    had_birthday = (month < reference.month) | ((month == reference.month) & (day <= reference.day))
-    years = pl.lit(reference.year, pl.Int32) - birth_date.dt.year().cast(pl.Int32)
+    month, day_of = birth_date.dt.month(), birth_date.dt.day()
+    on_month, on_day = day.dt.month(), day.dt.day()
+    had_birthday = (month < on_month) | ((month == on_month) & (day_of <= on_day))
+    years = day.dt.year().cast(pl.Int32) - birth_date.dt.year().cast(pl.Int32)
     return (years - (~had_birthday).cast(pl.Int32)).clip(upper_bound=MAX_AGE).cast(pl.Int16)
 
 
