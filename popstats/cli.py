@@ -201,7 +201,9 @@ def calendar_command(releases: Path, period: str | None, planned: str | None, no
 @click.option("--releases", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--period", required=True)
 @click.option("--json", "as_json", is_flag=True)
-def report_command(releases: Path, period: str, as_json: bool) -> None:
+@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True,
+              help="Labels in zh-TW (as the catalogue's) or English.")
+def report_command(releases: Path, period: str, as_json: bool, lang: str) -> None:
     """The release report to read before publishing: totals, changes, residuals, outliers."""
     try:
         report = release_report(releases, str(_period(period)))
@@ -210,35 +212,13 @@ def report_command(releases: Path, period: str, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(report, ensure_ascii=False, indent=2, default=str))
         return
-    click.echo(_format_report(report))
+    click.echo(_format_report(report, lang))
 
 
-def _format_report(report: dict) -> str:
-    lines = [f"Release report {report['period']} ({report['label_roc']}), revision "
-             f"{report['revision']}, {report['state']}", "", f"{'national':<18}{'value':>14}"
-             f"{'vs ' + report['comparisons']['previous']['period']:>16}"
-             f"{'vs ' + report['comparisons']['year_ago']['period']:>16}"]
-    for name, value in report["totals"].items():
-        cells = []
-        for key in ("previous", "year_ago"):
-            comp = report["comparisons"][key]
-            if comp["available"]:
-                pct = comp["change_pct"][name]
-                cells.append(f"{comp['change'][name]:+,}" + (f" ({pct:+.2f}%)" if pct is not None else ""))
-            else:
-                cells.append("n/a")
-        lines.append(f"{name:<18}{value:>14,}{cells[0]:>16}{cells[1]:>16}")
-    lines += ["", "reconciliation residuals (end − start − births + deaths − in + out):"]
-    for r in report["residuals"]:
-        lines.append(f"  {r['area_level']:<9} {r['areas_with_residual']:>6} areas ≠ 0, "
-                     f"max |residual| {r['max_abs_residual']}, sum {r['sum_residual']}")
-    lines += ["", f"outliers (|z| ≥ 6 against peers or the area's own history): "
-                  f"{len(report['outliers'])}"]
-    for o in report["outliers"][:20]:
-        lines.append(f"  {o['area_level']:<9} {o['area_code']}  {o['population_start']:,} → "
-                     f"{o['population_end']:,} ({o['rate'] * 100:+.1f}%, z={o['z']:.1f} "
-                     f"against {o['basis']})")
-    return "\n".join(lines)
+def _format_report(report: dict, lang: str = "zh") -> str:
+    from stats.report import format_report
+
+    return format_report(report, lang)
 
 
 @main.command("export")
@@ -334,11 +314,14 @@ def serve(releases_dir: str | None, db: str | None, host: str, port: int,
               "$POPSTATS_DB or the embedded SQLite file popstats.db).")
 @click.option("--serve/--no-serve", "then_serve", default=True, show_default=True,
               help="Serve the API on 127.0.0.1:8050 afterwards.")
-def demo(workdir: Path, scale: float, year: int, db: str | None, then_serve: bool) -> None:
+@click.option("--reset-accounts", is_flag=True,
+              help="New demo passwords and tokens (default: keep the last run's).")
+def demo(workdir: Path, scale: float, year: int, db: str | None, then_serve: bool,
+         reset_accounts: bool) -> None:
     """Quick start: sample a year, build and publish every month, quarter and the year,
     create the demo accounts, and serve."""
     from access.db import make_engine, session_factory, upgrade_engine
-    from access.demo import create_demo
+    from access.demo_store import demo_accounts, store_path
     from popstats.demo import run_demo
     from stats.locations import absolute_path, resolve_locations
 
@@ -348,9 +331,10 @@ def demo(workdir: Path, scale: float, year: int, db: str | None, then_serve: boo
     engine = make_engine(places.db_url)
     upgrade_engine(engine)
     with session_factory(engine)() as session:
-        accounts = create_demo(session, _now())
+        store = store_path(engine.url, workdir)
+        accounts = demo_accounts(session, _now(), store, reset=reset_accounts)
         session.commit()
-    click.echo("\nDemo accounts (API: Authorization: Bearer TOKEN):")
+    click.echo(f"\nDemo accounts (API: Authorization: Bearer TOKEN; kept in {store}):")
     for a in accounts:
         click.echo(f"  {a['username']:<18} password {a['password']:<18} {a['role']:<18} {a['agency']}: "
                    f"{', '.join(a['areas'])}; {len(a['tables'])} table(s)"
