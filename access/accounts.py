@@ -7,9 +7,11 @@ all get ``GENERIC_LOGIN_ERROR``; the reason goes only to the audit log (point 18
 from __future__ import annotations
 
 import hashlib
+import os
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -38,6 +40,8 @@ SESSION_LIFETIME = timedelta(hours=8)  # one working day
 IDLE_TIMEOUT = timedelta(minutes=30)
 TOUCH_EVERY = timedelta(minutes=1)  # last_seen_at is written at most once a minute
 TOKEN_PREFIX = "pst_"
+TOKEN_LIFETIME = timedelta(days=90)  # default; POPSTATS_TOKEN_DAYS overrides
+MAX_TOKEN_DAYS = 366
 
 _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash("not a password")  # verified for unknown users: same cost
@@ -85,31 +89,6 @@ def ensure_standard_providers(session: Session) -> dict[str, Provider]:
             session.add(existing[code])
     session.flush()
     return existing
-
-
-def add_agency(
-    session: Session, name: str, now: datetime, public: bool = True, actor: str = "system"
-) -> Agency:
-    """Register a linking agency; only public agencies may link (point 3)."""
-    if not public:
-        raise PartyError(
-            f"{name!r} is not a public agency; only public agencies may link (point 3)"
-        )
-    if session.scalar(select(Agency).where(Agency.name == name)) is not None:
-        raise PartyError(f"agency {name!r} already exists")
-    agency = Agency(name=name, created_at=now)
-    session.add(agency)
-    session.flush()
-    audit.record(
-        session,
-        actor,
-        "agency.added",
-        f"agency:{agency.id}",
-        now,
-        {"name": name},
-        agency_id=agency.id,
-    )
-    return agency
 
 
 def add_user(
@@ -276,23 +255,51 @@ def logout(session: Session, value: str, now: datetime) -> None:
         )
 
 
+def token_lifetime() -> timedelta:
+    """How long a new API token lives: ``POPSTATS_TOKEN_DAYS`` days, else 90 (a token that
+    never expires outlives the person and the grant it was issued for)."""
+    raw = os.environ.get("POPSTATS_TOKEN_DAYS", "").strip()
+    if not raw:
+        return TOKEN_LIFETIME
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_TOKEN_DAYS:
+        raise PartyError(f"POPSTATS_TOKEN_DAYS={raw!r}; expected whole days from 1 to "
+                         f"{MAX_TOKEN_DAYS}")
+    return timedelta(days=int(raw))
+
+
 def issue_token(
-    session: Session, user: User, now: datetime, valid_for: timedelta | None = None
+    session: Session,
+    user: User,
+    now: datetime,
+    valid_for: timedelta | None = None,
+    *,
+    by: User | None = None,
 ) -> str:
-    """A new API token for an agency user; only its SHA-256 is stored."""
+    """A new API token for an agency user, expiring after ``valid_for`` (default
+    ``token_lifetime()``); only its SHA-256 is stored. ``by`` is the acting account: the
+    user themself (the default) or a provider official."""
     if user.agency_id is None:
         raise PartyError(f"{user.username!r} is not an agency user; API tokens are for agencies")
+    by = by or user
+    if by.id != user.id and by.role != "provider_official":
+        raise PartyError(f"{by.username!r} may not issue tokens for {user.username!r}; the user "
+                         "themself or a provider official does")
+    lifetime = token_lifetime() if valid_for is None else valid_for
+    if not timedelta(0) < lifetime <= timedelta(days=MAX_TOKEN_DAYS):
+        raise PartyError(f"a token lives from 1 to {MAX_TOKEN_DAYS} days, not {lifetime}")
     value = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken(
         user_id=user.id,
         token_hash=hash_secret(value),
         created_at=now,
-        expires_at=now + valid_for if valid_for else None,
+        expires_at=now + lifetime,
     )
     session.add(token)
     session.flush()
     audit.record(
-        session, user.username, "token.issued", f"token:{token.id}", now, agency_id=user.agency_id
+        session, by.username, "token.issued", f"token:{token.id}", now,
+        {"user": user.username, "expires_at": token.expires_at.isoformat()},
+        agency_id=user.agency_id,
     )
     return value
 
@@ -307,9 +314,7 @@ def token_user(session: Session, value: str, now: datetime) -> User | None:
     return token.user
 
 
-def revoke_agency_access(session: Session, agency_id: int, now: datetime) -> int:
-    """Revoke every token and session of an agency's users at once; returns how many."""
-    user_ids = select(User.id).where(User.agency_id == agency_id).scalar_subquery()
+def _revoke(session: Session, user_ids: Any, now: datetime) -> int:
     count = 0
     for model in (ApiToken, LoginSession):
         result = session.execute(
@@ -320,3 +325,26 @@ def revoke_agency_access(session: Session, agency_id: int, now: datetime) -> int
         )
         count += result.rowcount  # type: ignore[attr-defined]
     return count
+
+
+def revoke_agency_access(session: Session, agency_id: int, now: datetime) -> int:
+    """Revoke every token and session of an agency's users at once; returns how many."""
+    return _revoke(session, select(User.id).where(User.agency_id == agency_id).scalar_subquery(),
+                   now)
+
+
+def revoke_user_access(session: Session, user: User, now: datetime) -> int:
+    """Revoke every token and session of one user (e.g. a departing case officer, point 12);
+    returns how many. The caller audits, naming who acted."""
+    return _revoke(session, [user.id], now)
+
+
+def user_tokens(session: Session, user: User | None = None,
+                agency_id: int | None = None) -> list[ApiToken]:
+    """Tokens (never their values), of one user or one agency's users, oldest first."""
+    query = select(ApiToken).join(User, User.id == ApiToken.user_id).order_by(ApiToken.id)
+    if user is not None:
+        query = query.where(ApiToken.user_id == user.id)
+    if agency_id is not None:
+        query = query.where(User.agency_id == agency_id)
+    return list(session.scalars(query))

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from access import accounts, grants
+from access import accounts, agencies, grants
 from access.calendar import local_date
 from access.models import (
     CHANNELS,
@@ -31,6 +31,8 @@ from stats.catalogue import TABLES
 
 ALL_TABLES = tuple(TABLES)
 DEMO_RULES = {key: f"示範機關已訂定：{label}" for key, label in grants.RULE_ITEMS.items()}
+DEMO_PURPOSE = "示範用途：人口統計資料應用 / demonstration"
+DEMO_LEGAL_BASIS = "個人資料保護法第15條、戶籍法第65條 / demonstration"
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,8 @@ class DemoAgency:
     provider: str
     tables: tuple[str, ...]
     areas: tuple[str, ...]
+    code: str  # 機關代碼 in its official form (demo values, see access.agencies)
+    kind: str = "local"
 
 
 OFFICIALS = (
@@ -58,9 +62,11 @@ OFFICIALS = (
     DemoOfficial("kaohsiung_official", "64000"),
 )
 AGENCIES = (
-    DemoAgency("national_user", "國家發展委員會", "MOI", ALL_TABLES, ("00000",)),
-    DemoAgency("taipei_user", "臺北市政府主計處", "63000", ALL_TABLES, ("63000",)),
-    DemoAgency("kaohsiung_user", "高雄市政府衛生局", "64000", ("vital_events",), ("64000",)),
+    DemoAgency("national_user", "國家發展委員會", "MOI", ALL_TABLES, ("00000",), "A15000000H",
+               "central"),
+    DemoAgency("taipei_user", "臺北市政府主計處", "63000", ALL_TABLES, ("63000",), "379130000A"),
+    DemoAgency("kaohsiung_user", "高雄市政府衛生局", "64000", ("vital_events",), ("64000",),
+               "397040000A"),
 )
 
 
@@ -116,7 +122,11 @@ def create_demo(session: Session, now: datetime) -> list[dict[str, Any]]:
     for spec in AGENCIES:
         agency = session.scalar(select(Agency).where(Agency.name == spec.agency))
         if agency is None:
-            agency = accounts.add_agency(session, spec.agency, now, actor="demo")
+            agency = agencies.add_agency(session, spec.agency, now, code=spec.code,
+                                         kind=spec.kind, by=officials["MOI"])
+        elif agency.code != spec.code or agency.kind != spec.kind:
+            agencies.set_agency_code(session, agency, now, code=spec.code, kind=spec.kind,
+                                     by=officials["MOI"])
         _clear_grants(session, agency)
         user, password = _user(session, spec.username, "agency_user", now, agency=agency)
         accounts.revoke_agency_access(session, agency.id, now)
@@ -127,10 +137,11 @@ def create_demo(session: Session, now: datetime) -> list[dict[str, Any]]:
             spec.tables,
             spec.areas,
             CHANNELS,
-            "示範用途 / demonstration",
+            DEMO_PURPOSE,
             DEMO_RULES,
             now,
-            actor="demo",
+            legal_basis=DEMO_LEGAL_BASIS,
+            by=user,
         )
         grants.approve(
             session,

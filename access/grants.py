@@ -1,14 +1,17 @@
-"""Applications (points 10, 13), their review (point 11), grants and personnel changes (point 12).
+"""Applications (points 6, 10, 13), their review (point 11) and grants.
 
 State machine of an application::
 
-    submitted ──approve──▶ approved (a grant is created)
+    submitted ──approve──▶ approved (a grant is created: all or a narrower scope)
         │  └──reject───▶ rejected (with a reason)
         └──return────▶ returned ──resubmit──▶ submitted
 
-A provider reviews only within its jurisdiction (point 6): a county government cannot
-grant national or other-county areas; MOI can grant any. Refusals are audited and the audit
-record is committed before the error is raised.
+Point 6: data of a single county is applied for to that county's government, national or
+cross-county data to MOI; only officials of the provider applied to decide, within their
+jurisdiction. Point 11: the provider sets the approved agency's permissions — the scope
+applied for or a narrower one (fewer tables, areas, channels, a shorter validity), with a
+reason. Refusals of who may act are audited and the audit record is committed before the
+error is raised.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from access import audit
 from access.accounts import AccessError
+from access.agencies import applicant_problem, refuse
 from access.calendar import end_of_day, start_of_day
 from access.models import (
     CHANNELS,
@@ -29,44 +33,50 @@ from access.models import (
     Agency,
     Application,
     Grant,
-    PersonnelChange,
     Provider,
     User,
 )
 from access.permissions import Actor, GrantRule, area_covers, grant_in_force
+from access.personnel import POSTS, record_personnel_change
+from access.rules import (
+    RULE_ITEMS,
+    ApplicationError,
+    IncompleteApplication,
+    check_rules_document,
+    describe_missing,
+    missing_rule_items,
+    rule_problems,
+    statement_problems,
+    text_problem,
+)
 from stats.catalogue import TABLES
 from stats.codes import COUNTY_NAMES
 
-# Point 13: the eight items an agency's management rules must address.
-RULE_ITEMS: dict[str, str] = {
-    "purpose_and_security": "使用目的及安全控管措施 / purpose and security controls",
-    "supervision_and_audit": "定期督導及配合稽核 / periodic supervision, cooperation with audits",
-    "query_procedure": "查詢作業程序 / query procedure",
-    "confidentiality": "保密 / confidentiality",
-    "personal_data_liability": "個人資料保護法責任 / liability under the personal-data law",
-    "user_liability": "使用人員責任 / user liability",
-    "disposal_after_use": "使用後銷毀 / disposal after use",
-    "personnel_change_reporting": "人員異動通報 / reporting personnel changes",
-}
+__all__ = [  # the names other modules take from here (some live in rules and personnel)
+    "POSTS", "RULE_ITEMS", "ApplicationError", "IncompleteApplication", "JurisdictionError",
+    "approve", "missing_rule_items", "record_personnel_change", "reject", "resubmit",
+    "return_for_completion", "submit",
+]
 TRANSITIONS = {"submitted": {"approved", "rejected", "returned"}, "returned": {"submitted"}}
-POSTS = ("case_officer", "unit_supervisor")
-
-
-class ApplicationError(AccessError):
-    """An invalid application or an illegal review step."""
-
-
-class IncompleteApplication(ApplicationError):
-    """Management rules that miss items of point 13."""
+MIN_REASON = 4  # a narrowed approval says why in at least a few words
 
 
 class JurisdictionError(AccessError):
     """A provider acting outside its own area (point 6), or a user without the role."""
 
 
-def missing_rule_items(rules: dict[str, Any]) -> list[str]:
-    """The point 13 items the rules do not address (empty = complete)."""
-    return [key for key in RULE_ITEMS if not str(rules.get(key) or "").strip()]
+def provider_code_for(areas: Sequence[str]) -> str:
+    """The provider to apply to for ``areas`` (point 6): the county's code when every area
+    lies in one county, else MOI (national or cross-county data)."""
+    counties = {code[:5] for code in areas}
+    if NATIONAL in counties or len(counties) != 1:
+        return "MOI"
+    return counties.pop()
+
+
+def provider_name(code: str) -> str:
+    """內政部 or the county government's name, for messages."""
+    return "內政部" if code == "MOI" else f"{COUNTY_NAMES.get(code, code)}政府"
 
 
 def check_area(code: str) -> str:
@@ -104,23 +114,60 @@ def submit(
     purpose: str,
     rules: dict[str, str],
     now: datetime,
-    actor: str = "system",
+    *,
+    legal_basis: str,
+    by: User,
+    requested_from: date | None = None,
+    requested_to: date | None = None,
 ) -> Application:
-    """File an application (point 10); incomplete rules are accepted but block approval."""
+    """File an application (point 10) for ``agency``, by one of its users (``by``).
+
+    The purpose and legal basis are required text (point 13(1)); the rules must be an object
+    of point 13 items holding text — items not yet addressed are accepted here (the official
+    returns the application to complete them) but block approval.
+
+    Raises
+    ------
+    NotPermitted
+        ``by`` is not a user of the agency (audited, committed).
+    ApplicationError
+        Unknown tables, areas or channels, the wrong provider (point 6), an agency without
+        code, a missing purpose or legal basis, malformed rules, reversed dates.
+    """
+    if by.role != "agency_user" or by.agency_id != agency.id:
+        refuse(session, by, "application.submit", f"agency:{agency.id}", now,
+               f"{by.username!r} is not a user of {agency.name}; an agency applies through "
+               "its own staff (point 10)", agency.id)
+    if problem := applicant_problem(agency):
+        raise ApplicationError(problem)
     _check_lists(tables, areas, channels)
-    if outside := [a for a in areas if not area_covers(provider.jurisdiction, a)]:
+    right = provider_code_for(areas)
+    if provider.code != right:
+        scope = ("national or cross-county data" if right == "MOI"
+                 else f"data of {COUNTY_NAMES[right]} ({right}) alone")
         raise ApplicationError(
-            f"{provider.name} provides only its own area ({provider.jurisdiction}); apply to "
-            f"內政部 (MOI) for national or cross-county data: {', '.join(outside)} (point 6)"
-        )
+            f"{scope} is applied for to {provider_name(right)} (provider {right}), not to "
+            f"{provider.name} (point 6): areas {', '.join(areas)}")
+    if problems := statement_problems(purpose, legal_basis):
+        raise ApplicationError("; ".join(problems) + " (points 10, 13(1))")
+    rules = check_rules_document(rules)
+    if (requested_from is None) != (requested_to is None) or (
+        requested_from and requested_to and requested_to < requested_from
+    ):
+        raise ApplicationError("the validity applied for needs a first day and a last day "
+                               "not before it")
     app = Application(
         agency_id=agency.id,
         provider_id=provider.id,
         tables=list(dict.fromkeys(tables)),
         areas=list(dict.fromkeys(areas)),
         channels=list(dict.fromkeys(channels)),
-        purpose=purpose,
-        rules=dict(rules),
+        purpose=" ".join(purpose.split()),
+        legal_basis=" ".join(legal_basis.split()),
+        rules=rules,
+        requested_from=requested_from,
+        requested_to=requested_to,
+        submitted_by=by.id,
         status="submitted",
         submitted_at=now,
     )
@@ -128,7 +175,7 @@ def submit(
     session.flush()
     audit.record(
         session,
-        actor,
+        by.username,
         "application.submitted",
         f"application:{app.id}",
         now,
@@ -136,6 +183,7 @@ def submit(
             "tables": app.tables,
             "areas": app.areas,
             "channels": app.channels,
+            "provider": provider.code,
             "missing_rules": missing_rule_items(app.rules),
         },
         agency_id=agency.id,
@@ -169,8 +217,8 @@ def _refuse(
 
 
 def _check_reviewer(session: Session, reviewer: User, app: Application, now: datetime) -> None:
-    """Only an official of the addressed provider (or of MOI) whose jurisdiction encloses every
-    area may decide (point 6)."""
+    """Only an official of the provider applied to, whose jurisdiction encloses every area,
+    decides (points 6, 11): MOI does not decide what was applied for to a county."""
     if reviewer.role != "provider_official" or reviewer.provider is None:
         _refuse(
             session,
@@ -180,14 +228,14 @@ def _check_reviewer(session: Session, reviewer: User, app: Application, now: dat
             f"{reviewer.username!r} is not a provider official; only officials review",
         )
     assert reviewer.provider is not None
-    if reviewer.provider_id != app.provider_id and reviewer.provider.jurisdiction != NATIONAL:
+    if reviewer.provider_id != app.provider_id:
         _refuse(
             session,
             reviewer,
             app,
             now,
             f"application {app.id} is addressed to {app.provider.name}; {reviewer.provider.name} "
-            "decides only applications addressed to it, within its jurisdiction",
+            "decides only applications addressed to it, within its jurisdiction (point 6)",
         )
     outside = [a for a in app.areas if not area_covers(reviewer.provider.jurisdiction, a)]
     if outside:
@@ -201,6 +249,47 @@ def _check_reviewer(session: Session, reviewer: User, app: Application, now: dat
         )
 
 
+def _narrowed_scope(
+    app: Application,
+    tables: Sequence[str] | None,
+    areas: Sequence[str] | None,
+    channels: Sequence[str] | None,
+    valid_from: date,
+    valid_to: date,
+) -> tuple[list[str], list[str], list[str], dict[str, Any]]:
+    """The approved tables, areas and channels and what was narrowed (empty: nothing);
+    ApplicationError for anything wider than applied for."""
+    approved_tables = list(dict.fromkeys(tables)) if tables is not None else list(app.tables)
+    approved_areas = list(dict.fromkeys(areas)) if areas is not None else list(app.areas)
+    approved_channels = (list(dict.fromkeys(channels)) if channels is not None
+                         else list(app.channels))
+    _check_lists(approved_tables, approved_areas, approved_channels)
+    wider = [t for t in approved_tables if t not in app.tables]
+    wider += [c for c in approved_channels if c not in app.channels]
+    wider += [a for a in approved_areas if not any(area_covers(x, a) for x in app.areas)]
+    if app.requested_from and valid_from < app.requested_from:
+        wider.append(f"from {valid_from} (applied for from {app.requested_from})")
+    if app.requested_to and valid_to > app.requested_to:
+        wider.append(f"to {valid_to} (applied for to {app.requested_to})")
+    if wider:
+        raise ApplicationError(
+            f"application {app.id}: an approval may only narrow what was applied for; "
+            f"not applied for: {', '.join(wider)} (point 11)")
+    narrowed: dict[str, Any] = {}
+    if dropped := [t for t in app.tables if t not in approved_tables]:
+        narrowed["tables_removed"] = dropped
+    if dropped := [c for c in app.channels if c not in approved_channels]:
+        narrowed["channels_removed"] = dropped
+    if sorted(approved_areas) != sorted(app.areas):
+        narrowed["areas"] = {"applied": list(app.areas), "approved": approved_areas}
+    if (app.requested_from, app.requested_to) not in ((None, None), (valid_from, valid_to)):
+        narrowed["validity"] = {
+            "applied": [str(app.requested_from), str(app.requested_to)],
+            "approved": [str(valid_from), str(valid_to)],
+        }
+    return approved_tables, approved_areas, approved_channels, narrowed
+
+
 def approve(
     session: Session,
     app: Application,
@@ -208,37 +297,52 @@ def approve(
     valid_from: date,
     valid_to: date,
     now: datetime,
+    *,
+    tables: Sequence[str] | None = None,
+    areas: Sequence[str] | None = None,
+    channels: Sequence[str] | None = None,
+    reason: str = "",
 ) -> Grant:
     """Approve: the grant is the application's tables × areas × channels, from/to (inclusive,
-    Asia/Taipei dates).
+    Asia/Taipei dates) — or a narrower scope (some of the tables, channels, areas inside
+    those applied for, a validity inside the one applied for), which needs a ``reason``.
 
     Raises
     ------
     JurisdictionError
-        The reviewer is not an official of a provider whose area encloses every area.
+        The reviewer is not an official of the provider applied to, enclosing every area.
     IncompleteApplication
-        The management rules miss items of point 13.
+        The purpose, legal basis or management rules miss what points 10 and 13 require.
     ApplicationError
-        The application is not awaiting a decision, or the dates are reversed.
+        Not awaiting a decision, reversed dates, a scope wider than applied for, a narrowed
+        scope without a reason.
     """
     _check_reviewer(session, reviewer, app, now)
-    if missing := missing_rule_items(app.rules):
+    problems = statement_problems(app.purpose, app.legal_basis)
+    if missing := rule_problems(app.rules):
+        problems.append("the management rules do not address " + describe_missing(missing))
+    if problems:
         raise IncompleteApplication(
-            f"application {app.id} is incomplete: the management rules do not address "
-            + "; ".join(RULE_ITEMS[m] for m in missing)
-            + " (point 13)"
-        )
+            f"application {app.id} is incomplete: " + "; ".join(problems) + " (point 13)")
     if valid_to < valid_from:
         raise ApplicationError(f"valid_to {valid_to} is before valid_from {valid_from}")
+    approved_tables, approved_areas, approved_channels, narrowed = _narrowed_scope(
+        app, tables, areas, channels, valid_from, valid_to)
+    reason = " ".join((reason or "").split())
+    if narrowed and text_problem(reason, MIN_REASON):
+        raise ApplicationError(
+            f"application {app.id}: approving less than applied for ("
+            + ", ".join(narrowed) + ") needs the reason, recorded for the agency (point 11)")
     _move(app, "approved")
     app.decided_at, app.decided_by = now, reviewer.id
+    app.reason = reason or None
     grant = Grant(
         application_id=app.id,
         agency_id=app.agency_id,
-        provider_id=reviewer.provider_id,
-        tables=list(app.tables),
-        areas=list(app.areas),
-        channels=list(app.channels),
+        provider_id=app.provider_id,
+        tables=[t for t in app.tables if t in approved_tables],
+        areas=approved_areas,
+        channels=[c for c in app.channels if c in approved_channels],
         valid_from=start_of_day(valid_from),
         valid_to=end_of_day(valid_to),
         state="active",
@@ -246,22 +350,18 @@ def approve(
     )
     session.add(grant)
     session.flush()
-    audit.record(
-        session,
-        reviewer.username,
-        "grant.approved",
-        f"grant:{grant.id}",
-        now,
-        {
-            "application": app.id,
-            "tables": grant.tables,
-            "areas": grant.areas,
-            "channels": grant.channels,
-            "valid_from": str(valid_from),
-            "valid_to": str(valid_to),
-        },
-        agency_id=app.agency_id,
-    )
+    details: dict[str, Any] = {
+        "application": app.id,
+        "tables": grant.tables,
+        "areas": grant.areas,
+        "channels": grant.channels,
+        "valid_from": str(valid_from),
+        "valid_to": str(valid_to),
+    }
+    if narrowed:
+        details |= {"narrowed": narrowed, "reason": reason}
+    audit.record(session, reviewer.username, "grant.approved", f"grant:{grant.id}", now,
+                 details, agency_id=app.agency_id)
     return grant
 
 
@@ -306,20 +406,34 @@ def resubmit(
     app: Application,
     now: datetime,
     *,
+    by: User,
     rules: dict[str, str] | None = None,
     purpose: str | None = None,
-    actor: str = "system",
+    legal_basis: str | None = None,
 ) -> None:
-    """The agency completes a returned application and submits it again."""
+    """The agency (one of its users, ``by``) completes a returned application and submits it
+    again; the same checks as ``submit`` apply to what it changes."""
+    if by.role != "agency_user" or by.agency_id != app.agency_id:
+        refuse(session, by, "application.resubmit", f"application:{app.id}", now,
+               f"{by.username!r} is not a user of {app.agency.name}; only the applying agency "
+               "resubmits", app.agency_id)
+    if rules is not None:
+        rules = check_rules_document(rules)
+    if problems := statement_problems(purpose if purpose is not None else app.purpose,
+                                      legal_basis if legal_basis is not None
+                                      else app.legal_basis):
+        raise ApplicationError("; ".join(problems) + " (points 10, 13(1))")
     _move(app, "submitted")
     if rules is not None:
         app.rules = {**app.rules, **rules}
     if purpose is not None:
-        app.purpose = purpose
+        app.purpose = " ".join(purpose.split())
+    if legal_basis is not None:
+        app.legal_basis = " ".join(legal_basis.split())
     app.submitted_at, app.reason = now, None
     audit.record(
         session,
-        actor,
+        by.username,
         "application.resubmitted",
         f"application:{app.id}",
         now,
@@ -381,33 +495,31 @@ def list_grants(session: Session, agency_id: int | None = None) -> list[Grant]:
     return list(session.scalars(query))
 
 
-def record_personnel_change(
-    session: Session,
-    agency: Agency,
-    post: str,
-    person: str,
-    effective_on: date,
-    now: datetime,
-    actor: str = "system",
-) -> PersonnelChange:
-    """Record a reported change of case officer or unit supervisor (point 12)."""
-    if post not in POSTS:
-        raise ApplicationError(f"unknown post {post!r}; expected one of {', '.join(POSTS)}")
-    change = PersonnelChange(
-        agency_id=agency.id, post=post, person=person, effective_on=effective_on, reported_at=now
-    )
-    session.add(change)
-    session.flush()
-    audit.record(
-        session,
-        actor,
-        "personnel.changed",
-        f"agency:{agency.id}",
-        now,
-        {"post": post, "person": person, "effective_on": str(effective_on)},
-        agency_id=agency.id,
-    )
-    return change
+def providing_code(session: Session, user: User, tables: Sequence[str], areas: Sequence[str],
+                   channel: str, now: datetime) -> str:
+    """The code of the provider whose grant in force delivers ``tables`` for ``areas`` through
+    ``channel`` to ``user``'s agency — the prefix of the delivered files' names (point 7).
+
+    When grants of several providers would cover the request, the narrowest jurisdiction
+    wins: a single county's data comes from its government (point 6). Provider staff get
+    their own provider's code.
+    """
+    if user.agency_id is None:
+        if user.provider is None:
+            raise ApplicationError(f"{user.username!r} belongs to no provider or agency")
+        return user.provider.code
+    covering = [
+        g for g in session.scalars(select(Grant).where(Grant.agency_id == user.agency_id))
+        if grant_in_force(rule_of(g), now) and channel in g.channels
+        and all(t in g.tables for t in tables)
+        and all(any(area_covers(x, a) for x in g.areas) for a in areas)
+    ]
+    if not covering:
+        raise ApplicationError(
+            f"no single grant of {user.username!r}'s agency covers {', '.join(tables)} for "
+            f"{', '.join(areas)} through {channel}")
+    best = max(covering, key=lambda g: (len(g.provider.jurisdiction), -g.id))
+    return best.provider.code
 
 
 def granted_lists(grants: Iterable[Grant]) -> tuple[list[str], list[str]]:

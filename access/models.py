@@ -33,6 +33,13 @@ ROLES = ("provider_official", "provider_statistician", "auditor", "agency_user")
 PROVIDER_ROLES = ("provider_official", "provider_statistician", "auditor")
 # Point 2: the three delivery channels.
 CHANNELS = ("online_query", "file_transfer", "media_exchange")
+# Point 3: linking parties are 公務機關, which the Personal Data Protection Act (art. 2(7))
+# defines as central or local government agencies and administrative corporations.
+AGENCY_KINDS = {
+    "central": "中央機關 / central government agency",
+    "local": "地方機關 / local government agency",
+    "administrative_corporation": "行政法人 / administrative corporation",
+}
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -83,11 +90,18 @@ class Provider(Base):
 
 
 class Agency(Base):
-    """A linking agency; only public agencies may link (point 3)."""
+    """A linking agency; only public agencies may link (point 3).
+
+    ``code`` is its official agency code (機關代碼) and ``kind`` one of ``AGENCY_KINDS``;
+    both are required of every agency registered from migration 0007 on (rows from before
+    stay null and may not apply until an official records them).
+    """
 
     __tablename__ = "agencies"
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
+    code: Mapped[str | None] = mapped_column(String(10), unique=True)
+    kind: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime]
 
 
@@ -188,7 +202,11 @@ class Application(Base):
     areas: Mapped[list[str]]
     channels: Mapped[list[str]]
     purpose: Mapped[str] = mapped_column(Text)
+    legal_basis: Mapped[str | None] = mapped_column(Text)  # required from 0007 on (point 13(1))
     rules: Mapped[dict[str, Any]]  # point 13 item -> the agency's text
+    requested_from: Mapped[date | None] = mapped_column(Date)  # the validity asked for
+    requested_to: Mapped[date | None] = mapped_column(Date)
+    submitted_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     status: Mapped[str] = mapped_column(String(16))
     submitted_at: Mapped[datetime]
     decided_at: Mapped[datetime | None]
@@ -232,6 +250,9 @@ class PersonnelChange(Base):
     person: Mapped[str] = mapped_column(String(200))
     effective_on: Mapped[date] = mapped_column(Date)
     reported_at: Mapped[datetime]
+    letter_ref: Mapped[str | None] = mapped_column(String(200))  # the agency's letter (函)
+    recorded_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    departing_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
 
 class Violation(Base):
@@ -260,6 +281,7 @@ class Termination(Base):
     requested_on: Mapped[date] = mapped_column(Date)
     effective_on: Mapped[date] = mapped_column(Date)
     recorded_at: Mapped[datetime]
+    recorded_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
 
 class AuditEntry(Base):

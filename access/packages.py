@@ -39,6 +39,7 @@ from access.deliveries import (
     produce,
     retry_pending,
 )
+from access.grants import providing_code
 from access.models import NATIONAL, Delivery, User
 from exports.columnar import IncompleteGrid
 from exports.delimited import metadata_path, write_csv_metadata
@@ -271,7 +272,7 @@ def deliver_file(
     encoding: str,
     outbox: Path,
     now: datetime,
-    provider: str = "MOI",
+    provider: str | None = None,
     selection: dict[str, Any] | None = None,
 ) -> Delivery:
     """Authorise and place one table in the agency's outbox; kept 7 days.
@@ -307,7 +308,7 @@ def deliver_media(
     encoding: str,
     outbox: Path,
     now: datetime,
-    provider: str = "MOI",
+    provider: str | None = None,
     selection: dict[str, Any] | None = None,
 ) -> Delivery:
     """Authorise and build an offline package of ``tables``; kept 7 days."""
@@ -340,7 +341,7 @@ def _deliver(
     encoding: str,
     outbox: Path,
     now: datetime,
-    provider: str,
+    provider: str | None,
     selection: dict[str, Any] | None = None,
 ) -> Delivery:
     _published(releases, period, now)  # refuse an unpublished period before recording anything
@@ -350,6 +351,8 @@ def _deliver(
     authorize(session, user, tables, areas, channel, now)  # no data is read before this
     if user.agency_id is None:
         raise DeliveryError("deliveries are made to agencies")
+    # file names carry the code of the provider whose grant delivers them (point 7)
+    provider = provider or providing_code(session, user, tables, areas, channel, now)
     options: dict[str, Any] = {
         "releases": str(releases),
         "format": fmt,

@@ -2,21 +2,30 @@
 
 Point 19: a violation is notified the same day with a deadline to improve; linking is
 suspended at once (every token and session of the agency revoked); the provider restores
-it after review; if it is still unimproved six months after the notice, the grant lapses
-and the agency must apply again. Point 20: termination is requested in writing at least one
-month before its effective date; access ends at the start of that date (Asia/Taipei).
+it after review; an agency unimproved for more than six months (逾半年) must apply again.
+The six months are counted as the Civil Code counts periods (arts. 120-121): the notice day
+is not counted, and the period ends at the end (24:00, Taipei) of the day before the
+corresponding day six months on — notice on 3/10: the period runs 3/11 … 9/10 and the grant
+lapses at 9/10 24:00 (9/11 00:00).
+
+Point 20: the agency gives written notice at least one month before termination. The
+notice date is the day it is recorded, or the earlier date of the letter whose reference is
+recorded, never before the grant; the effective date is at least a month later and after
+the day of recording, so access never ends retroactively; access ends at the start of that
+date (Asia/Taipei). Only an official whose jurisdiction encloses the grant records it.
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime
+import calendar as _cal
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from access import audit
 from access.accounts import AccessError, revoke_agency_access
-from access.calendar import add_months, local_date, start_of_day
+from access.calendar import add_months, end_of_day, local_date, start_of_day
 from access.models import Grant, Termination, User, Violation
 from access.permissions import area_covers
 
@@ -28,9 +37,29 @@ class SanctionError(AccessError):
     """An illegal violation, restore or termination step."""
 
 
+def period_last_day(event_day: date, months: int) -> date:
+    """The last day of a period of ``months`` months counted from ``event_day`` under the
+    Civil Code: the event day itself is not counted (art. 120 II); the period ends on the day
+    before the day of the last month corresponding to its first day, or on the last month's
+    last day when that month has no corresponding day (art. 121 II)."""
+    first = event_day + timedelta(days=1)
+    year, month = divmod(first.year * 12 + first.month - 1 + months, 12)
+    month += 1
+    days = _cal.monthrange(year, month)[1]
+    if first.day > days:
+        return date(year, month, days)
+    return date(year, month, first.day) - timedelta(days=1)
+
+
+def lapse_at(violation: Violation) -> datetime:
+    """The moment an unimproved violation's grant lapses: 24:00 (Taipei) of the last day of
+    the six months after the notice."""
+    return end_of_day(period_last_day(local_date(violation.noticed_at), LAPSE_MONTHS))
+
+
 def lapse_date(violation: Violation) -> date:
-    """The Taipei date from which an unimproved violation's grant lapses (notice + 6 months)."""
-    return add_months(local_date(violation.noticed_at), LAPSE_MONTHS)
+    """The first Taipei date on which an unimproved violation's grant is lapsed."""
+    return local_date(lapse_at(violation))
 
 
 def sanction_problem(official: User, grant: Grant) -> str:
@@ -121,6 +150,7 @@ def _lapse(session: Session, violation: Violation, now: datetime, actor: str) ->
             "violation": violation.id,
             "noticed": str(local_date(violation.noticed_at)),
             "lapse_date": str(lapse_date(violation)),
+            "lapse_at": lapse_at(violation).isoformat(),
         },
         agency_id=grant.agency_id,
     )
@@ -129,11 +159,12 @@ def _lapse(session: Session, violation: Violation, now: datetime, actor: str) ->
 def restore(
     session: Session, violation: Violation, official: User, note: str, now: datetime
 ) -> None:
-    """Restore linking after review; refused (and the grant lapses) from notice + 6 months on."""
+    """Restore linking after review; refused (and the grant lapses) once more than six months
+    have passed since the notice (``lapse_at``)."""
     _check_sanctioner(session, official, violation.grant, now)
     if violation.restored_at is not None or violation.lapsed_at is not None:
         raise SanctionError(f"violation {violation.id} is already closed")
-    if local_date(now) >= lapse_date(violation):
+    if now >= lapse_at(violation):
         _lapse(session, violation, now, official.username)
         session.commit()
         raise SanctionError(
@@ -165,7 +196,7 @@ def lapse_overdue(session: Session, now: datetime, actor: str = "system") -> lis
             .where(Violation.restored_at.is_(None), Violation.lapsed_at.is_(None))
             .order_by(Violation.id)
         )
-        if local_date(now) >= lapse_date(v)
+        if now >= lapse_at(v)
     ]
     for violation in overdue:
         _lapse(session, violation, now, actor)
@@ -176,29 +207,58 @@ def request_termination(
     session: Session,
     grant: Grant,
     letter_ref: str,
-    requested_on: date,
+    requested_on: date | None,
     effective_on: date,
     now: datetime,
-    actor: str = "system",
+    *,
+    by: User,
 ) -> Termination:
-    """Record a written termination request; the effective date must be ≥ one month after it."""
-    earliest = add_months(requested_on, NOTICE_MONTHS)
+    """Record an agency's written termination notice (point 20), by official ``by``.
+
+    ``requested_on`` is the notice date: None for today (Taipei); an earlier date is the date
+    of the letter ``letter_ref``, never before the grant was approved, never after today.
+
+    Raises
+    ------
+    SanctionError
+        ``by`` is not an official enclosing the grant (audited, committed); no letter; a
+        notice date after today or before the grant; an effective date less than a month
+        after the notice or not after today; a grant already lapsed or terminated.
+    """
+    if problem := sanction_problem(by, grant):
+        audit.record(session, by.username, "termination.refused", f"grant:{grant.id}", now,
+                     {"reason": problem}, agency_id=grant.agency_id)
+        session.commit()
+        raise SanctionError(problem)
+    letter_ref = " ".join((letter_ref or "").split())
+    if not letter_ref:
+        raise SanctionError("a termination needs the reference of the agency's written notice "
+                            "(書面通知, point 20)")
+    today = local_date(now)
+    notice = requested_on or today
+    granted_on = local_date(grant.created_at)
+    if notice > today:
+        raise SanctionError(f"the notice is dated {notice}, after today ({today}, Taipei); "
+                            "record it once it has been given")
+    if notice < granted_on:
+        raise SanctionError(f"the notice is dated {notice}, before grant {grant.id} was "
+                            f"approved ({granted_on})")
+    earliest = max(add_months(notice, NOTICE_MONTHS), today + timedelta(days=1))
     if effective_on < earliest:
         raise SanctionError(
-            f"termination requested on {requested_on} can take effect on "
-            f"{earliest} at the earliest (one month's written notice, point 20), "
-            f"not {effective_on}"
+            f"termination notified on {notice} and recorded on {today} can take effect on "
+            f"{earliest} at the earliest (one month's written notice, point 20; access never "
+            f"ends before it is recorded), not {effective_on}"
         )
     if grant.state in ("lapsed", "terminated"):
         raise SanctionError(f"grant {grant.id} is already {grant.state}")
-    if not letter_ref.strip():
-        raise SanctionError("a termination needs the reference of the written request")
     termination = Termination(
         grant_id=grant.id,
         letter_ref=letter_ref,
-        requested_on=requested_on,
+        requested_on=notice,
         effective_on=effective_on,
         recorded_at=now,
+        recorded_by=by.id,
     )
     session.add(termination)
     ends = start_of_day(effective_on)
@@ -206,14 +266,15 @@ def request_termination(
     session.flush()
     audit.record(
         session,
-        actor,
+        by.username,
         "grant.termination_requested",
         f"grant:{grant.id}",
         now,
         {
             "letter": letter_ref,
-            "requested_on": str(requested_on),
+            "requested_on": str(notice),
             "effective_on": str(effective_on),
+            "ends_at": ends.isoformat(),
         },
         agency_id=grant.agency_id,
     )

@@ -167,7 +167,7 @@ def restore(db: Session, user: User, violation_id: Any, note: str | None,
 # --- personnel changes (point 12) ---------------------------------------------------------
 
 def record_personnel(db: Session, user: User, agency_id: Any, post: Any, person: str | None,
-                     effective_on: Any, now: datetime) -> Outcome:
+                     effective_on: Any, now: datetime, letter: str | None = None) -> Outcome:
     """Record a reported change of case officer or unit supervisor of an agency in reach."""
     agency = db.get(Agency, parse_id(agency_id)) if parse_id(agency_id) is not None else None
     if agency is None:
@@ -180,11 +180,13 @@ def record_personnel(db: Session, user: User, agency_id: Any, post: Any, person:
                       f"agency {agency.id} has no application or grant within "
                       f"{jurisdiction(user)} (point 6)", now, agency.id)
     effective = parse_date(effective_on)
-    if post not in POSTS or not (person or "").strip() or effective is None:
-        return missing("職務、人員與生效日", "the post, the person and the date")
+    if (post not in POSTS or not (person or "").strip() or effective is None
+            or not (letter or "").strip()):
+        return missing("職務、人員、生效日與來函文號",
+                       "the post, the person, the date and the letter reference")
     try:
         grants.record_personnel_change(db, agency, str(post), (person or "").strip(), effective,
-                                       now, actor=user.username)
+                                       now, letter_ref=(letter or "").strip(), by=user)
         db.commit()
     except AccessError as error:
         return failed(db, error)

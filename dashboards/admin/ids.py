@@ -39,6 +39,7 @@ PERS_AGENCY = f"{PERSONNEL}-agency"
 PERS_POST = f"{PERSONNEL}-post"
 PERS_PERSON = f"{PERSONNEL}-person"
 PERS_DATE = f"{PERSONNEL}-date"
+PERS_LETTER = f"{PERSONNEL}-letter"
 PERS_RECORD = f"{PERSONNEL}-record"
 PERS_STATUS = f"{PERSONNEL}-status"
 

@@ -158,16 +158,17 @@ def list_personnel(tab: str | None, _status: Any) -> Any:
 @callback(Output(ids.PERS_STATUS, "children"), Input(ids.PERS_RECORD, "n_clicks"),
           State(ids.PERS_AGENCY, "value"), State(ids.PERS_POST, "value"),
           State(ids.PERS_PERSON, "value"),
-          State(ids.PERS_DATE, "date"), prevent_initial_call=True)
+          State(ids.PERS_DATE, "date"), State(ids.PERS_LETTER, "value"),
+          prevent_initial_call=True)
 def record_personnel(clicks: int, agency_id: Any, post: Any, person: str | None,
-                     effective_on: Any) -> Any:
+                     effective_on: Any, letter: str | None) -> Any:
     user = staff()
     if user is None:
         return not_permitted()
     if not clicks:
         raise PreventUpdate
     return shown(actions.record_personnel(g.db, user, agency_id, post, person, effective_on,
-                                          services().now()))
+                                          services().now(), letter))
 
 
 @callback(Output(ids.DISP_LIST, "children"), Output(ids.EXT_CHOICE, "options"),

@@ -103,3 +103,27 @@ DATE = click.DateTime(formats=["%Y-%m-%d"])
 
 def _date(value: datetime | None) -> date | None:
     return value.date() if value else None
+
+
+def by_option(help_text: str) -> Callable[[F], F]:
+    """The ``--by USERNAME`` option of a governance command: the acting account, checked
+    (it exists and has the role for the action) and named in the audit log."""
+
+    def decorate(func: F) -> F:
+        return click.option("--by", "by", required=True, metavar="USERNAME", help=help_text)(func)
+
+    return decorate
+
+
+def _rules_file(path: Any) -> dict[str, Any]:
+    """A management-rules JSON file, checked: a clear error naming the file, never a traceback."""
+    from access.rules import parse_rules
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise click.ClickException(f"{path}: cannot read the rules file ({exc})") from exc
+    try:
+        return parse_rules(text, str(path))
+    except AccessError as exc:
+        raise click.ClickException(str(exc)) from exc

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from pathlib import Path
 
@@ -10,6 +9,7 @@ import click
 from sqlalchemy import select
 
 from access import accounts, grants, sanctions
+from access.calendar import local_date
 from access.models import (
     CHANNELS,
     Application,
@@ -21,14 +21,18 @@ from popstats.access_cli.common import (
     DATE,
     _agency,
     _by,
+    _date,
     _echo_json,
     _grant_record,
     _now,
     _one,
+    _rules_file,
     _session,
+    by_option,
     db_option,
 )
 from stats.catalogue import TABLES
+from stats.taipei import format_time
 
 
 @click.group("application")
@@ -37,12 +41,14 @@ def application_group() -> None:
 
 
 @application_group.command("submit")
-@click.option("--agency", required=True, help="The applying agency's name.")
+@click.option(
+    "--agency", help="The applying agency's name (default: the --by user's agency; must match)."
+)
 @click.option(
     "--provider",
-    default="MOI",
-    show_default=True,
-    help="The provider applied to: MOI or a county code.",
+    default=None,
+    help="The provider applied to: MOI for national or cross-county data, the county code for "
+    "one county's data (point 6). Default: the one point 6 names for the areas.",
 )
 @click.option(
     "--table",
@@ -67,7 +73,10 @@ def application_group() -> None:
     type=click.Choice(CHANNELS),
     help="A delivery channel (repeat).",
 )
-@click.option("--purpose", required=True)
+@click.option("--purpose", required=True, help="The purpose of use (point 13(1)), real text.")
+@click.option(
+    "--legal-basis", required=True, help="The legal basis of the use, e.g. the act and article."
+)
 @click.option(
     "--rules",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -76,48 +85,86 @@ def application_group() -> None:
     + ", ".join(grants.RULE_ITEMS)
     + ".",
 )
+@click.option("--valid-from", type=DATE, metavar="YYYY-MM-DD", help="First day applied for.")
+@click.option("--valid-to", type=DATE, metavar="YYYY-MM-DD", help="Last day applied for.")
+@by_option("The applying agency user's username.")
 @db_option
 def application_submit(
-    agency: str,
-    provider: str,
+    agency: str | None,
+    provider: str | None,
     tables: tuple[str, ...],
     areas: tuple[str, ...],
     channels: tuple[str, ...],
     purpose: str,
+    legal_basis: str,
     rules: Path,
+    valid_from: datetime | None,
+    valid_to: datetime | None,
+    by: str,
     db: str | None,
 ) -> None:
     """File an application; say which point 13 items its rules still miss."""
+    document = _rules_file(rules)
     with _session(db) as session:
         accounts.ensure_standard_providers(session)
+        applicant = _by(session, by)
+        target = _agency(session, agency) if agency else applicant.agency
+        if target is None:
+            raise click.ClickException(f"{by!r} is not an agency user; agencies apply")
+        code = provider or grants.provider_code_for(areas)
         app = grants.submit(
             session,
-            _agency(session, agency),
-            _one(session, Provider, Provider.code, provider, "provider"),
+            target,
+            _one(session, Provider, Provider.code, code, "provider"),
             tables,
             areas,
             channels,
             purpose,
-            json.loads(rules.read_text(encoding="utf-8")),
+            document,
             _now(),
-            actor=agency,
+            legal_basis=legal_basis,
+            by=applicant,
+            requested_from=_date(valid_from),
+            requested_to=_date(valid_to),
         )
         missing = grants.missing_rule_items(app.rules)
         click.echo(
-            f"application {app.id} submitted"
+            f"application {app.id} submitted to {app.provider.name}"
             + (f"; incomplete, rules miss: {', '.join(missing)}" if missing else "")
         )
 
 
 @application_group.command("review")
 @click.argument("application_id", type=int)
-@click.option("--by", "by", required=True, help="The reviewing provider official's username.")
+@by_option("The reviewing provider official's username.")
 @click.option("--decision", type=click.Choice(["approve", "reject", "return"]), required=True)
 @click.option(
     "--valid-from", type=DATE, metavar="YYYY-MM-DD", help="approve: first day of the grant."
 )
 @click.option("--valid-to", type=DATE, metavar="YYYY-MM-DD", help="approve: last day of the grant.")
-@click.option("--reason", default="", help="reject (required) / return: why.")
+@click.option(
+    "--table",
+    "tables",
+    multiple=True,
+    type=click.Choice(list(TABLES)),
+    help="approve: grant only these of the tables applied for (repeat; default all).",
+)
+@click.option(
+    "--area",
+    "areas",
+    multiple=True,
+    help="approve: grant only these areas, inside those applied for (repeat; default all).",
+)
+@click.option(
+    "--channel",
+    "channels",
+    multiple=True,
+    type=click.Choice(CHANNELS),
+    help="approve: grant only these of the channels applied for (repeat; default all).",
+)
+@click.option(
+    "--reason", default="", help="reject (required) / return / approve a narrower scope: why."
+)
 @db_option
 def application_review(
     application_id: int,
@@ -125,18 +172,26 @@ def application_review(
     decision: str,
     valid_from: datetime | None,
     valid_to: datetime | None,
+    tables: tuple[str, ...],
+    areas: tuple[str, ...],
+    channels: tuple[str, ...],
     reason: str,
     db: str | None,
 ) -> None:
-    """Approve (creating the grant), reject with a reason, or return for completion."""
+    """Approve (all or a narrower scope, creating the grant), reject with a reason, or return
+    for completion."""
     with _session(db) as session:
         app = _one(session, Application, Application.id, application_id, "application")
         reviewer = _by(session, by)
         if decision == "approve":
-            if not valid_from or not valid_to:
+            first = _date(valid_from) or app.requested_from
+            last = _date(valid_to) or app.requested_to
+            if not first or not last:
                 raise click.UsageError("approve needs --valid-from and --valid-to")
             grant = grants.approve(
-                session, app, reviewer, valid_from.date(), valid_to.date(), _now()
+                session, app, reviewer, first, last, _now(),
+                tables=tables or None, areas=areas or None, channels=channels or None,
+                reason=reason,
             )
             click.echo(f"application {app.id} approved: grant {grant.id}")
         elif decision == "reject":
@@ -154,17 +209,25 @@ def application_review(
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="JSON object with the completed point 13 items.",
 )
+@click.option("--purpose", help="A completed purpose of use.")
+@click.option("--legal-basis", help="A completed legal basis.")
+@by_option("The applying agency user's username.")
 @db_option
-def application_resubmit(application_id: int, rules: Path | None, db: str | None) -> None:
-    """Submit a returned application again, with completed rules."""
+def application_resubmit(
+    application_id: int,
+    rules: Path | None,
+    purpose: str | None,
+    legal_basis: str | None,
+    by: str,
+    db: str | None,
+) -> None:
+    """Submit a returned application again, completed."""
+    document = _rules_file(rules) if rules else None
     with _session(db) as session:
         app = _one(session, Application, Application.id, application_id, "application")
         grants.resubmit(
-            session,
-            app,
-            _now(),
-            rules=json.loads(rules.read_text(encoding="utf-8")) if rules else None,
-            actor=app.agency.name,
+            session, app, _now(), by=_by(session, by), rules=document, purpose=purpose,
+            legal_basis=legal_basis,
         )
         click.echo(f"application {app.id} resubmitted")
 
@@ -233,7 +296,8 @@ def violation_record(
         )
         click.echo(
             f"violation {v.id}: grant {grant.id} suspended; notice sent "
-            f"{v.noticed_at.date()}, deadline {v.deadline}, lapses from {sanctions.lapse_date(v)}"
+            f"{local_date(v.noticed_at)}, deadline {v.deadline}; unimproved, it lapses at "
+            f"{format_time(sanctions.lapse_at(v), 'en')} (point 19)"
         )
 
 
@@ -262,20 +326,29 @@ def violation_lapse(db: str | None) -> None:
 
 @click.command("terminate")
 @click.option("--grant", "grant_id", type=int, required=True)
-@click.option("--letter", required=True, help="Reference of the written request.")
+@click.option("--letter", required=True, help="Reference of the agency's written notice (函).")
 @click.option(
-    "--requested-on", type=DATE, metavar="YYYY-MM-DD", required=True, help="Date of the letter."
+    "--requested-on",
+    type=DATE,
+    metavar="YYYY-MM-DD",
+    help="Date of the letter, if before today (never before the grant); default today.",
 )
 @click.option(
     "--effective-on",
     type=DATE,
     metavar="YYYY-MM-DD",
     required=True,
-    help="Date access ends: at least one month after the letter (point 20).",
+    help="Date access ends: at least one month after the notice and after today (point 20).",
 )
+@by_option("The recording provider official's username (jurisdiction enclosing the grant).")
 @db_option
 def terminate(
-    grant_id: int, letter: str, requested_on: datetime, effective_on: datetime, db: str | None
+    grant_id: int,
+    letter: str,
+    requested_on: datetime | None,
+    effective_on: datetime,
+    by: str,
+    db: str | None,
 ) -> None:
     """Record a written termination; access ends at the start of the effective date."""
     with _session(db) as session:
@@ -284,9 +357,9 @@ def terminate(
             session,
             grant,
             letter,
-            requested_on.date(),
+            _date(requested_on),
             effective_on.date(),
             _now(),
-            actor=grant.agency.name,
+            by=_by(session, by),
         )
         click.echo(f"grant {grant.id} ends on {effective_on.date()} (Asia/Taipei)")

@@ -117,11 +117,16 @@ def cheap_argon2(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(accounts, "_DUMMY_HASH", cheap.hash("not a password"))
 
 
+PURPOSE = "人口政策研究"  # six characters: the shortest purpose accepted
+LEGAL_BASIS = "戶籍法第65條"
+
+
 class World:
     """MOI, two county providers, two agencies and one user each (not yet granted anything)."""
 
     def __init__(self, session: Session) -> None:
-        from access.accounts import add_agency, add_user, ensure_standard_providers
+        from access.accounts import add_user, ensure_standard_providers
+        from access.agencies import add_agency
 
         providers = ensure_standard_providers(session)
         self.moi, self.taipei_gov, self.khh_gov = (
@@ -129,8 +134,6 @@ class World:
             providers["63000"],
             providers["64000"],
         )
-        self.agency = add_agency(session, "衛生福利部", NOW)
-        self.other_agency = add_agency(session, "國家發展委員會", NOW)
         self.moi_official = add_user(
             session, "moi", "pw-moi", "provider_official", NOW, provider=self.moi
         )
@@ -143,8 +146,18 @@ class World:
         self.statistician = add_user(
             session, "stat", "pw-stat", "provider_statistician", NOW, provider=self.moi
         )
+        self.agency = add_agency(session, "衛生福利部", NOW, code="A21000000I", kind="central",
+                                 by=self.moi_official)
+        self.other_agency = add_agency(session, "國家發展委員會", NOW, code="A15000000H",
+                                       kind="central", by=self.moi_official)
         self.user = add_user(session, "alice", "pw-alice", "agency_user", NOW, agency=self.agency)
+        self.other_user = add_user(session, "ndc_user", "pw-ndc", "agency_user", NOW,
+                                   agency=self.other_agency)
         session.commit()
+
+    def applicant(self, agency: object) -> object:
+        """The user who applies for ``agency``."""
+        return self.user if agency is self.agency else self.other_user
 
 
 @pytest.fixture
@@ -167,8 +180,8 @@ def grant_taipei(session: Session, world: World, tables: list[str], channels: li
 
     from access.grants import approve, submit
 
-    app = submit(session, world.agency, world.taipei_gov, tables, ["63000"], channels, "研究",
-                 full_rules(), NOW)
+    app = submit(session, world.agency, world.taipei_gov, tables, ["63000"], channels, PURPOSE,
+                 full_rules(), NOW, legal_basis=LEGAL_BASIS, by=world.user)
     grant = approve(session, app, world.taipei_official, date(2025, 1, 1), date(2099, 12, 31), NOW)
     session.commit()
     return grant

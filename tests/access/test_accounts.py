@@ -15,7 +15,6 @@ from access.accounts import (
     MAX_FAILURES,
     LoginFailed,
     PartyError,
-    add_agency,
     add_user,
     hash_secret,
     issue_token,
@@ -100,8 +99,11 @@ def test_provider_users_get_no_api_token(session: Session, world: World) -> None
 
 
 def test_only_public_agencies_and_consistent_roles(session: Session, world: World) -> None:
+    from access.agencies import add_agency
+
     with pytest.raises(PartyError, match="public"):
-        add_agency(session, "某股份有限公司", NOW, public=False)
+        add_agency(session, "某股份有限公司", NOW, code="A99000000Z", kind="central",
+                   by=world.moi_official)
     with pytest.raises(PartyError):
         add_user(session, "bob", "pw", "agency_user", NOW, provider=world.moi)
     with pytest.raises(PartyError):

@@ -77,205 +77,72 @@ def _now():  # noqa: ANN202
     return datetime.now(UTC)
 
 
+PW = ["--password", "lantern-river-4821"]
+
+
 def test_workflow_from_the_cli(
     cli: click.Group, db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     db = ["--db", db_url]
     assert _run(cli, "db", "upgrade", *db).exit_code == 0
-    assert "agency 1" in _run(cli, "agency", "add", "衛生福利部", *db).output
-    assert (
-        _run(
-            cli,
-            "user",
-            "add",
-            "moi",
-            "--role",
-            "provider_official",
-            "--provider",
-            "MOI",
-            "--password",
-            "pw",
-            *db,
-        ).exit_code
-        == 0
-    )
-    assert (
-        _run(
-            cli,
-            "user",
-            "add",
-            "tp",
-            "--role",
-            "provider_official",
-            "--provider",
-            "63000",
-            "--password",
-            "pw",
-            *db,
-        ).exit_code
-        == 0
-    )
-    assert (
-        _run(
-            cli,
-            "user",
-            "add",
-            "alice",
-            "--role",
-            "agency_user",
-            "--agency",
-            "衛生福利部",
-            "--password",
-            "pw",
-            *db,
-        ).exit_code
-        == 0
-    )
+    # the first official of an empty database needs no --by; everyone after does
+    first = ["user", "add", "moi", "--role", "provider_official", "--provider", "MOI"]
+    assert _run(cli, *first, *PW, *db).exit_code == 0
+    tp = ["user", "add", "tp", "--role", "provider_official", "--provider", "63000"]
+    assert _run(cli, *tp, *PW, *db).exit_code == 2  # --by required now
+    assert _run(cli, *tp, *PW, "--by", "moi", *db).exit_code == 0
+    agency = ["agency", "add", "衛生福利部", "--code", "A21000000I", "--kind", "central"]
+    assert "agency 1" in _run(cli, *agency, "--by", "moi", *db).output
+    alice = ["user", "add", "alice", "--role", "agency_user", "--agency", "衛生福利部"]
+    assert _run(cli, *alice, *PW, "--by", "moi", *db).exit_code == 0
     rules = tmp_path / "rules.json"
-    rules.write_text(json.dumps({"confidentiality": "保密"}), encoding="utf-8")
-    out = _run(
-        cli,
-        "application",
-        "submit",
-        "--agency",
-        "衛生福利部",
-        "--table",
-        "population",
-        "--area",
-        "00000",
-        "--channel",
-        "online_query",
-        "--purpose",
-        "研究",
-        "--rules",
-        str(rules),
-        *db,
-    ).output
-    assert "application 1 submitted; incomplete" in out
-    refused = _run(
-        cli,
-        "application",
-        "review",
-        "1",
-        "--by",
-        "moi",
-        "--decision",
-        "approve",
-        "--valid-from",
-        "2025-01-01",
-        "--valid-to",
-        "2030-12-31",
-        *db,
-    )
+    rules.write_text(json.dumps({"confidentiality": "依本部資訊安全規定保密處理"}), encoding="utf-8")
+    submit = ["application", "submit", "--table", "population", "--area", "00000", "--channel",
+              "online_query", "--purpose", "人口政策研究", "--legal-basis", "戶籍法第65條",
+              "--rules", str(rules), "--by", "alice", *db]
+    out = _run(cli, *submit).output
+    assert "application 1 submitted to 內政部; incomplete" in out
+    approve = ["application", "review", "1", "--by", "moi", "--decision", "approve",
+               "--valid-from", "2025-01-01", "--valid-to", "2030-12-31", *db]
+    refused = _run(cli, *approve)
     assert refused.exit_code == 1 and "point 13" in refused.output
     # a county official may not decide a national application: refused and audited
     cross = _run(cli, "application", "review", "1", "--by", "tp", "--decision", "return", *db)
     assert cross.exit_code == 1 and "jurisdiction" in cross.output
-    assert (
-        "returned"
-        in _run(
-            cli, "application", "review", "1", "--by", "moi", "--decision", "return", *db
-        ).output
-    )
+    returned = _run(cli, "application", "review", "1", "--by", "moi", "--decision", "return", *db)
+    assert "returned" in returned.output
     rules.write_text(json.dumps(full_rules()), encoding="utf-8")
-    assert _run(cli, "application", "resubmit", "1", "--rules", str(rules), *db).exit_code == 0
-    approved = _run(
-        cli,
-        "application",
-        "review",
-        "1",
-        "--by",
-        "moi",
-        "--decision",
-        "approve",
-        "--valid-from",
-        "2025-01-01",
-        "--valid-to",
-        "2030-12-31",
-        *db,
-    )
+    resubmit = ["application", "resubmit", "1", "--rules", str(rules), "--by", "alice", *db]
+    assert _run(cli, *resubmit).exit_code == 0
+    approved = _run(cli, *approve)
     assert "grant 1" in approved.output, approved.output
     listed = json.loads(_run(cli, "grant", "list", "--json", *db).output)
     assert listed[0]["state"] == "active" and listed[0]["valid_to"] == "2030-12-31"
-    token = _run(cli, "token", "issue", "alice", *db).output.strip()
+    token = _run(cli, "token", "issue", "alice", "--by", "alice", *db).output.strip()
     assert token.startswith("pst_")
     deadline = str(local_date(_now()) + timedelta(days=30))
-    out = _run(
-        cli,
-        "violation",
-        "record",
-        "--grant",
-        "1",
-        "--by",
-        "moi",
-        "--description",
-        "外洩",
-        "--deadline",
-        deadline,
-        *db,
-    ).output
+    out = _run(cli, "violation", "record", "--grant", "1", "--by", "moi", "--description",
+               "外洩", "--deadline", deadline, *db).output
     assert "suspended" in out
     assert json.loads(_run(cli, "grant", "list", "--json", *db).output)[0]["state"] == "suspended"
-    assert (
-        "is active"
-        in _run(cli, "violation", "restore", "1", "--by", "moi", "--note", "已改善", *db).output
-    )
+    restored = _run(cli, "violation", "restore", "1", "--by", "moi", "--note", "已改善", *db)
+    assert "is active" in restored.output
     today = local_date(_now())
-    short = _run(
-        cli,
-        "terminate",
-        "--grant",
-        "1",
-        "--letter",
-        "函1",
-        "--requested-on",
-        str(today),
-        "--effective-on",
-        str(today + timedelta(days=10)),
-        *db,
-    )
+    short = _run(cli, "terminate", "--grant", "1", "--letter", "函1", "--effective-on",
+                 str(today + timedelta(days=10)), "--by", "moi", *db)
     assert short.exit_code == 1 and "one month" in short.output
-    assert (
-        _run(
-            cli,
-            "personnel",
-            "record",
-            "衛生福利部",
-            "--post",
-            "case_officer",
-            "--person",
-            "王小明",
-            "--effective",
-            str(today),
-            *db,
-        ).exit_code
-        == 0
-    )
+    personnel = ["personnel", "record", "衛生福利部", "--post", "case_officer", "--person",
+                 "王小明", "--effective", str(today), "--letter", "衛部統字第1140001號",
+                 "--by", "moi", *db]
+    assert _run(cli, *personnel).exit_code == 0
     checkpoint = tmp_path / "cp.json"
-    assert (
-        _run(
-            cli, "audit", "checkpoint", "--agency", "衛生福利部", "--out", str(checkpoint), *db
-        ).exit_code
-        == 0
-    )
+    assert _run(cli, "audit", "checkpoint", "--agency", "衛生福利部", "--out", str(checkpoint),
+                *db).exit_code == 0
     verified = _run(cli, "audit", "verify", "--checkpoint", str(checkpoint), *db)
     assert verified.exit_code == 0 and "intact" in verified.output
-    report = json.loads(
-        _run(
-            cli,
-            "audit",
-            "report",
-            "--agency",
-            "衛生福利部",
-            "--from",
-            str(date(2025, 1, 1)),
-            "--to",
-            str(today),
-            "--json",
-            *db,
-        ).output
-    )
-    actions = [e["action"] for e in report["entries"]]
+    report = json.loads(_run(cli, "audit", "report", "--agency", "衛生福利部", "--from",
+                             str(date(2025, 1, 1)), "--to", str(today), "--json", *db).output)
+    entries = report["entries"]
     assert {
         "grant.refused",
         "grant.approved",
@@ -283,7 +150,12 @@ def test_workflow_from_the_cli(
         "grant.restored",
         "personnel.changed",
         "audit.checkpoint",
-    } <= set(actions)
+    } <= {e["action"] for e in entries}
+    # every governance step names the account that acted, never "system" or the agency
+    actors = {e["action"]: e["actor"] for e in entries}
+    assert actors["agency.added"] == "moi" and actors["application.submitted"] == "alice"
+    assert actors["application.resubmitted"] == "alice" and actors["token.issued"] == "alice"
+    assert actors["personnel.changed"] == "moi" and actors["user.added"] == "moi"
 
 
 def test_help_reads_well(cli: click.Group) -> None:

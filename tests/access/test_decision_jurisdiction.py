@@ -17,7 +17,7 @@ from access.accounts import add_user
 from access.deliveries import DeliveryError
 from access.grants import approve, submit
 from access.models import AuditEntry, Delivery, Dispute, Extension
-from tests.access.conftest import NOW, World, full_rules
+from tests.access.conftest import LEGAL_BASIS, NOW, PURPOSE, World, full_rules
 
 # The agency holds a national grant (from MOI), so it may receive any area: each delivery
 # below differs only in its areas, which decide who may rule on it.
@@ -34,7 +34,7 @@ AREAS = {
 def granted(session: Session, world: World) -> World:
     """``world.user``'s agency granted population nationally by MOI (file transfer)."""
     app = submit(session, world.agency, world.moi, ["population"], ["00000"], ["file_transfer"],
-                 "研究", full_rules(), NOW)
+                 PURPOSE, full_rules(), NOW, legal_basis=LEGAL_BASIS, by=world.user)
     approve(session, app, world.moi_official, date(2025, 1, 1), date(2099, 12, 31), NOW)
     session.commit()
     return world

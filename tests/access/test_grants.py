@@ -23,7 +23,7 @@ from access.grants import (
 )
 from access.models import Application, AuditEntry, Grant
 from access.permissions import can_view
-from tests.access.conftest import NOW, World, full_rules
+from tests.access.conftest import LEGAL_BASIS, NOW, PURPOSE, World, full_rules
 
 
 def _apply(
@@ -40,16 +40,17 @@ def _apply(
         ["population", "vital_events"],
         areas,
         ["online_query", "file_transfer"],
-        "人口政策研究",
+        PURPOSE,
         full_rules() if rules is None else rules,
         NOW,
-        actor="alice",
+        legal_basis=LEGAL_BASIS,
+        by=world.user,
     )
 
 
 def test_application_approved_grants_tables_areas_channels(session: Session, world: World) -> None:
-    app = _apply(session, world, ["63000"])
-    grant = approve(session, app, world.moi_official, date(2025, 3, 1), date(2025, 12, 31), NOW)
+    app = _apply(session, world, ["63000"], provider=world.taipei_gov)
+    grant = approve(session, app, world.taipei_official, date(2025, 3, 1), date(2025, 12, 31), NOW)
     session.commit()
     stored = session.scalars(select(Grant)).one()
     assert (stored.tables, stored.areas, stored.channels) == (
@@ -83,7 +84,7 @@ def test_application_returned_completed_then_approved(session: Session, world: W
     app = _apply(session, world, ["00000"], {"confidentiality": "保密"})
     return_for_completion(session, app, world.moi_official, "", NOW)
     assert app.status == "returned" and "purpose_and_security" in (app.reason or "")
-    resubmit(session, app, NOW, rules=full_rules(), actor="alice")
+    resubmit(session, app, NOW, rules=full_rules(), by=world.user)
     assert app.status == "submitted"
     approve(session, app, world.moi_official, date(2025, 3, 1), date(2025, 3, 31), NOW)
     assert app.status == "approved"
@@ -122,7 +123,7 @@ def test_application_illegal_transitions_refused(
 def test_resubmit_only_after_return(session: Session, world: World) -> None:
     app = _apply(session, world, ["00000"])
     with pytest.raises(ApplicationError):
-        resubmit(session, app, NOW)
+        resubmit(session, app, NOW, by=world.user)
 
 
 def test_reject_needs_reason(session: Session, world: World) -> None:
@@ -140,10 +141,11 @@ def test_reject_needs_reason(session: Session, world: World) -> None:
         ("moi", "moi_official", ["64000", "63000010"], True),
         ("taipei_gov", "taipei_official", ["63000"], True),  # own county
         ("taipei_gov", "taipei_official", ["63000010001"], True),  # a village of it
-        ("taipei_gov", "moi_official", ["63000"], True),  # MOI may decide any application
+        # point 6: what is applied for to 臺北市政府 is decided by it, not by MOI
+        ("taipei_gov", "moi_official", ["63000"], False),
         ("moi", "taipei_official", ["00000"], False),  # national: MOI only
-        ("moi", "taipei_official", ["63000"], False),  # addressed to MOI, not to Taipei
-        ("moi", "taipei_official", ["64000"], False),  # another county
+        ("moi", "taipei_official", ["63000", "64000"], False),  # addressed to MOI, not Taipei
+        ("moi", "taipei_official", ["64000", "65000"], False),  # other counties
         ("moi", "taipei_official", ["63000", "64000010"], False),  # partly outside
         ("taipei_gov", "khh_official", ["63000"], False),  # another county's official
         ("moi", "statistician", ["00000"], False),  # not an official
@@ -190,4 +192,5 @@ def test_application_invalid_lists_refused(
     session: Session, world: World, tables: list[str], areas: list[str], channels: list[str]
 ) -> None:
     with pytest.raises(ApplicationError):
-        submit(session, world.agency, world.moi, tables, areas, channels, "x", full_rules(), NOW)
+        submit(session, world.agency, world.moi, tables, areas, channels, PURPOSE, full_rules(),
+               NOW, legal_basis=LEGAL_BASIS, by=world.user)

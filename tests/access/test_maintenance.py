@@ -20,7 +20,7 @@ from access.db import session_factory
 from access.grants import approve, submit
 from access.models import AuditEntry, Delivery, Grant, Violation
 from access.sanctions import record_violation, request_termination
-from tests.access.conftest import NOW, World, full_rules, grant_taipei
+from tests.access.conftest import LEGAL_BASIS, NOW, PURPOSE, World, full_rules, grant_taipei
 
 AT = datetime(2025, 4, 20, 2, 0, tzinfo=UTC)  # after the test release's publication
 SEVEN_DAYS = timedelta(days=7)
@@ -85,9 +85,11 @@ def _other_grant(session: Session, world: World) -> Grant:
         ["population"],
         ["63000"],
         ["online_query"],
-        "研究",
+        PURPOSE,
         full_rules(),
         NOW,
+        legal_basis=LEGAL_BASIS,
+        by=world.other_user,
     )
     grant = approve(session, app, world.taipei_official, date(2025, 1, 1), date(2099, 12, 31), NOW)
     session.commit()
@@ -183,16 +185,17 @@ def test_online_query_answers_are_not_retried(
     assert session.get(Delivery, answer.id).attempts == 0  # type: ignore[union-attr]
 
 
-# Run at 2025-09-10 00:30 in Taipei (still 2025-09-09 in UTC). Six months after the notice
-# day, Asia/Taipei calendar, the grant lapses.
+# Run at 2025-09-10 00:30 in Taipei (still 2025-09-09 in UTC). The six months after the
+# notice day end at 24:00 of the corresponding day (Civil Code arts. 120-121): then the grant
+# lapses (point 19, 逾半年).
 RUN_TAIPEI_SEP_10 = datetime(2025, 9, 9, 16, 30, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(
     "noticed, lapses",
     [
-        (datetime(2025, 3, 9, 2, 0, tzinfo=UTC), True),  # 3/9 Taipei: 6 months + 1 day
-        (datetime(2025, 3, 10, 2, 0, tzinfo=UTC), True),  # 3/10: exactly 6 months (UTC: not yet)
+        (datetime(2025, 3, 9, 2, 0, tzinfo=UTC), True),  # 3/9 Taipei: lapsed at 9/9 24:00
+        (datetime(2025, 3, 10, 2, 0, tzinfo=UTC), False),  # 3/10: 9/10 is its last day
         (datetime(2025, 3, 11, 2, 0, tzinfo=UTC), False),  # 3/11: 6 months - 1 day
     ],
 )
@@ -215,7 +218,8 @@ def test_termination_closes_the_grant_on_its_date(
     engine: Engine, session: Session, world: World
 ) -> None:
     grant = _other_grant(session, world)
-    request_termination(session, grant, "府函字第1號", date(2025, 3, 10), date(2025, 4, 10), NOW)
+    request_termination(session, grant, "府函字第1號", date(2025, 3, 10), date(2025, 4, 10), NOW,
+                        by=world.taipei_official)
     # access ends at the start of 4/10 in Taipei: 4/9 16:00 UTC
     eve = _planned_then_run(engine, session, datetime(2025, 4, 9, 15, 59, 59, tzinfo=UTC))
     assert _done(eve)["close"] == () and session.get(Grant, grant.id).state == "active"  # type: ignore[union-attr]
@@ -242,11 +246,12 @@ def everything_due(
     pending = _pending_file(session, granted, releases, tmp_path / "outbox", monkeypatch)
     monkeypatch.undo()  # repaired before the run
     expired = _ready_file(session, granted, tmp_path, AT)  # expires 2025-04-27
-    request_termination(session, granted.grant, "函", date(2025, 3, 10), date(2025, 5, 1), NOW)  # type: ignore[attr-defined]
+    request_termination(session, granted.grant, "函", date(2025, 3, 10), date(2025, 5, 1), NOW,  # type: ignore[attr-defined]
+                        by=granted.taipei_official)
     other = _other_grant(session, granted)
     violation = record_violation(
         session, other, granted.taipei_official, "違規", date(2025, 4, 30), NOW
-    )  # noticed 2025-03-10: lapses from 2025-09-10
+    )  # noticed 2025-03-10: lapses at 2025-09-10 24:00 Taipei
     session.commit()
     return {
         "retry": f"delivery:{pending.id}",
@@ -331,7 +336,8 @@ def test_failed_step_rolls_back_its_own_writes_only(
     engine: Engine, session: Session, world: World
 ) -> None:
     grant = _other_grant(session, world)
-    request_termination(session, grant, "函", date(2025, 3, 10), date(2025, 4, 10), NOW)
+    request_termination(session, grant, "函", date(2025, 3, 10), date(2025, 4, 10), NOW,
+                        by=world.taipei_official)
 
     def half_done(session: Session, now: datetime) -> tuple[list[str], list[str]]:
         audit.record(session, "system", "half.done", "x", now)
@@ -378,7 +384,8 @@ def test_cli_dry_run_then_run_then_failure_exit_status(
     assert done.output.startswith("maintenance at 2025-09-15T10:00:00+08:00\n")
     # a step that raises: the others run, the exit status says so
     grant = _other_grant(session, granted)
-    request_termination(session, grant, "函", date(2025, 3, 10), date(2025, 10, 1), NOW)
+    request_termination(session, grant, "函", date(2025, 3, 10), date(2025, 10, 1), NOW,
+                        by=granted.taipei_official)
     session.commit()
 
     def disk_gone(session: Session, now: datetime, actor: str = "system",

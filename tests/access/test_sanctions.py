@@ -20,7 +20,7 @@ from access.sanctions import (
     request_termination,
     restore,
 )
-from tests.access.conftest import NOW, World, full_rules
+from tests.access.conftest import LEGAL_BASIS, NOW, PURPOSE, World, full_rules
 
 
 def _grant(session: Session, world: World) -> Grant:
@@ -31,9 +31,11 @@ def _grant(session: Session, world: World) -> Grant:
         ["population"],
         ["00000"],
         ["online_query"],
-        "研究",
+        PURPOSE,
         full_rules(),
         NOW,
+        legal_basis=LEGAL_BASIS,
+        by=world.user,
     )
     return approve(session, app, world.moi_official, date(2025, 1, 1), date(2027, 12, 31), NOW)
 
@@ -66,12 +68,15 @@ def test_violation_suspends_at_once_and_restore_reopens(session: Session, world:
     assert "grant.suspended" in actions and "grant.restored" in actions
 
 
-# Notice on 2025-03-10 (Taipei): the grant lapses from 2025-09-10 (six months later).
+# Notice on 2025-03-10 (Taipei): the six months run 3/11 … 9/10 (Civil Code arts. 120-121);
+# "逾半年" is reached at 9/10 24:00 Taipei = 9/10 16:00 UTC. (This test used to expect the
+# lapse a day early, at 9/10 00:00: the anniversary day itself still belongs to the period.)
 @pytest.mark.parametrize(
     "when, restorable",
     [
-        (datetime(2025, 9, 9, 15, 59, tzinfo=UTC), True),  # 2025-09-09 23:59 Taipei: last day
-        (datetime(2025, 9, 9, 16, 0, tzinfo=UTC), False),  # 2025-09-10 00:00 Taipei: lapsed
+        (datetime(2025, 9, 9, 16, 0, tzinfo=UTC), True),  # 9/10 00:00 Taipei: the last day
+        (datetime(2025, 9, 10, 15, 59, 59, tzinfo=UTC), True),  # 9/10 23:59:59 Taipei
+        (datetime(2025, 9, 10, 16, 0, 0, tzinfo=UTC), False),  # 9/11 00:00:00 Taipei: lapsed
         (datetime(2026, 1, 1, tzinfo=UTC), False),
     ],
 )
@@ -96,8 +101,8 @@ def test_restore_after_six_months_refused_and_grant_lapses(
 def test_lapse_overdue_sweep(session: Session, world: World) -> None:
     grant = _grant(session, world)
     record_violation(session, grant, world.moi_official, "違規", date(2025, 4, 10), NOW)
-    assert lapse_overdue(session, datetime(2025, 9, 9, 15, 0, tzinfo=UTC)) == []
-    assert len(lapse_overdue(session, datetime(2025, 9, 9, 16, 0, tzinfo=UTC))) == 1
+    assert lapse_overdue(session, datetime(2025, 9, 10, 15, 59, 59, tzinfo=UTC)) == []
+    assert len(lapse_overdue(session, datetime(2025, 9, 10, 16, 0, tzinfo=UTC))) == 1
     assert grant.state == "lapsed"
     with pytest.raises(SanctionError):
         record_violation(
@@ -110,14 +115,15 @@ def test_lapse_overdue_sweep(session: Session, world: World) -> None:
         )
 
 
-# Written request on 2025-03-10: the earliest effective date is 2025-04-10.
+# Written notice recorded on its own day (10:00 Taipei): the earliest effective date is a
+# month later.
 @pytest.mark.parametrize(
     "requested, effective, accepted",
     [
         (date(2025, 3, 10), date(2025, 4, 9), False),  # one day short of a month
         (date(2025, 3, 10), date(2025, 4, 10), True),  # exactly one month
-        (date(2025, 1, 31), date(2025, 2, 28), True),  # month end clamps
-        (date(2025, 1, 31), date(2025, 2, 27), False),
+        (date(2025, 3, 31), date(2025, 4, 30), True),  # month end clamps
+        (date(2025, 3, 31), date(2025, 4, 29), False),
         (date(2025, 3, 10), date(2025, 3, 10), False),  # immediate: refused
     ],
 )
@@ -125,18 +131,22 @@ def test_termination_needs_one_month_notice(
     session: Session, world: World, requested: date, effective: date, accepted: bool
 ) -> None:
     grant = _grant(session, world)
+    recorded = datetime(requested.year, requested.month, requested.day, 2, tzinfo=UTC)
     if not accepted:
         with pytest.raises(SanctionError, match="one month"):
-            request_termination(session, grant, "府函字第1號", requested, effective, NOW)
+            request_termination(session, grant, "府函字第1號", requested, effective, recorded,
+                                by=world.moi_official)
         assert grant.ends_at is None
         return
-    request_termination(session, grant, "府函字第1號", requested, effective, NOW)
+    request_termination(session, grant, "府函字第1號", requested, effective, recorded,
+                        by=world.moi_official)
     assert grant.ends_at is not None
 
 
 def test_termination_ends_access_on_its_date(session: Session, world: World) -> None:
     grant = _grant(session, world)
-    request_termination(session, grant, "函", date(2025, 3, 10), date(2025, 4, 10), NOW)
+    request_termination(session, grant, "函", date(2025, 3, 10), date(2025, 4, 10), NOW,
+                        by=world.moi_official)
     session.commit()
     assert _sees(session, world, datetime(2025, 4, 9, 15, 59, tzinfo=UTC))  # 4/9 23:59 Taipei
     assert not _sees(session, world, datetime(2025, 4, 9, 16, 0, tzinfo=UTC))  # 4/10 00:00

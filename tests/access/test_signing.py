@@ -242,7 +242,11 @@ def test_keygen_private_key_mode_0600_and_no_overwrite(cli: click.Group, tmp_pat
 def test_cli_round_trip(cli: click.Group, tmp_path: Path, db_url: str, engine: Engine) -> None:
     db = ["--db", db_url]
     keys, point = tmp_path / "keys", tmp_path / "checkpoint.json"
-    assert _run(cli, "agency", "add", "衛生福利部", *db).exit_code == 0
+    official = ["user", "add", "moi", "--role", "provider_official", "--provider", "MOI",
+                "--password", "lantern-river-4821"]
+    assert _run(cli, *official, *db).exit_code == 0  # audit entry 1
+    agency = ["--code", "A21000000I", "--kind", "central", "--by", "moi"]
+    assert _run(cli, "agency", "add", "衛生福利部", *agency, *db).exit_code == 0  # entry 2
     assert _run(cli, "audit", "keygen", "--out", str(keys)).exit_code == 0
     issued = _run(
         cli,
@@ -258,7 +262,7 @@ def test_cli_round_trip(cli: click.Group, tmp_path: Path, db_url: str, engine: E
     )
     assert issued.exit_code == 0, issued.output
     document = json.loads(point.read_text(encoding="utf-8"))
-    assert (document["form"], document["agency"], document["seq"]) == ("ed25519", "衛生福利部", 1)
+    assert (document["form"], document["agency"], document["seq"]) == ("ed25519", "衛生福利部", 2)
     public = ["--checkpoint", str(point), "--public-key", str(keys / "audit-signing.pub")]
     verified = _run(cli, "audit", "verify", *public, *db)
     assert verified.exit_code == 0 and "checkpoint (ed25519) valid" in verified.output

@@ -104,11 +104,13 @@ def sanction(button: str, grant_id: Any = None, description: str | None = None,
          (ids.VIOL_NOTE, "value", note)]), button)
 
 
-def personnel(agency_id: Any, post: str, person: str, effective: Any) -> dict:
+def personnel(agency_id: Any, post: str, person: str, effective: Any,
+              letter: str | None = "府授字第1140001號") -> dict:
     return pressed(payload(
         [(ids.PERS_STATUS, "children")], [(ids.PERS_RECORD, "n_clicks", 1)],
         [(ids.PERS_AGENCY, "value", agency_id), (ids.PERS_POST, "value", post),
-         (ids.PERS_PERSON, "value", person), (ids.PERS_DATE, "date", effective)]),
+         (ids.PERS_PERSON, "value", person), (ids.PERS_DATE, "date", effective),
+         (ids.PERS_LETTER, "value", letter)]),
         ids.PERS_RECORD)
 
 
@@ -167,11 +169,13 @@ def submitted(private: dict, agency: str, provider: str, tables: list[str], area
               rules: dict[str, str] = RULES) -> int:
     """A new application (through ``access.grants.submit``); returns its id."""
     with db_session(private) as s:
+        agency_row = s.scalar(select(Agency).where(Agency.name == agency))
         app = grants.submit(
-            s, s.scalar(select(Agency).where(Agency.name == agency)),
+            s, agency_row,
             s.scalar(select(Provider).where(Provider.code == provider)),
             tables, areas, ["online_query", "file_transfer"], "人口政策研究", rules,
-            now_of(private), actor="test")
+            now_of(private), legal_basis="戶籍法第65條",
+            by=s.scalar(select(User).where(User.agency_id == agency_row.id)))
         s.commit()
         return app.id
 
@@ -315,7 +319,8 @@ def test_grants_tab_lists_the_jurisdiction_with_state_and_validity(served, usern
 # --- applications -------------------------------------------------------------------------
 
 def test_moi_official_approves_and_the_agency_sees_the_area_on_the_overview(private):
-    app_id = submitted(private, TAIPEI_AGENCY, "MOI", ["population", "vital_events"], ["64000"])
+    app_id = submitted(private, TAIPEI_AGENCY, "MOI", ["population", "vital_events"],
+                       ["64000", "66000"])  # cross-county: MOI's (point 6)
     taipei = logged_in(private, "taipei_user")
     assert "64000" not in text_of(call(taipei, router("/")))
     assert "您的授權不包含此地區" in text_of(call(taipei, overview("64000")))
@@ -330,7 +335,7 @@ def test_moi_official_approves_and_the_agency_sees_the_area_on_the_overview(priv
     assert answer.status_code == 200 and "已核准" in text_of(answer)
     with db_session(private) as s:
         grant = s.scalar(select(Grant).where(Grant.application_id == app_id))
-        assert grant.areas == ["64000"] and grant.state == "active"
+        assert grant.areas == ["64000", "66000"] and grant.state == "active"
     assert ("grant.approved", f"grant:{grant.id}") in [
         (a, d.split("{")[0]) for a, d in audit_actions(private, "moi_official")]
     assert "64000" in text_of(call(taipei, router("/")))
@@ -379,7 +384,7 @@ def test_taipei_official_cannot_list_or_decide_a_kaohsiung_application(private):
 
 
 def test_read_only_roles_see_the_lists_but_cannot_decide(private):
-    app_id = submitted(private, TAIPEI_AGENCY, "MOI", ["population"], ["64000"])
+    app_id = submitted(private, TAIPEI_AGENCY, "MOI", ["population"], ["64000", "66000"])
     auditor = staff_user(private, "moi_auditor", "auditor", "MOI")
     tree = call(auditor, router("/admin")).get_json()
     approve = next(c for c in components(tree, "Button") if c["props"]["id"] == ids.APP_APPROVE)
@@ -403,11 +408,16 @@ def test_read_only_roles_see_the_lists_but_cannot_decide(private):
 
 # --- violations and suspensions -----------------------------------------------------------
 
-def six_months_after(day: date) -> date:
-    """The same day six months later, clamped to the month's end."""
-    month = day.month + 6
-    year, month = day.year + (month - 1) // 12, (month - 1) % 12 + 1
-    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+def lapses_on(notice: date) -> date:
+    """The Taipei date from whose 00:00 an unimproved violation has lapsed (point 19): the
+    six months begin the day after the notice (Civil Code art. 120) and end the day before
+    the corresponding day, or with the last month's end when it has none (art. 121)."""
+    first = notice + timedelta(days=1)
+    month = first.month + 6
+    year, month = first.year + (month - 1) // 12, (month - 1) % 12 + 1
+    if first.day > calendar.monthrange(year, month)[1]:
+        return date(year + month // 12, month % 12 + 1, 1)
+    return date(year, month, first.day)
 
 
 def test_violation_suspends_the_agency_at_once_and_restore_gives_access_back(private):
@@ -432,7 +442,7 @@ def test_violation_suspends_the_agency_at_once_and_restore_gives_access_back(pri
     [violation_id] = options(listed, ids.VIOL_CHOICE)
     row = next(r for r in table_rows(listed) if r[0] == str(violation_id))
     assert row[1:8] == [str(grant_id), TAIPEI_AGENCY, "查詢紀錄未留存", str(today),
-                        str(deadline), str(six_months_after(today)), "暫停中"]
+                        str(deadline), str(lapses_on(today)), "暫停中"]
     assert "暫停" in text_of(call(official, listing(ids.GRANTS)))
     restored = text_of(call(official, sanction(ids.VIOL_RESTORE, violation_id=violation_id,
                                                note="已改善並檢送紀錄")))
