@@ -50,11 +50,12 @@ from exports.delimited import safe_csv_bytes
 from stats.catalogue import TABLES
 from stats.codes import level_of_code
 from stats.publication import list_releases, published_revision_dir
-from stats.release import REVISIONS, read_areas, read_manifest, read_table, revision_dirs
+from stats.release import REVISIONS, read_areas, read_manifest, revision_dirs
 
 CHANNEL = "online_query"
 LEVELS = ("national", "county", "township", "village")
-MAX_PAGE_ROWS = 50_000  # ≈ 2 MB of JSON for the widest table (population_by_age)
+MAX_PAGE_ROWS = 10_000  # ≈ 430 KB of JSON for population_by_age: a page costs ≈ 20 ms
+# to make, so a token at its rate limit cannot crowd out other agencies' requests
 RETRY_AFTER_SECONDS = 300  # what a 503 tells the agency to wait before resending
 
 
@@ -366,7 +367,10 @@ def rows_json(frame: pl.DataFrame) -> str:
     if frame.is_empty():
         return "[]"
     cells = []
-    for name in frame.columns:
+    for name, dtype in frame.schema.items():
+        if dtype.is_integer():  # an integer's decimal text is its JSON: 3x faster than below
+            cells.append(pl.col(name).cast(pl.String).fill_null("null"))
+            continue
         prefix = len("{" + json.dumps(name) + ":")
         encoded = pl.struct(pl.col(name)).struct.json_encode()
         cells.append(encoded.str.slice(prefix).str.head(-1))
@@ -388,9 +392,13 @@ def _refuse(session: Session, user: User, table: str, now: datetime, reason: str
     return _error(403, reason)
 
 
-def answer_rows(release: Path, query: Query, areas: list[str]) -> pl.DataFrame:
-    """Every row the query selects within ``areas`` (before paging)."""
-    frame = granted_rows(read_table(release, query.table), areas)
+def answer_rows(release: Path, query: Query, areas: list[str]) -> pl.LazyFrame:
+    """Every row the query selects within ``areas``, in the release file's order, as a lazy
+    scan: counting them and reading one page reads only what they need."""
+    if query.table not in TABLES:  # the name goes into a path: only the catalogue's
+        raise ValueError(f"unknown table {query.table!r}")
+    scan = pl.scan_parquet(release / f"{query.table}.parquet")
+    frame = granted_rows(scan, areas)  # type: ignore[arg-type]  # the same filter, lazily
     if query.area_code:
         frame = frame.filter(pl.col("area_code") == query.area_code)
     if query.area_level:
@@ -398,10 +406,14 @@ def answer_rows(release: Path, query: Query, areas: list[str]) -> pl.DataFrame:
     return frame
 
 
-def render_page(frame: pl.DataFrame, query: Query, revision: int, fmt: str) -> bytes:
-    """The bytes of the query's page of ``frame`` as JSON or CSV (deterministic: the same
-    release revision and query give the same bytes, which is what a delivery records)."""
-    page = frame.slice((query.page - 1) * query.page_size, query.page_size)
+def answer_page(rows: pl.LazyFrame, query: Query) -> pl.DataFrame:
+    """The query's page of ``rows``."""
+    return rows.slice((query.page - 1) * query.page_size, query.page_size).collect()
+
+
+def render_page(page: pl.DataFrame, query: Query, revision: int, fmt: str) -> bytes:
+    """The bytes of one page as JSON or CSV (deterministic: the same release revision and
+    query give the same bytes, which is what a delivery records)."""
     if fmt == "csv":
         return safe_csv_bytes(page)
     head = {"table": query.table, "period": query.period, "revision": revision,
@@ -549,24 +561,27 @@ def _table_answer(session: Session, user: User, releases: Path, query: Query,
         if area_code and read_areas(release).filter(pl.col("area_code") == area_code).is_empty():
             return _error(404, f"area {area_code} is not in release {period} r{revision}",
                           parameter="area_code")
-        frame = answer_rows(release, query, areas)
+        rows = answer_rows(release, query, areas)
+        total = rows.select(pl.len()).collect().item()
+        offset = query.page_size * (query.page - 1)
+        page = answer_page(rows, query) if offset < total else None
     except (OSError, ValueError, pl.exceptions.PolarsError) as error:
         raise ProviderOutage("release store", error) from error
-    pages = max(1, -(-frame.height // query.page_size))
-    if frame.is_empty():
+    pages = max(1, -(-total // query.page_size))
+    if total == 0:
         return _error(404, f"the query matches no rows of {table} in release {period} "
                       f"r{revision}")
-    if query.page > pages:
+    if page is None:
         return _error(404, f"page {query.page} does not exist: the answer has {pages} "
                       f"page(s) of at most {query.page_size} rows", parameter="page")
     fmt = "csv" if accept and "text/csv" in accept else "json"
-    body = render_page(frame, query, revision, fmt)
+    body = render_page(page, query, revision, fmt)
     refused = _over_volume(session, user, limits, len(body), now)
     if refused is not None:
         return refused
     digest = hashlib.sha256(body).hexdigest()
     answer = {"table": table, "revision": revision, "format": fmt, **query.record(),
-              "rows": min(query.page_size, frame.height - (query.page - 1) * query.page_size),
+              "rows": page.height,
               "size": len(body), "sha256": digest}
     delivery = record_online_answer(session, user, table, period, areas, answer, now)
     assert user.agency_id is not None
@@ -596,7 +611,7 @@ def _table_answer(session: Session, user: User, releases: Path, query: Query,
     content_type = "text/csv; charset=utf-8" if fmt == "csv" else "application/json"
     headers = (("X-Delivery-Id", delivery.id), ("X-Content-SHA256", digest))
     return ApiResponse(200, body, content_type,
-                       headers + _paging_headers(query, frame.height, pages))
+                       headers + _paging_headers(query, total, pages))
 
 
 def reproduce_answer(releases: Path, delivery: Delivery) -> bytes:
@@ -617,8 +632,8 @@ def reproduce_answer(releases: Path, delivery: Delivery) -> bytes:
         raise ValueError(f"revision {options['revision']} of {delivery.period} is gone")
     query = Query(options["table"], delivery.period, options.get("area_level"),
                   options.get("area_code"), int(options["page"]), int(options["page_size"]))
-    body = render_page(answer_rows(folders[0], query, list(delivery.areas)), query,
-                       int(options["revision"]), options["format"])
+    page = answer_page(answer_rows(folders[0], query, list(delivery.areas)), query)
+    body = render_page(page, query, int(options["revision"]), options["format"])
     if hashlib.sha256(body).hexdigest() != delivery.sha256:
         raise ValueError(f"delivery {delivery.id}: the answer made again differs from the "
                          "recorded SHA-256")

@@ -10,7 +10,8 @@ to anyone not logged in.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -50,6 +51,19 @@ SECURITY_HEADERS = {
 }
 
 
+def _env_limit(name: str, default: int, may_be_none: bool = True) -> Any:
+    """A limit from the environment: a whole number, or ``none`` for no limit."""
+    value = os.environ.get(name, "").strip().lower()
+    if not value:
+        return default
+    if value == "none" and may_be_none:
+        return None
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"{name} must be a whole number from 1"
+                         f"{', or none' if may_be_none else ''}; not {value!r}")
+    return int(value)
+
+
 @dataclass(frozen=True)
 class ServerSettings:
     """Where the server finds its releases, database and delivery outbox."""
@@ -57,9 +71,14 @@ class ServerSettings:
     releases: Path
     db_url: str | None = None
     outbox: Path = Path("outbox")
-    rate_limit: int = 120  # requests per token (or, without one, per address) per minute
-    agency_rate_limit: int | None = 240  # requests per agency per minute, all its tokens
-    api_daily_bytes: int | None = 2 * 1024**3  # online-query answer bytes per agency per day
+    # requests per token (or, without one, per address) and per agency (all its tokens) per
+    # minute; online-query answer bytes per agency per Taipei day ("none": no limit)
+    rate_limit: int = field(default_factory=lambda: _env_limit("POPSTATS_API_RATE_LIMIT", 120,
+                                                                False))
+    agency_rate_limit: int | None = field(
+        default_factory=lambda: _env_limit("POPSTATS_API_AGENCY_RATE_LIMIT", 240))
+    api_daily_bytes: int | None = field(
+        default_factory=lambda: _env_limit("POPSTATS_API_DAILY_BYTES", 2 * 1024**3))
     boundaries: Path | None = None  # TopoJSON/GeoJSON files with MOI codes (the Map page)
 
 

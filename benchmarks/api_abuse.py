@@ -1,0 +1,252 @@
+"""Benchmark: one agency token at the API's rate limit for 60 s, and what the others see.
+
+    python benchmarks/api_abuse.py                 # scale 0.05, 30 s baseline + 60 s abuse
+    python benchmarks/api_abuse.py --scale 0.2 --data DIR
+    python benchmarks/api_abuse.py --db postgresql+psycopg://postgres@127.0.0.1:5432/test
+
+A month is sampled at ``--scale`` (residents; the geography, hence the number of villages
+and the size of village-level tables, is national at any scale), built and published. The
+server is ``popstats serve``'s (``dashboards.app.run_server``: threaded, one process) in a
+child process on 127.0.0.1, with the access database of ``--db`` (default: an SQLite file;
+a PostgreSQL URL gets a fresh schema of its own, dropped afterwards), the default limits (120
+requests per token per minute, 240 per agency) and no daily volume limit, so that the
+abuser is held back only by the rate limit. On SQLite every transaction is ``BEGIN
+IMMEDIATE`` (access.db), so all requests queue on one lock; PostgreSQL is production's.
+
+Phase 1 (baseline, ``--baseline`` s): two other agencies (臺北市, 高雄市) each ask for a
+small answer every ``--interval`` s. Phase 2 (abuse, ``--seconds`` s): the same, while the
+national agency's one token asks for ``population_by_age`` pages (50,000 rows, ≈ 2 MB
+each) at its limit, 2 per second, page after page — the request of issue 10 item 2, which
+used to answer 70.6 MB and store it. Measured in the same run: the outbox's and the access
+database's growth per minute, the abuser's answers by status, and the others' p50 / p95
+latency in each phase. Targets: outbox growth ≤ 1 MB/min; the others' p95 under abuse
+within 20 % of their p95 without it. Loopback only; every loop is bounded by its phase's
+clock. Not a test: the figures go into the issue notes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+PERIOD = "2025-03"
+
+
+def popstats(*args: str) -> str:
+    """Run this checkout's ``popstats`` command; its standard output."""
+    done = subprocess.run([sys.executable, "-m", "popstats.cli", *args], cwd=ROOT, check=True,
+                          stdout=subprocess.PIPE, text=True)
+    return done.stdout
+
+
+def prepare(data: Path, scale: float, url: str) -> tuple[Path, list[dict]]:
+    """The published release and the demo accounts in ``url``."""
+    releases, extract = data / "releases", data / "extract"
+    if not (releases / PERIOD / "manifest.json").exists():
+        print(f"sampling {PERIOD} at scale {scale} …", flush=True)
+        popstats("sample", "--out", str(extract), "--scale", str(scale), "--start", PERIOD,
+                 "--months", "1")
+        popstats("build", "--input", str(extract), "--period", PERIOD, "--out", str(releases))
+        popstats("publish", "--releases", str(releases), "--period", PERIOD, "--by", "bench")
+    accounts = json.loads(popstats("demo-accounts", "--db", url, "--json"))
+    return releases, accounts
+
+
+def database(data: Path, given: str | None) -> tuple[str, Callable[[], int], Callable[[], None]]:
+    """The database URL, how to measure its size in bytes, and how to clean up."""
+    if not given:
+        db = data / "access.db"
+        db.unlink(missing_ok=True)
+        return f"sqlite:///{db}", lambda: db.stat().st_size, lambda: None
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.pool import NullPool
+
+    schema = f"api_abuse_{os.getpid()}"
+    admin = create_engine(given, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+
+    def size() -> int:
+        with admin.connect() as conn:
+            return int(conn.execute(text(
+                "SELECT coalesce(sum(pg_total_relation_size(c.oid)), 0) FROM pg_class c "
+                "JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE n.nspname = :s AND c.relkind = 'r'"), {"s": schema}).scalar())
+
+    def drop() -> None:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+    sep = "&" if "?" in given else "?"
+    return f"{given}{sep}options=-csearch_path%3D{schema}", size, drop
+
+
+def serve_child(releases: str, db_url: str, outbox: str) -> None:
+    """Child mode: serve on a free loopback port, print it, serve until killed."""
+    from dashboards.app import ServerSettings, create_app, plain_server
+
+    app = create_app(ServerSettings(releases=Path(releases), db_url=db_url,
+                                    outbox=Path(outbox), api_daily_bytes=None))
+    server = plain_server(app, "127.0.0.1", 0)
+    print(server.server_port, flush=True)
+    server.serve_forever()
+
+
+def get(port: int, path: str, token: str) -> tuple[int, int, float]:
+    """One GET; its status, body size and seconds."""
+    started = time.perf_counter()
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    try:
+        conn.request("GET", path, headers={"Authorization": f"Bearer {token}"})
+        answer = conn.getresponse()
+        size = len(answer.read())
+        return answer.status, size, time.perf_counter() - started
+    finally:
+        conn.close()
+
+
+def paced(until: float, interval: float, action) -> None:  # noqa: ANN001
+    """Call ``action`` every ``interval`` s until the monotonic clock reaches ``until``."""
+    next_at = time.monotonic()
+    while (now := time.monotonic()) < until:
+        if now < next_at:
+            time.sleep(min(next_at - now, until - now))
+            continue
+        action()
+        next_at += interval
+
+
+def folder_bytes(folder: Path) -> int:
+    return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file()) if folder.exists() \
+        else 0
+
+
+def p95(values: list[float]) -> float:
+    return statistics.quantiles(values, n=20)[-1] if len(values) >= 2 else float("nan")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--scale", type=float, default=0.05)
+    parser.add_argument("--data", type=Path, default=None)
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--baseline", type=float, default=30.0)
+    parser.add_argument("--interval", type=float, default=0.5,
+                        help="seconds between two requests of each other agency")
+    parser.add_argument("--db", default=None, help="a PostgreSQL URL (default: SQLite file)")
+    parser.add_argument("--serve-child", nargs=3, metavar=("RELEASES", "DB", "OUTBOX"))
+    args = parser.parse_args()
+    if args.serve_child:
+        serve_child(*args.serve_child)
+        return
+    data = args.data or Path(tempfile.mkdtemp(prefix="api_abuse_"))
+    data.mkdir(parents=True, exist_ok=True)
+    db_url, db_size, cleanup = database(data, args.db)
+    try:
+        releases, accounts = prepare(data, args.scale, db_url)
+        result = measure(args, data, releases, db_url, db_size, accounts)
+    finally:
+        cleanup()
+    result["scale"], result["database"] = args.scale, "postgresql" if args.db else "sqlite"
+    print(json.dumps(result, indent=2))
+
+
+def measure(args: argparse.Namespace, data: Path, releases: Path, db_url: str,
+            db_size: Callable[[], int], accounts: list[dict]) -> dict:
+    """Serve in a child process, warm it, run both phases."""
+    token_of = {tuple(a["areas"]): a["token"] for a in accounts if a["token"]
+                and len(a["tables"]) == 7}
+    national = token_of[("00000",)]
+    others = [(token_of[("63000",)], "/api/v1/tables/population?period=2025-03&area_code=63000"),
+              (next(a["token"] for a in accounts if a["areas"] == ["64000"] and a["token"]),
+               "/api/v1/tables/vital_events?period=2025-03&area_code=64000")]
+    outbox = data / "outbox"
+    child = subprocess.Popen([sys.executable, __file__, "--serve-child", str(releases), db_url,
+                              str(outbox)], cwd=ROOT, stdout=subprocess.PIPE,
+                             stderr=subprocess.DEVNULL, text=True,
+                             env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    try:
+        port = int(child.stdout.readline())  # type: ignore[union-attr]
+        for token, path in others:  # warm: first reads of the tables
+            assert get(port, path, token)[0] == 200, path
+        assert get(port, "/api/v1/tables/population_by_age?period=2025-03&page_size=1",
+                   national)[0] == 200
+        return run_phases(port, national, others, outbox, db_size, args)
+    finally:
+        child.terminate()
+        child.wait(timeout=30)
+
+
+def run_phases(port: int, national: str, others: list[tuple[str, str]], outbox: Path,
+               db_size: Callable[[], int], args: argparse.Namespace) -> dict:
+    """Baseline, then abuse; the others' latencies per phase, the abuser's statuses, growth."""
+    latencies: dict[str, list[float]] = {"baseline": [], "abuse": []}
+    errors: dict[str, int] = {"baseline": 0, "abuse": 0}
+
+    def others_until(until: float, phase: str) -> list[threading.Thread]:
+        def one(token: str, path: str) -> None:
+            def ask() -> None:
+                status, _size, seconds = get(port, path, token)
+                latencies[phase].append(seconds)
+                errors[phase] += status != 200
+            paced(until, args.interval, ask)
+        threads = [threading.Thread(target=one, args=o) for o in others]
+        for t in threads:
+            t.start()
+        return threads
+
+    for t in others_until(time.monotonic() + args.baseline, "baseline"):
+        t.join()
+    statuses: dict[int, int] = {}
+    sizes: list[int] = []
+    page = [0]
+
+    def abuse() -> None:
+        page[0] = page[0] % 160 + 1
+        status, size, _ = get(port, "/api/v1/tables/population_by_age?period=2025-03"
+                              f"&page={page[0]}", national)
+        statuses[status] = statuses.get(status, 0) + 1
+        sizes.append(size)
+
+    before_outbox, before_db = folder_bytes(outbox), db_size()
+    started = time.monotonic()
+    until = started + args.seconds
+    threads = others_until(until, "abuse")
+    paced(until, 0.5, abuse)  # 120 per minute: the token's limit
+    for t in threads:
+        t.join()
+    minutes = (time.monotonic() - started) / 60
+    base, under = latencies["baseline"], latencies["abuse"]
+    return {
+        "abuser": {"statuses": statuses, "bytes_answered": sum(sizes),
+                   "mb_answered_per_min": round(sum(sizes) / 1e6 / minutes, 1)},
+        "outbox_growth_mb_per_min": round((folder_bytes(outbox) - before_outbox) / 1e6
+                                          / minutes, 3),
+        "database_growth_mb_per_min": round((db_size() - before_db) / 1e6
+                                            / minutes, 3),
+        "others_baseline": {"n": len(base), "errors": errors["baseline"],
+                            "p50_ms": round(statistics.median(base) * 1000, 1),
+                            "p95_ms": round(p95(base) * 1000, 1)},
+        "others_under_abuse": {"n": len(under), "errors": errors["abuse"],
+                               "p50_ms": round(statistics.median(under) * 1000, 1),
+                               "p95_ms": round(p95(under) * 1000, 1)},
+        "p95_ratio": round(p95(under) / p95(base), 2),
+    }
+
+
+if __name__ == "__main__":
+    main()
