@@ -12,8 +12,8 @@ from datetime import datetime
 
 from flask import has_request_context, request
 
-from access.calendar import TAIPEI
 from stats.periods import Period
+from stats.taipei import format_time
 
 LANG_COOKIE = "popstats_lang"
 LANGUAGES = ("zh", "en")
@@ -53,7 +53,8 @@ def period_both(period: str) -> str:
     return f"{period_label(period)} ({period})"
 
 
-def local_time(moment: datetime | None) -> str:
-    """``YYYY-MM-DD HH:MM`` on Taipei clocks, in which the regulation's days are counted
-    (— when absent)."""
-    return moment.astimezone(TAIPEI).strftime("%Y-%m-%d %H:%M") if moment else "—"
+def local_time(moment: datetime | None, *, seconds: bool = False, label: bool = True) -> str:
+    """A moment as the caller reads it, on Taipei clocks, in which the regulation's days are
+    counted: ``115年12月10日 16:00 臺北時間`` / ``2026-12-10 16:00 +08:00`` (— when absent).
+    ``label=False`` where a heading already says 臺北時間; a naive moment is UTC, as stored."""
+    return format_time(moment, language(), seconds=seconds, label=label)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -12,6 +12,7 @@ import polars as pl
 from stats.catalogue import TableSpec, table_spec
 from stats.periods import Period
 from stats.release import read_areas, read_manifest, read_table
+from stats.taipei import format_time
 
 PROVIDER_ZH, PROVIDER_EN = "內政部", "Ministry of the Interior"
 SOFTWARE = "popstats"
@@ -28,6 +29,14 @@ class ExportMeta:
     created_at: str  # ISO 8601, UTC
     provider_zh: str = PROVIDER_ZH
     provider_en: str = PROVIDER_EN
+    embargo_zh: str = ""  # 未公布，禁止外流至 … for a file from a revision not yet public
+    embargo_en: str = ""
+
+    @property
+    def created_taipei(self) -> tuple[str, str]:
+        """The creation time as people read it (zh ROC, English ISO +08:00), to the second."""
+        moment = datetime.fromisoformat(self.created_at)
+        return format_time(moment, "zh", seconds=True), format_time(moment, "en", seconds=True)
 
     @property
     def period_roc(self) -> str:
@@ -55,12 +64,27 @@ class ExportMeta:
             "footnotes_zh": " ".join(spec.footnotes_zh),
             "footnotes_en": " ".join(spec.footnotes_en),
             "created_at": self.created_at,
+            "created_taipei_zh": self.created_taipei[0],
+            "created_taipei_en": self.created_taipei[1],
             "software": SOFTWARE,
+            **({"embargo_zh": self.embargo_zh, "embargo_en": self.embargo_en}
+               if self.embargo_zh else {}),
         }
 
     def to_json(self) -> str:
         """The description as JSON text."""
         return json.dumps(self.describe(), ensure_ascii=False, indent=2)
+
+
+def with_embargo(meta: ExportMeta, zh: str, en: str) -> ExportMeta:
+    """The metadata of a file made from a revision that is not public yet: the marking
+    leads both titles (every format shows a title, and a truncated label keeps its start)
+    and the footnotes, and has keys of its own in the metadata."""
+    spec = replace(meta.spec, title_zh=f"【{zh}】{meta.spec.title_zh}",
+                   title_en=f"[{en}] {meta.spec.title_en}",
+                   footnotes_zh=(f"{zh}。", *meta.spec.footnotes_zh),
+                   footnotes_en=(f"{en}.", *meta.spec.footnotes_en))
+    return replace(meta, spec=spec, embargo_zh=zh, embargo_en=en)
 
 
 def labelled(frame: pl.DataFrame, areas: pl.DataFrame) -> pl.DataFrame:

@@ -138,9 +138,9 @@ def metadata_lines(cube: TableCube, meta: ExportMeta, encoding: str) -> list[str
     units_zh = "、".join(dict.fromkeys(c.unit_zh for c in columns.values() if c.unit_zh)) or "-"
     units_en = ", ".join(dict.fromkeys(c.unit_en for c in columns.values() if c.unit_en)) or "-"
     provenance_zh = (f"修訂版次：{meta.revision}；資料表SHA-256：{meta.table_sha256}；"
-                     f"產製時間：{meta.created_at}；軟體：{info['software']}。")
+                     f"產製時間：{meta.created_taipei[0]}；軟體：{info['software']}。")
     provenance_en = (f"Revision: {meta.revision}; table SHA-256: {meta.table_sha256}; "
-                     f"created: {meta.created_at}; software: {info['software']}.")
+                     f"created: {meta.created_taipei[1]}; software: {info['software']}.")
     lines = [
         'CHARSET="ANSI";',
         'AXIS-VERSION="2013";',

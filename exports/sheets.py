@@ -126,7 +126,7 @@ class Layout:
             f"Period: {d['period']} (ROC {d['period_roc']}); unit: {unit_en}; source: "
             f"{d['provider_en']}, {d['source_en'].lower()}. {note_en}".rstrip(),
             f"版次 Revision {d['revision']}；表檔 SHA-256 {d['table_sha256']}；製表時間 Created "
-            f"{d['created_at']}；{d['software']}",
+            f"{d['created_taipei_zh']}（{d['created_taipei_en']}）；{d['software']}",
         ]
 
     def footer_lines(self) -> list[str]:

@@ -95,7 +95,8 @@ def metadata_notes(meta: ExportMeta, frame: pl.DataFrame) -> list[str]:
         f"資料表SHA-256 Table SHA-256: {meta.table_sha256}",
         f"資料來源 Source: {meta.provider_zh}，{info['source_zh']} / "
         f"{meta.provider_en}, {info['source_en']}",
-        f"產製時間 Created: {meta.created_at} ({info['software']})",
+        f"產製時間 Created: {meta.created_taipei[0]} / {meta.created_taipei[1]} "
+        f"({info['software']})",
         f"單位 Units: {info['units_zh']} / {info['units_en']}",
         *(f"附註 Note: {n}" for n in spec.footnotes_zh),
         *(f"Note: {n}" for n in spec.footnotes_en),

@@ -5,20 +5,25 @@ from __future__ import annotations
 
 import getpass
 import json
+import re
 import sys
 import time
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from popstats.encoding_option import ENCODING
-from stats.codes import CodeTableError, code_table
 from stats.periods import Month, Period, PeriodError
 from stats.problems import ValidationError
-from stats.publication import list_releases, plan_release, publish, read_calendar
-from stats.release import ReleaseError, build_release
-from stats.report import release_report
+
+if TYPE_CHECKING:
+    from stats.codes import CodeTable
+
+# Only light modules are imported above: ``popstats --help`` and every command that does
+# not need polars, SQLAlchemy or xarray start in a fraction of a second; each command
+# imports what it uses (tests/test_cli_startup.py checks which modules --help loads).
 
 EXIT_INVALID_INPUT = 2
 
@@ -38,14 +43,61 @@ def _period(text: str) -> Period:
         raise click.BadParameter(str(exc)) from exc
 
 
-def _codes(path: Path | None):  # noqa: ANN202 (CodeTable)
+def _codes(path: Path | None) -> CodeTable:
+    from stats.codes import CodeTableError, code_table
+
     try:
         return code_table(path)
     except (CodeTableError, OSError) as exc:
         raise click.ClickException(str(exc)) from exc
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class PopstatsGroup(click.Group):
+    """The ``popstats`` group: its own commands, plus the linking-governance commands
+    (popstats/access_cli), which need SQLAlchemy and the exports and are imported only when
+    one of them runs. ``--help`` lists them from their source (popstats.command_index)."""
+
+    _access_loaded = False
+
+    def _load_access(self) -> None:
+        if not self._access_loaded:
+            from popstats.access_cli import register
+
+            self._access_loaded = True
+            register(self)
+
+    def _access_help(self) -> dict[str, str]:
+        from popstats.command_index import access_command_help
+
+        found = None if self._access_loaded else access_command_help()
+        if found is None:  # the source is not in the shape the index reads: import them
+            self._load_access()
+            return {}
+        return found
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self._access_help()})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        found = super().get_command(ctx, cmd_name)
+        if found is None:
+            self._load_access()
+            found = super().get_command(ctx, cmd_name)
+        return found
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The command list, without importing the access commands for their help lines."""
+        stand_ins = {name: click.Command(name, help=text)
+                     for name, text in self._access_help().items()}
+        listed = {name: self.commands.get(name) or stand_ins[name]
+                  for name in self.list_commands(ctx)}
+        shown = [(name, cmd) for name, cmd in listed.items() if not cmd.hidden]
+        limit = formatter.width - 6 - max(len(name) for name, _ in shown)
+        with formatter.section("Commands"):
+            formatter.write_dl([(name, cmd.get_short_help_str(limit)) for name, cmd in shown])
+
+
+@click.group(cls=PopstatsGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="popstats")
 def main() -> None:
     """Population statistics from Taiwan's household register: sample, build, publish."""
@@ -105,6 +157,8 @@ def sample(out: Path, scale: float, seed: int, start: str, months: int, codes: P
 def build(extract: Path, period: str, releases: Path, codes: Path | None, encoding: str,
           note: str, problems_file: Path | None) -> None:
     """Validate an extract and write the release of a period (a new revision if rebuilt)."""
+    from stats.release import ReleaseError, build_release
+
     target = _period(period)
     try:
         built = build_release(extract, target, releases, _codes(codes), encoding=encoding,
@@ -138,63 +192,130 @@ def _write_problems(path: Path, error: ValidationError) -> None:
         write_safe_csv(frame, fh, encoding="utf-8-sig")
 
 
+def _time_option(name: str, text: str, now: datetime) -> datetime:
+    """A time typed on the command line: Taipei time unless it says otherwise, ISO or ROC
+    (``2026-12-10 16:00``, ``115/12/10 16:00``, ``1151210 1600``), or ``+3d``/``+2h``/``+30m``
+    from now."""
+    from stats.taipei import TimeInputError, parse_time
+
+    if relative := re.fullmatch(r"\+(\d+)([dhm])", text.strip()):
+        field = {"d": "days", "h": "hours", "m": "minutes"}[relative[2]]
+        return now + timedelta(**{field: int(relative[1])})
+    try:
+        return parse_time(text)
+    except TimeInputError as exc:
+        raise click.BadParameter(str(exc), param_hint=name) from exc
+
+
+def _both(moment: datetime | str | None) -> str:
+    """A moment for a message: ``115年12月10日 16:00 臺北時間 (2026-12-10 16:00 +08:00)``."""
+    from stats.taipei import format_time
+
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment)
+    return f"{format_time(moment, 'zh')} ({format_time(moment, 'en')})"
+
+
 @main.command("publish")
 @click.option("--releases", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--period", required=True)
-@click.option("--at", "at", default=None, help="Publication time (ISO 8601); default now. "
-              "A future time is an embargo.")
+@click.option("--at", "at", default=None, help="Publication time; default now. A future time is "
+              "an embargo. Taipei time unless an offset is given: 2026-12-10 16:00, "
+              "115/12/10 16:00, 1151210 1600, 2026-12-10T16:00+08:00, or +3d / +2h from now.")
 @click.option("--by", default=None, help="Who publishes (default: the login name).")
 @click.option("--note", default="", help="Public note (e.g. what a revision corrects).")
-def publish_command(releases: Path, period: str, at: str | None, by: str | None, note: str) -> None:
+@click.option("--reschedule", is_flag=True,
+              help="Move the time of a scheduled (not yet public) publication.")
+def publish_command(releases: Path, period: str, at: str | None, by: str | None, note: str,
+                    reschedule: bool) -> None:
     """Publish the current revision of a built period, now or at a set time."""
+    from stats.publication import publish
+    from stats.release import ReleaseError
+
     target = str(_period(period))
+    now = _now()
+    when = _time_option("--at", at, now) if at else None
+    if when is not None and when < now - timedelta(minutes=1):
+        raise click.BadParameter(f"{at!r} is {_both(when)}, in the past; omit --at to "
+                                 "publish now", param_hint="--at")
     try:
-        when = datetime.fromisoformat(at) if at else None
-    except ValueError as exc:
-        raise click.BadParameter(f"--at {at!r} is not an ISO 8601 time") from exc
-    if when is not None and when.tzinfo is None:
-        when = when.astimezone()  # a local time as the statistician typed it
-    try:
-        manifest = publish(releases, target, by=by or getpass.getuser(), now=_now(), at=when,
-                           note=note)
+        manifest = publish(releases, target, by=by or getpass.getuser(), now=now, at=when,
+                           note=note, reschedule=reschedule)
     except ReleaseError as exc:
         raise click.ClickException(str(exc)) from exc
     pub = manifest["publication"]
-    click.echo(f"{target} revision {manifest['revision']} {manifest['status']} at {pub['at']} by {pub['by']}")
+    state = "published" if manifest["status"] == "published" else "scheduled: public from"
+    click.echo(f"{target} revision {manifest['revision']} {state} {_both(pub['at'])} "
+               f"by {pub['by']}")
 
 
 @main.command("releases")
 @click.option("--releases", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Machine-readable output (times ISO 8601 in UTC with their offset).")
 def releases_command(releases: Path, as_json: bool) -> None:
     """List periods, revisions, states and times."""
+    from stats.publication import list_releases
+    from stats.taipei import format_time
+
     rows = list_releases(releases, _now())
     if as_json:
         click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return
-    click.echo(f"{'period':<9} {'rev':>3}  {'state':<10} {'built':<25} {'published':<25} note")
+
+    def shown(moment: str | None) -> str:
+        return format_time(datetime.fromisoformat(moment), "zh", label=False) if moment else "-"
+
+    # ROC dates in fixed columns: CJK characters are two columns wide in a terminal
+    click.echo("times: 臺北時間 (Taipei time)")
+    click.echo(f"{'period':<9} {'rev':>3}  {'state':<10}  {'built':<18}  {'public from':<18}  "
+               f"{'by':<12} note")
     for r in rows:
-        click.echo(f"{r['period']:<9} {r['revision']:>3}  {r['state']:<10} {r['created_at']:<25} "
-                   f"{r['published_at'] or '-':<25} {r['note']}")
+        click.echo(f"{r['period']:<9} {r['revision']:>3}  {r['state']:<10}  "
+                   f"{_pad(shown(r['created_at']), 18)}  {_pad(shown(r['published_at']), 18)}  "
+                   f"{r['published_by'] or '-':<12} {r['note']}")
+
+
+def _pad(text: str, width: int) -> str:
+    """Left-align in a terminal, counting CJK characters as two columns."""
+    import unicodedata
+
+    used = sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+    return text + " " * max(0, width - used)
 
 
 @main.command("calendar")
 @click.option("--releases", required=True, type=click.Path(path_type=Path))
 @click.option("--period", default=None, help="Period to plan (omit to show the calendar).")
-@click.option("--date", "planned", default=None, help="Planned publication date (YYYY-MM-DD).")
+@click.option("--date", "planned", default=None,
+              help="Planned publication date: 2026-12-10, or ROC 115/12/10 or 1151210.")
 @click.option("--note", default="")
 def calendar_command(releases: Path, period: str | None, planned: str | None, note: str) -> None:
-    """Show the release calendar, or plan a period's publication date."""
+    """Show the release calendar (planned dates and scheduled publications), or plan a
+    period's publication date."""
+    from stats.publication import calendar, plan_release
+    from stats.taipei import TimeInputError, format_date, format_time, parse_day
+
     if period is not None:
         if planned is None:
             raise click.UsageError("--period needs --date")
         try:
-            day = date.fromisoformat(planned)
-        except ValueError as exc:
-            raise click.BadParameter(f"--date {planned!r} is not YYYY-MM-DD") from exc
+            day = parse_day(planned)
+        except TimeInputError as exc:
+            raise click.BadParameter(str(exc), param_hint="--date") from exc
         plan_release(releases, str(_period(period)), day, note)
-    for entry in read_calendar(releases):
-        click.echo(f"{entry['planned']}  {entry['period']:<9} {Period.parse(entry['period']).roc_label:<10} {entry['note']}")
+    entries = calendar(releases, _now()) if releases.is_dir() else []
+    if not entries:
+        click.echo("尚無排定的發布 (nothing planned or scheduled)")
+    for e in entries:
+        if e["at"]:
+            when = format_time(datetime.fromisoformat(e["at"]), "zh")
+            what = f"scheduled: revision {e['revision']} public from {when}"
+        else:
+            what = "planned"
+        day = format_date(date.fromisoformat(e["planned"]), "zh")
+        click.echo(f"{_pad(day, 14)}  {e['period']:<9} {_pad(Period.parse(e['period']).roc_label, 12)}"
+                   f"{what}{'  ' + e['note'] if e['note'] else ''}")
 
 
 @main.command("report")
@@ -205,6 +326,9 @@ def calendar_command(releases: Path, period: str | None, planned: str | None, no
               help="Labels in zh-TW (as the catalogue's) or English.")
 def report_command(releases: Path, period: str, as_json: bool, lang: str) -> None:
     """The release report to read before publishing: totals, changes, residuals, outliers."""
+    from stats.release import ReleaseError
+    from stats.report import release_report
+
     try:
         report = release_report(releases, str(_period(period)))
     except ReleaseError as exc:
@@ -236,24 +360,49 @@ def _format_report(report: dict, lang: str = "zh") -> str:
               help="CSV (codepoint,character) extending the map of MOI's made characters.")
 @click.option("--keep-made-chars", is_flag=True,
               help="Keep MOI's private-use made characters as they are (as MOI's own files do).")
+@click.option("--embargoed", is_flag=True,
+              help="Allow a file from a draft or scheduled (not yet public) revision; its title "
+              "and metadata then say 未公布，禁止外流 (until its publication time).")
 @click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path))
 def export_command(release_dir: Path, table: str, fmt: str, encoding: str, policy: str,
-                   made_chars: Path | None, keep_made_chars: bool, out: Path) -> None:
+                   made_chars: Path | None, keep_made_chars: bool, embargoed: bool,
+                   out: Path) -> None:
     """Write one release table to a file in an agency's format and encoding.
 
     CSV files get a CSVW metadata sidecar (FILE-metadata.json) with titles, units and notes;
-    SDMX-CSV files their data-structure definition (FILE.dsd.xml, SDMX-ML 2.1).
+    SDMX-CSV files their data-structure definition (FILE.dsd.xml, SDMX-ML 2.1). A revision
+    that is not public yet is refused unless --embargoed is given.
     """
     from exports import UnknownFormat, load_for_export, write
     from exports.delimited import metadata_path, write_csv_metadata
+    from exports.meta import with_embargo
     from exports.moi import load_for_moi
     from exports.sdmx import write_structure
     from exports.text import Unencodable, UnknownEncoding, load_private_use_map
     from stats.catalogue import UnknownTable
+    from stats.publication import embargo_of, release_state
+    from stats.release import MANIFEST, ReleaseError
 
+    if not (release_dir / MANIFEST).exists():
+        raise click.BadParameter(f"{release_dir} holds no release (no {MANIFEST})",
+                                 param_hint="--release")
+    now = _now()
+    embargo = embargo_of(release_dir, now)
+    if embargo is not None and not embargoed:
+        state = release_state(release_dir, now)
+        until = f", public from {_both(embargo.until)}" if embargo.until else ""
+        raise click.ClickException(
+            f"{release_dir} is a {state} revision, not published{until}: nothing was written. "
+            f"Add --embargoed to make a file marked 「{embargo.zh}」.")
+    if embargo is not None and fmt == "moi":
+        raise click.ClickException("MOI's open-data layout has no title or metadata to mark a "
+                                   "file 「未公布，禁止外流」: export an unpublished revision in "
+                                   "another format")
     try:
         load = load_for_moi if fmt == "moi" else load_for_export
         frame, meta = load(release_dir, table)
+        if embargo is not None:
+            meta = with_embargo(meta, embargo.zh, embargo.en)
         made = {} if keep_made_chars else load_private_use_map(made_chars)
         report = write(frame, fmt, out, meta, encoding=encoding, policy=policy, private_use=made)
         if fmt == "csv":
@@ -269,7 +418,8 @@ def export_command(release_dir: Path, table: str, fmt: str, encoding: str, polic
     for item in report.replaced:
         click.echo(f"replaced: {item}", err=True)
     click.echo(f"wrote {out} ({fmt}, {encoding}, {frame.height:,} rows; "
-               f"{len(report.mapped)} made characters mapped, {len(report.replaced)} replaced)")
+               f"{len(report.mapped)} made characters mapped, {len(report.replaced)} replaced)"
+               + (f"; marked 「{embargo.zh}」" if embargo is not None else ""))
 
 
 @main.command()
@@ -343,11 +493,6 @@ def demo(workdir: Path, scale: float, year: int, db: str | None, then_serve: boo
         click.get_current_context().invoke(serve, releases_dir=str(places.releases),
                                            db=places.db_url, host="127.0.0.1", port=8050)
 
-
-# agencies, grants, deliveries, disputes and the audit log (issue 4; access/ package)
-from popstats.access_cli import register  # noqa: E402
-
-register(main)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -17,7 +17,7 @@ from stats.periods import Month
 from tests.helpers import event, person, write_extract
 
 ROOT = Path(__file__).resolve().parents[1]
-V1 = "63000010001"
+V1 = "63000010002"  # 臺北市松山區莊敬里, in the official code table (the default)
 
 
 @pytest.fixture
@@ -53,15 +53,19 @@ def test_build_publish_list_report(extract, tmp_path):
     text = run("report", "--releases", rel, "--period", "2025-03").output
     assert "發布前檢查報告 114年3月（2025-03）" in text
 
+    # people read dates in the ROC calendar; the scheduled publication is on the calendar
     shown = run("calendar", "--releases", rel, "--period", "2025-04", "--date", "2025-05-10").output
-    assert "2025-05-10  2025-04   114年4月" in shown
+    # (CJK characters take two columns: 114年5月10日 is 12 wide, padded to 14, then 2 spaces)
+    assert "114年5月10日    2025-04   114年4月    planned" in shown
+    assert ("1088年1月1日    2025-03   114年3月    scheduled: revision 1 public from "
+            "1088年1月1日 09:00 臺北時間  first release") in shown
 
 
 def test_invalid_input_exits_2_with_every_problem_and_writes_nothing(extract, tmp_path):
     (extract / "residents_202503.parquet").unlink()
     (extract / "residents_202503.csv").write_text(
         "person_id,household_id,village_code,sex,birth_date,indigenous,marital_status\n"
-        "p1,h1,63000010001,9,2025-01-01,0,1\np2,h2,12345678901,1,2025-13-01,0,1\n",
+        "p1,h1,63000010002,9,2025-01-01,0,1\np2,h2,12345678901,1,2025-13-01,0,1\n",
         encoding="utf-8")
     problems = tmp_path / "problems.csv"
     result = CliRunner().invoke(main, ["build", "--input", str(extract), "--period", "2025-03",

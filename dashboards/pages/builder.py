@@ -322,7 +322,7 @@ def encoding_shown(fmt: Any) -> dict[str, str]:
 
 
 def _local(moment: Any) -> str:
-    return local_time(moment) + t("（臺北時間）", " (Taipei)")
+    return local_time(moment)  # labelled 臺北時間 / +08:00 by local_time itself
 
 
 def _delivered(delivery: Delivery) -> Any:

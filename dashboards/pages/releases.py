@@ -1,19 +1,25 @@
 """Releases (``/releases``): what was published when, every revision with its note, and
-the release calendar. Only metadata: no table data, but still behind login. Agencies see
-published revisions only; provider staff also see built-but-unpublished and scheduled ones."""
+the release calendar — planned dates and scheduled publications. Only metadata: no table
+data, but still behind login. Agencies see public revisions only, and of a scheduled
+publication only its period and time (a pre-announced release time, as a release calendar
+gives it); provider staff also see drafts and scheduled revisions with their notes.
+Every time is on Taipei clocks in the reader's language (``stats.taipei``)."""
 
 from __future__ import annotations
 
+from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 
 import dash
 from dash import html
 
 from dashboards.data import is_official
-from dashboards.i18n import period_both, t
+from dashboards.i18n import language, period_both, t
 from dashboards.shell import title
 from dashboards.web import current_user, services
-from stats.publication import list_releases, read_calendar
+from stats.publication import calendar, list_releases
+from stats.taipei import format_date, format_time
 
 dash.register_page(__name__, path="/releases", title="發布 Releases")
 
@@ -35,25 +41,54 @@ def visible(release: dict[str, Any], staff: bool) -> bool:
     return staff or release["state"] in ("published", "superseded")
 
 
+def _shown(moment: str | None, lang: str) -> str:
+    return format_time(datetime.fromisoformat(moment), lang) if moment else "—"
+
+
+def release_rows(releases: Path, now: datetime, staff: bool, lang: str) -> list[list[str]]:
+    """The revisions the reader may see, newest period first: period, revision, state, the
+    time it is (or will be) public, note."""
+    shown = [r for r in list_releases(releases, now) if visible(r, staff)]
+    shown.sort(key=lambda r: (r["period"], r["revision"]), reverse=True)
+    return [[r["period"], str(r["revision"]), r["state"], _shown(r["published_at"], lang),
+             r.get("note") or ""] for r in shown]
+
+
+def calendar_rows(releases: Path, now: datetime, staff: bool, lang: str) -> list[list[str]]:
+    """What is coming: period, when (a scheduled time, or a planned date), what, note."""
+    rows = []
+    for e in calendar(releases, now):
+        if e["at"]:
+            when = _shown(e["at"], lang)
+            what = (f"第 {e['revision']} 版排定公布" if lang == "zh"
+                    else f"revision {e['revision']} scheduled") if staff else (
+                "排定公布" if lang == "zh" else "scheduled")
+            note = e["note"] if staff else ""
+        else:
+            when = format_date(date.fromisoformat(e["planned"]), lang)
+            what, note = ("預定" if lang == "zh" else "planned"), e["note"]
+        rows.append([e["period"], when, what, note])
+    return rows
+
+
 def layout(**_: Any) -> Any:
     svc = services()
     staff = is_official(current_user())
-    releases = [r for r in list_releases(svc.releases, svc.now()) if visible(r, staff)]
-    releases.sort(key=lambda r: (r["period"], r["revision"]), reverse=True)
+    lang, now = language(), svc.now()
     rows = [
         html.Tr([
-            html.Th(period_both(r["period"]), scope="row"),
-            html.Td(str(r["revision"]), className="num"),
-            html.Td(state_label(r["state"])),
-            html.Td(str(r.get("published_at") or "—")),
-            html.Td(r.get("note") or ""),
+            html.Th(period_both(period), scope="row"),
+            html.Td(revision, className="num"),
+            html.Td(state_label(state)),
+            html.Td(at),
+            html.Td(note),
         ])
-        for r in releases
+        for period, revision, state, at, note in release_rows(svc.releases, now, staff, lang)
     ]
     planned = [
-        html.Tr([html.Th(period_both(e["period"]), scope="row"), html.Td(e["planned"]),
-                 html.Td(e.get("note") or "")])
-        for e in read_calendar(svc.releases)
+        html.Tr([html.Th(period_both(period), scope="row"), html.Td(when), html.Td(what),
+                 html.Td(note)])
+        for period, when, what, note in calendar_rows(svc.releases, now, staff, lang)
     ]
     return html.Div([
         html.H1(title("/releases")),
@@ -62,15 +97,16 @@ def layout(**_: Any) -> Any:
             html.Thead(html.Tr([html.Th(t("統計期", "Period"), scope="col"),
                                 html.Th(t("修訂", "Revision"), scope="col"),
                                 html.Th(t("狀態", "State"), scope="col"),
-                                html.Th(t("公布時間", "Published at"), scope="col"),
+                                html.Th(t("公布時間", "Public from"), scope="col"),
                                 html.Th(t("說明", "Note"), scope="col")])),
             html.Tbody(rows),
         ]),
         html.H2(t("發布日程", "Release calendar")),
         html.Table([
-            html.Caption(t("預定公布日期", "Planned publication dates")),
+            html.Caption(t("排定的公布時間與預定日期", "Scheduled publications and planned dates")),
             html.Thead(html.Tr([html.Th(t("統計期", "Period"), scope="col"),
-                                html.Th(t("預定日期", "Planned"), scope="col"),
+                                html.Th(t("時間", "When"), scope="col"),
+                                html.Th(t("類別", "What"), scope="col"),
                                 html.Th(t("說明", "Note"), scope="col")])),
             html.Tbody(planned),
         ]) if planned else html.P(t("尚無排定的發布。", "Nothing is planned yet.")),

@@ -9,7 +9,9 @@ import pytest
 from sample_data.generator import write_sample
 from stats.codes import demo_code_table, load_code_table
 from stats.periods import Period
+from stats.publication import publish
 from stats.release import build_release
+from stats.taipei import now_utc
 from tests.helpers import SHARED
 
 
@@ -18,6 +20,8 @@ def _release(root: Path, codes, period: str = "2025-03") -> Path:
     p = Period.parse(period)
     write_sample(extract, scale=0.002, seed=7, start=p.months[0], months=len(p.months), codes=codes)
     build_release(extract, p, root / "releases", codes)
+    # published: ``popstats export`` refuses a draft without --embargoed
+    publish(root / "releases", period, by="stat", now=now_utc())
     return root / "releases" / period
 
 

@@ -131,8 +131,9 @@ def test_spreadsheet_tables_read_back(fmt: str, table: str, release: str,
     assert rows[0][0] == f"{spec.code} {spec.title_zh}" and rows[1][0] == spec.title_en
     assert meta.period_roc in rows[2][0] and "內政部" in rows[2][0]
     assert meta.period in rows[3][0] and "Ministry of the Interior" in rows[3][0]
-    provenance = (meta.table_sha256, f"Revision {meta.revision}", meta.created_at)
-    assert all(part in rows[4][0] for part in provenance)
+    # the creation time as people read it: Taipei time, ROC, to the second (issue 9.5)
+    provenance = (meta.table_sha256, f"Revision {meta.revision}", *meta.created_taipei)
+    assert all(part in rows[4][0] for part in provenance) and "臺北時間" in rows[4][0]
     # header: zh-TW over English, units in the labels, then the contract names
     labels = [COLUMNS.get(c) for c in frame.columns]
     zh, en = rows[5][:frame.width], rows[6][:frame.width]
