@@ -26,6 +26,7 @@ from flask import g, has_request_context
 from access.deliveries import Forbidden, record_view
 from access.grants import granted_areas
 from access.models import NATIONAL, PROVIDER_ROLES, User
+from dashboards.figures import area_label
 from dashboards.i18n import NATIONAL_NAME, language
 from dashboards.web import Refused, current_user, services
 from stats.codes import COUNTY_NAMES_EN
@@ -184,7 +185,7 @@ def area_name(code: str, period: str | None = None, lang: str | None = None) -> 
     if period:
         names = release_areas(period).filter(pl.col("area_code") == code)["area_name"]
         if len(names):
-            return names[0] if lang == "zh" else f"{names[0]} ({code})"
+            return area_label(release_areas(period), code, lang) or code  # area_name_en
     return code
 
 

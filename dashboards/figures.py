@@ -108,23 +108,41 @@ def level_options(levels: Sequence[str], lang: str) -> list[dict[str, str]]:
     return [{"label": tr(lang, *names[lvl]), "value": lvl} for lvl in levels]
 
 
-def area_options(areas: pl.DataFrame, lang: str) -> list[dict[str, str]]:
-    """Drop-down options for ``areas`` (area_level, area_code, area_name of a release).
+AREA_NAME_EN = "area_name_en"  # in a release's areas.parquet once built with English names
 
-    Release names are already full paths (``臺北市水安區頂門里``), so villages that share a
-    name stay distinct. English, as ``dashboards.data.area_name``: counties in English, the
-    Chinese-only township and village names followed by their code.
+
+def area_label_expr(lang: str, columns: Sequence[str]) -> pl.Expr:
+    """An area's name as people read it, for a frame with ``columns`` (a release's areas).
+
+    zh-TW: the release's name (full paths, ``臺北市水安區頂門里``, so villages that share a
+    name stay distinct). English: ``Taiwan``; the release's ``area_name_en`` where it has one
+    (official code tables give English names for counties, townships and most villages);
+    else the built-in English county names; else the Chinese name followed by its code, so
+    a name without an English form is still shown once and found by its code.
     """
     if lang == "zh":
-        label = pl.col("area_name")
-    else:
-        english = pl.col("area_code").replace_strict(COUNTY_NAMES_EN, default=None,
-                                                     return_dtype=pl.String)
-        label = (pl.when(pl.col("area_code") == NATIONAL).then(pl.lit("Taiwan"))
-                 .when(pl.col("area_level") == "county")
-                 .then(english.fill_null(pl.col("area_name")))
-                 .otherwise(pl.format("{} ({})", pl.col("area_name"), pl.col("area_code"))))
-    return areas.select(label=label.fill_null(pl.col("area_code")), value="area_code").to_dicts()
+        return pl.col("area_name").fill_null(pl.col("area_code"))
+    with_code = pl.format("{} ({})", pl.col("area_name"), pl.col("area_code"))
+    county = pl.col("area_code").replace_strict(COUNTY_NAMES_EN, default=None,
+                                                return_dtype=pl.String)
+    english = (pl.col(AREA_NAME_EN).cast(pl.String) if AREA_NAME_EN in columns
+               else pl.lit(None, pl.String))
+    return (pl.when(pl.col("area_code") == NATIONAL).then(pl.lit("Taiwan"))
+            .otherwise(pl.coalesce(english, county, with_code, pl.col("area_code"))))
+
+
+def area_label(areas: pl.DataFrame, code: str, lang: str) -> str | None:
+    """The label of one area of ``areas`` (None when the release has no such area)."""
+    found = areas.filter(pl.col("area_code") == code).select(
+        area_label_expr(lang, areas.columns).alias("label"))
+    return found["label"][0] if found.height else None
+
+
+def area_options(areas: pl.DataFrame, lang: str) -> list[dict[str, str]]:
+    """Drop-down options for ``areas`` (area_level, area_code, area_name[, area_name_en] of a
+    release), labelled by ``area_label_expr``."""
+    return areas.select(label=area_label_expr(lang, areas.columns),
+                        value="area_code").to_dicts()
 
 
 def period_options(periods: Sequence[str], lang: str) -> list[dict[str, str]]:

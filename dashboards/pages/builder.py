@@ -63,7 +63,7 @@ from exports.meta import labelled
 from stats.catalogue import TABLES, VALUE_LABELS
 
 PATH = "/builder"
-dash.register_page(__name__, path=PATH, title="自訂報表 Table builder")
+dash.register_page(__name__, path=PATH, title=lambda **_: title(PATH))
 
 TABLE = "builder-table"
 PERIOD = "builder-period"
@@ -88,6 +88,37 @@ STAFF_CHANNEL = ("下載檔案（僅限本人，保留 1 天）", "Download file
 STATUS_LABELS = {"ready": ("已完成", "ready"), "pending": ("處理中", "pending"),
                  "failed": ("失敗", "failed")}
 HIDDEN, SHOWN = {"display": "none"}, {}
+# Formats and encodings named for people; the value sent stays the format's or codec's code.
+FORMAT_NAMES = {
+    "csv": ("CSV 逗號分隔文字", "CSV, comma-separated text"),
+    "xlsx": ("Excel 活頁簿", "Excel workbook"),
+    "ods": ("OpenDocument 試算表", "OpenDocument spreadsheet"),
+    "sav": ("SPSS 資料檔", "SPSS data file"),
+    "dta": ("Stata 資料檔", "Stata data file"),
+    "parquet": ("Parquet 欄式資料檔", "Parquet columnar file"),
+    "netcdf": ("NetCDF 多維資料檔", "NetCDF dataset"),
+    "px": ("PC-Axis 檔（PxWeb）", "PC-Axis file (PxWeb)"),
+    "jsonstat": ("JSON-stat 2.0", "JSON-stat 2.0"),
+    "sdmx-csv": ("SDMX-CSV 2.0（附資料結構定義）", "SDMX-CSV 2.0 (with its structure definition)"),
+    "moi": ("內政部開放資料格式（CSV）", "MOI open-data layout (CSV)"),
+}
+ENCODING_NAMES = {
+    "utf-8-sig": ("UTF-8（含 BOM，Excel 可直接開啟）", "UTF-8 with BOM (opens in Excel)"),
+    "utf-8": ("UTF-8（無 BOM）", "UTF-8 without BOM"),
+    "cp950": ("Big5（CP950，Windows 繁體中文）", "Big5 (CP950, Windows Traditional Chinese)"),
+    "big5hkscs": ("Big5-HKSCS（含香港增補字集）", "Big5-HKSCS"),
+    "euc-tw": ("EUC-TW（CNS 11643）", "EUC-TW (CNS 11643)"),
+}
+
+
+def format_label(fmt: str) -> str:
+    names = FORMAT_NAMES.get(fmt)
+    return f"{t(*names) if names else fmt} (.{exports.SUFFIX[fmt]})"
+
+
+def encoding_label(encoding: str) -> str:
+    names = ENCODING_NAMES.get(encoding)
+    return t(*names) if names else encoding
 
 
 def _user() -> User | None:
@@ -187,11 +218,11 @@ def layout(**_: Any) -> Any:
             value=channels[0] if channels else None)),
         *labelled_input(t("檔案格式", "File format"), dcc.Dropdown(
             id=FORMAT, clearable=False, value="csv", options=_options(
-                [(f, f"{f} (.{exports.SUFFIX[f]})") for f in exports.FORMATS]))),
+                [(f, format_label(f)) for f in exports.FORMATS]))),
         html.Div(labelled_input(t("文字編碼", "Text encoding"), dcc.Dropdown(
             id=ENCODING, clearable=False, value="utf-8-sig",
-            options=_options([(e, e) for e in ENCODINGS]))), id=ENCODING_BOX),
-        html.Button("建立下載 / Create download", id=SUBMIT, n_clicks=0),
+            options=_options([(e, encoding_label(e)) for e in ENCODINGS]))), id=ENCODING_BOX),
+        html.Button(t("建立下載", "Create download"), id=SUBMIT, n_clicks=0),
         html.Div(id=STATUS, **{"aria-live": "polite"}),
     ])
 

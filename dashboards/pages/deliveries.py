@@ -28,7 +28,7 @@ from dashboards.web import current_user, services
 from stats.catalogue import TABLES
 
 PATH = "/deliveries"
-dash.register_page(__name__, path=PATH, title="我的交付 My deliveries")
+dash.register_page(__name__, path=PATH, title=lambda **_: title(PATH))
 
 TABLE = "deliveries-table"
 EXTENSIONS = "deliveries-extensions"

@@ -16,7 +16,7 @@ from dashboards.web import Refused, current_user
 from stats.catalogue import COLUMNS
 from stats.periods import Month
 
-dash.register_page(__name__, path="/", title="總覽 Overview")
+dash.register_page(__name__, path="/", title=lambda **_: title("/"))
 
 AREA = "overview-area"
 PERIOD = "overview-period"

@@ -29,7 +29,7 @@ from dashboards.shell import not_permitted, page_allowed, title
 from dashboards.web import Refused, current_user
 
 PATH = "/pyramid"
-dash.register_page(__name__, path=PATH, title="人口金字塔 Population pyramid")
+dash.register_page(__name__, path=PATH, title=lambda **_: title(PATH))
 
 TABLE = "population_by_age"
 LEVEL = "pyramid-level"

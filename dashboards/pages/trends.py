@@ -33,7 +33,7 @@ from stats.catalogue import COLUMNS, TABLES
 from stats.schemas import TABLE_COLUMNS, TABLE_KEYS
 
 PATH = "/trends"
-dash.register_page(__name__, path=PATH, title="趨勢 Trends")
+dash.register_page(__name__, path=PATH, title=lambda **_: title(PATH))
 
 TABLE = "trends-table"
 MEASURE = "trends-measure"

@@ -18,6 +18,7 @@ import pytest
 from sqlalchemy import func, select
 
 from access.models import Delivery
+from dashboards.i18n import LANG_COOKIE
 from tests.dashboards.client import (
     audit_actions,
     call,
@@ -420,4 +421,8 @@ def test_status_region_is_announced(served):
     (status,) = [c for c in components(tree, "Div") if c["props"].get("id") == "builder-status"]
     assert status["props"]["aria-live"] == "polite"
     (button,) = components(tree, "Button")
-    assert text(button) == "建立下載 / Create download"
+    assert text(button) == "建立下載"  # one language: was "建立下載 / Create download"
+    english = logged_in(served, "taipei_user")
+    english.set_cookie(LANG_COOKIE, "en")
+    (button,) = components(page(english, "/builder"), "Button")
+    assert text(button) == "Create download"
