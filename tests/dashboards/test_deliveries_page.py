@@ -96,7 +96,10 @@ def test_times_are_shown_in_taipei(private):
         expires = s.get(Delivery, delivery_id).expires_at
     (row,) = [r for r in rows_of(refresh(logged_in(private, "taipei_user")))
               if r[0] == delivery_id[:8]]
-    assert row[6] == expires.astimezone(TAIPEI).strftime("%Y-%m-%d %H:%M")
+    local = (expires if expires.tzinfo else expires.replace(tzinfo=UTC)).astimezone(TAIPEI)
+    # read in the ROC calendar and labelled, as every time a person reads (issue 9.5)
+    assert row[6] == (f"{local.year - 1911}年{local.month}月{local.day}日 "
+                      f"{local:%H:%M} 臺北時間")
 
 
 def test_extension_before_expiry_is_accepted_after_it_refused(private):
