@@ -126,7 +126,8 @@ def events_from_bdmd(frame: pl.DataFrame, month: Month) -> pl.DataFrame:
         "event_type",
         pl.lit(last).alias("registration_date"),
         occurred.alias("occurrence_date"),
-        pl.format("p-{}", event_id).alias("person_id"),
+        # one person per event row across the months too: a person is born (dies) once
+        pl.format("p-{}-{}", pl.lit(month.compact), event_id).alias("person_id"),
         "sex",
         pl.when(is_birth).then(occurred).otherwise(adult).alias("birth_date"),
         "village_code",
