@@ -225,7 +225,13 @@ def table_file(
 ) -> tuple[str, pl.DataFrame, ExportMeta]:
     """The file name, rows and metadata of one delivered table (granted areas, selection)."""
     frame, meta = exports.load_for_export(release, table, now)
-    frame, meta = selected(frame, meta, areas, selection)
+    rows, meta = selected(frame, meta, areas, selection)
+    if fmt in CODED_FORMATS and selection and selection.get("level") == "village":
+        # MOI's layouts name each village "county + township": the writer reads those names
+        # off the township rows (and writes village rows only), so they go along
+        towns = selected_rows(granted_rows(frame, areas), {**selection, "level": "township"})
+        rows = pl.concat([towns, rows])
+    frame = rows
     level = (selection or {}).get("level") or "all"
     name = export_file_name(
         provider,

@@ -1,0 +1,208 @@
+"""File downloads as the quick start serves them, in Chromium: ``popstats serve`` started in a
+folder of its own with its default, relative places (``demo/releases``, ``popstats.db``,
+hence the outbox ``demo/outbox``) — the set-up in which every agency download used to be a
+bare 500.
+
+As ``taipei_user``, the table builder makes a file-transfer download of the latest month's
+vital events for every 臺北市 village in every format and encoding it offers; each download's
+bytes must equal ``exports.write`` of the same rows written independently here (the release
+table filtered by hand to 臺北市's villages, plus its townships for the MOI layout, which
+names villages by them). The builder's rows are a granted part of a table, not a whole one,
+so ``popstats export`` (whole tables only) cannot make them. The metadata's creation time is
+the delivery's own production time (from the database), so every format's bytes are
+compared whole — except the two stamps the statistics-package libraries take from the wall
+clock rather than from the metadata: SPSS's header creation date and time (``sav``, bytes
+92–108) and Stata's ``<timestamp>`` (``dta``), blanked on both sides. Afterwards the
+agency's audit report lists exactly those downloads, in order, at Taipei times within the
+test's run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import polars as pl
+import pytest
+from playwright.sync_api import Browser, expect
+from sqlalchemy import select
+
+import exports
+from access.calendar import local_date
+from access.models import Agency, Delivery, User
+from access.packages import measures_of, selected_spec
+from access.reports import agency_report
+from dashboards.selection import ENCODINGS, is_text_format
+from stats.taipei import TAIPEI
+from tests.dashboards.browser.conftest import ROOT, needs_chromium, open_tab
+from tests.dashboards.browser.test_browser import choose, open_from_navigation
+from tests.dashboards.client import db_session
+
+pytestmark = [pytest.mark.browser, needs_chromium]
+
+MONTH = "2025-03"  # the served demo's latest published month
+TABLE = "vital_events"  # the one table every format writes, MOI's layout included
+POPSTATS = Path(sys.executable).parent / "popstats"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def quick_start(served: dict, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+    """``popstats serve`` with no place given, in its own folder holding ``demo/releases``
+    (the served releases) and ``popstats.db`` (a copy of the served database)."""
+    folder = tmp_path_factory.mktemp("quick-start")
+    (folder / "demo").mkdir()
+    (folder / "demo" / "releases").symlink_to(served["releases"])
+    shutil.copyfile(served["root"] / "access.db", folder / "popstats.db")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("POPSTATS_")}
+    env["PYTHONPATH"] = str(ROOT)
+    port, log = _free_port(), folder / "serve.log"
+    with log.open("wb") as output:
+        server = subprocess.Popen([str(POPSTATS), "serve", "--port", str(port)], cwd=folder,
+                                  env=env, stdout=output, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/login", timeout=10) as ready:
+                    ready.read()
+                break
+            except (urllib.error.URLError, ConnectionError):
+                assert server.poll() is None, log.read_text()
+                assert time.monotonic() < deadline, "popstats serve did not start"
+                time.sleep(0.2)
+        yield {**served, "url": url, "db": f"sqlite:///{folder / 'popstats.db'}",
+               "outbox": folder / "demo" / "outbox"}
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+
+
+def choices() -> list[tuple[str, str | None]]:
+    """Every format the builder offers, text formats in each of its encodings."""
+    return [(fmt, enc) for fmt in exports.FORMATS
+            for enc in (ENCODINGS if is_text_format(fmt) else (None,))]
+
+
+SAV_STAMP = slice(92, 109)  # creation date (9 bytes) and time (8) in the SPSS file header
+DTA_STAMP = re.compile(rb"<timestamp>.*?</timestamp>", re.DOTALL)
+
+
+def without_clock_stamps(fmt: str, data: bytes) -> bytes:
+    """``data`` with the wall-clock stamps of pyreadstat's writers blanked (see above)."""
+    if fmt == "sav":
+        return data[:SAV_STAMP.start] + b"#" * (SAV_STAMP.stop - SAV_STAMP.start) \
+            + data[SAV_STAMP.stop:]
+    if fmt == "dta":
+        return DTA_STAMP.sub(b"<timestamp>#</timestamp>", data, count=1)
+    return data
+
+
+def expected_bytes(served: dict, fmt: str, encoding: str, made_at: datetime,
+                   folder: Path) -> bytes:
+    """The file written here from the release: 臺北市's village rows (and for MOI's layout
+    its township rows, which name the villages), every measure, made at ``made_at``."""
+    frame, meta = exports.load_for_export(served["releases"] / MONTH, TABLE, made_at)
+    taipei = pl.col("area_code").str.starts_with("63000")
+    levels = ["township", "village"] if fmt == "moi" else ["village"]
+    rows = pl.concat([frame.filter(taipei & (pl.col("area_level") == level))
+                      for level in levels])
+    selection = {"level": "village", "keys": [], "bands": {}, "measures": measures_of(TABLE)}
+    meta = dataclasses.replace(meta, spec=selected_spec(meta.spec, selection))
+    target = folder / f"expected.{exports.SUFFIX[fmt]}"
+    exports.write(rows, fmt, target, meta, encoding=encoding)
+    return target.read_bytes()
+
+
+def test_every_format_and_encoding_downloads_as_written(
+    browser: Browser, quick_start: dict, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    started = datetime.now(UTC).replace(microsecond=0)
+    downloads: list[tuple[str, str | None, str, str, bytes]] = []
+    with open_tab(browser, quick_start, request.node.name) as tab:
+        page = tab.page
+        tab.login("taipei_user")  # every table, 臺北市 (63000) only
+        open_from_navigation(tab, "/builder")
+        choose(page, "builder-table", TABLE)
+        tab.settle()
+        choose(page, "builder-period", MONTH)
+        tab.settle()
+        choose(page, "builder-level", "village")
+        tab.settle()
+        link = page.locator("#builder-file-link")
+        previous = None
+        for fmt, encoding in choices():
+            choose(page, "builder-format", fmt)
+            tab.settle()
+            if encoding is not None:
+                choose(page, "builder-encoding", encoding)
+                tab.settle()
+            page.click("#builder-submit")
+            if previous is None:
+                expect(link).to_be_visible(timeout=30_000)
+            else:
+                expect(link).not_to_have_attribute("href", previous, timeout=30_000)
+            tab.settle()
+            previous = link.get_attribute("href")
+            assert previous is not None and re.fullmatch(r"/deliveries/[0-9a-f]{32}/file",
+                                                         previous), previous
+            with page.expect_download() as started_download:
+                link.click()
+            download = started_download.value
+            assert download.failure() is None, (fmt, encoding, download.failure())
+            downloads.append((fmt, encoding, previous.split("/")[2],
+                              download.suggested_filename,
+                              Path(download.path()).read_bytes()))
+        tab.screenshot("builder-downloads")
+        assert tab.console_errors == []
+    finished = datetime.now(UTC)
+    assert len(downloads) == len(choices()) == 27
+
+    with db_session(quick_start) as session:
+        made = {d.id: d for d in session.scalars(select(Delivery).where(
+            Delivery.id.in_([item_id for _f, _e, item_id, _n, _b in downloads])))}
+        for fmt, encoding, item_id, name, data in downloads:
+            delivery = made[item_id]
+            written = encoding or "utf-8"
+            assert delivery.options["format"] == fmt and delivery.options["encoding"] == written
+            assert delivery.path == str(quick_start["outbox"] / item_id)  # absolute, resolved
+            assert name.endswith("." + exports.SUFFIX[fmt]), (fmt, name)
+            if encoding is not None:
+                assert f".{encoding}." in name, (fmt, name)
+            assert delivery.delivered_at is not None
+            want = expected_bytes(quick_start, fmt, written, delivery.delivered_at, tmp_path)
+            assert without_clock_stamps(fmt, data) == without_clock_stamps(fmt, want), (
+                f"{fmt} {written}: {len(data)} bytes, expected {len(want)}")
+
+        user = session.scalar(select(User).where(User.username == "taipei_user"))
+        assert user is not None and user.agency_id is not None
+        assert session.get(Agency, user.agency_id) is not None
+        report = agency_report(session, user.agency_id, local_date(started),
+                               local_date(finished))
+    got = [e for e in report["obtained"] if e["action"].startswith("download")]
+    assert [e["object"] for e in got] == [f"delivery:{d[2]}" for d in downloads]
+    assert {e["action"] for e in got} == {"download"}
+    assert [e["details"]["bytes"] for e in got] == [len(d[4]) for d in downloads]
+    assert not [e for e in report["entries"] if e["action"] == "download.failed"]
+    for entry in got:  # the times: in the run, read on the Taipei calendar
+        moment = datetime.fromisoformat(entry["time"])
+        moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        assert started <= moment <= finished
+        assert moment.astimezone(TAIPEI).date() == local_date(moment)
