@@ -231,9 +231,16 @@ def staff_files_step(outbox: Path) -> Step:
         "staff",
         "delete provider staff's own export files past their day",
         lambda s, now: [f"staff_file:{i}" for i in staff_files.expired_staff_files(outbox, now)],
-        lambda s, now: ([f"staff_file:{i}" for i in staff_files.purge_staff_files(s, outbox, now)],
-                        []),
+        lambda s, now: _purge_staff(s, outbox, now),
+        left_is_failure=True,
     )
+
+
+def _purge_staff(session: Session, outbox: Path, now: datetime) -> tuple[list[str], list[str]]:
+    """Staff files deleted, and those still present afterwards (logged; a failure)."""
+    done = staff_files.purge_staff_files(session, outbox, now)
+    left = [i for i in staff_files.expired_staff_files(outbox, now) if i not in done]
+    return [f"staff_file:{i}" for i in done], [f"staff_file:{i}" for i in left]
 
 
 def _run_step(

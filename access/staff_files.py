@@ -48,10 +48,26 @@ def expired_staff_files(outbox: Path, now: datetime) -> list[str]:
 def purge_staff_files(
     session: Session, outbox: Path, now: datetime, actor: str = "system"
 ) -> list[str]:
-    """Delete every expired staff file; one audit entry lists them (the caller commits)."""
-    removed = expired_staff_files(outbox, now)
-    for item_id in removed:
-        shutil.rmtree(staff_root(outbox) / item_id, ignore_errors=True)
+    """Delete every expired staff file; one audit entry lists those verified gone (the
+    caller commits). A folder still present after deletion is not reported deleted: it is
+    logged as ``staff_export.purge_failed`` and left for the next run (``failed_staff_purges``
+    names them)."""
+    removed, failed = [], {}
+    for item_id in expired_staff_files(outbox, now):
+        folder = staff_root(outbox) / item_id
+        try:
+            shutil.rmtree(folder)
+        except OSError as error:
+            if folder.exists():
+                failed[item_id] = str(error)
+                continue
+        if folder.exists():
+            failed[item_id] = f"{folder} is still present after deletion"
+        else:
+            removed.append(item_id)
     if removed:
         audit.record(session, actor, "staff_export.purged", "staff_files", now, {"ids": removed})
+    if failed:
+        audit.record(session, actor, "staff_export.purge_failed", "staff_files", now,
+                     {"failed": failed})
     return removed

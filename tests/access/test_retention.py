@@ -194,3 +194,31 @@ def test_fetch_records_no_download(session: Session, granted: World, tmp_path: P
     deliveries.record_download(session, granted.user, delivery, READY, True, len(CONTENT),
                                len(CONTENT))
     assert _actions(session, delivery)[-2:] == ["download.failed", "download"]
+
+
+def test_staff_files_are_reported_deleted_only_when_gone(
+    session: Session, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A provider staff member's file past its day (``popstats maintain --outbox``): a
+    deletion that leaves the folder is logged as failed and the step reports it left (a
+    failure: non-zero exit), not purged; the next run deletes it."""
+    import json
+
+    from access import maintenance, staff_files
+
+    outbox = tmp_path / "outbox"
+    folder = staff_files.staff_root(outbox) / ("a" * 32)
+    folder.mkdir(parents=True)
+    (folder / "meta.json").write_text(json.dumps({"expires_at": EXPIRY.isoformat()}))
+    step = maintenance.staff_files_step(outbox)
+    monkeypatch.setattr(staff_files.shutil, "rmtree", lambda _path: None)
+    assert step.apply(session, EXPIRY) == ([], [f"staff_file:{'a' * 32}"])
+    assert step.left_is_failure and folder.is_dir()
+    (failed,) = session.scalars(select(AuditEntry).where(
+        AuditEntry.action == "staff_export.purge_failed")).all()
+    assert "still present" in failed.details["failed"]["a" * 32]
+    assert not session.scalars(select(AuditEntry).where(
+        AuditEntry.action == "staff_export.purged")).all()
+    monkeypatch.undo()
+    assert step.apply(session, EXPIRY) == ([f"staff_file:{'a' * 32}"], [])
+    assert not folder.exists()
