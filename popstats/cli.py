@@ -148,7 +148,7 @@ def sample(out: Path, scale: float, seed: int, start: str, months: int, codes: P
 @click.option("--out", "releases", required=True, type=click.Path(path_type=Path),
               help="Releases folder.")
 @click.option("--codes", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Official code table; default: the built-in demo table.")
+              help="Official code table; default: the built-in official table (MOI, 2021-01…2026-06).")
 @click.option("--encoding", default="utf-8", show_default=True,
               type=ENCODING, help="Encoding of CSV inputs.")
 @click.option("--note", default="", help="Revision note (why this build).")
@@ -314,7 +314,8 @@ def calendar_command(releases: Path, period: str | None, planned: str | None, no
         else:
             what = "planned"
         day = format_date(date.fromisoformat(e["planned"]), "zh")
-        click.echo(f"{_pad(day, 14)}  {e['period']:<9} {_pad(Period.parse(e['period']).roc_label, 12)}"
+        label = _pad(Period.parse(e["period"]).roc_label, 12)
+        click.echo(f"{_pad(day, 14)}  {e['period']:<9} {label}"
                    f"{what}{'  ' + e['note'] if e['note'] else ''}")
 
 

@@ -46,7 +46,8 @@ def _command(function: ast.FunctionDef) -> tuple[str, str] | None:
     """(name, help) of a function decorated ``@click.command("name")``/``@click.group("name")``."""
     for decorator in function.decorator_list:
         if (isinstance(decorator, ast.Call) and isinstance(decorator.func, ast.Attribute)
-                and isinstance(decorator.func.value, ast.Name) and decorator.func.value.id == "click"
+                and isinstance(decorator.func.value, ast.Name)
+                and decorator.func.value.id == "click"
                 and decorator.func.attr in ("command", "group") and decorator.args
                 and isinstance(decorator.args[0], ast.Constant)
                 and isinstance(decorator.args[0].value, str)):

@@ -31,7 +31,8 @@ def rel(tmp_path: Path, monkeypatch) -> Path:
     extract = write_extract(tmp_path / "x", {Month(2025, 2): people, Month(2025, 3): people[1:]},
                             {Month(2025, 3): deaths})
     out = tmp_path / "rel"
-    assert run("build", "--input", str(extract), "--period", "2025-03", "--out", str(out)).exit_code == 0
+    built = run("build", "--input", str(extract), "--period", "2025-03", "--out", str(out))
+    assert built.exit_code == 0, built.output
     return out
 
 
@@ -78,7 +79,8 @@ def test_a_bad_or_past_publication_time_is_refused_naming_the_option(rel, typed,
 
 
 def test_a_second_publisher_is_refused_with_the_winner_named(rel):
-    assert run("publish", "--releases", str(rel), "--period", "2025-03", "--by", "stat_a").exit_code == 0
+    first = run("publish", "--releases", str(rel), "--period", "2025-03", "--by", "stat_a")
+    assert first.exit_code == 0
     result = run("publish", "--releases", str(rel), "--period", "2025-03", "--by", "stat_b",
                  "--at", "+3d")
     assert result.exit_code == 1

@@ -34,7 +34,8 @@ V1 = "63000010001"
 @pytest.fixture
 def extract(tmp_path: Path) -> Path:
     people = [person(f"p{i}", V1, born=date(1970 + i % 40, 1, 1)) for i in range(50)]
-    return write_extract(tmp_path / "x", {Month(2024, 2): people, Month(2024, 3): people}, {Month(2024, 3): []})
+    return write_extract(tmp_path / "x", {Month(2024, 2): people, Month(2024, 3): people},
+                         {Month(2024, 3): []})
 
 
 @pytest.fixture
