@@ -328,10 +328,11 @@ def _refusal(period: str, revision: int, state: str, winner: Publication | None)
 def published_revision_dir(releases: Path, period: str, now: datetime) -> Path | None:
     """The newest public revision of a period: what agencies may see (None if none)."""
     folders = revision_dirs(releases, period)
-    manifests = {int(read_manifest(f)["revision"]): read_manifest(f) for f in folders}
-    found = publications(releases, period, manifests)
-    for folder, revision in reversed(list(zip(folders, manifests, strict=True))):
-        if revision in found and found[revision].public(now):
+    manifests = [read_manifest(f) for f in folders]
+    found = publications(releases, period, {int(m["revision"]): m for m in manifests})
+    for folder, manifest in reversed(list(zip(folders, manifests, strict=True))):
+        publication = found.get(int(manifest["revision"]))
+        if publication is not None and publication.public(now):
             return folder
     return None
 
@@ -402,7 +403,8 @@ def calendar(releases: Path, now: datetime) -> list[dict[str, Any]]:
     return sorted(entries, key=lambda e: (e["planned"], e["at"] or "", e["period"]))
 
 
-def plan_release(releases: Path, period: str, planned: date, note: str = "") -> list[dict[str, Any]]:
+def plan_release(releases: Path, period: str, planned: date,
+                 note: str = "") -> list[dict[str, Any]]:
     """Add or move a period's planned publication date in the calendar."""
     Period.parse(period)
     releases.mkdir(parents=True, exist_ok=True)
