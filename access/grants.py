@@ -518,7 +518,7 @@ def providing_code(session: Session, user: User, tables: Sequence[str], areas: S
         raise ApplicationError(
             f"no single grant of {user.username!r}'s agency covers {', '.join(tables)} for "
             f"{', '.join(areas)} through {channel}")
-    best = max(covering, key=lambda g: (len(g.provider.jurisdiction), -g.id))
+    best = max(covering, key=lambda g: (g.provider.jurisdiction != NATIONAL, -g.id))
     return best.provider.code
 
 

@@ -1,7 +1,12 @@
 """File names for exported tables (regulation point 7: MOI defines file naming).
 
     <provider>_<table code>_<period>_<level>_r<revision>.<encoding>.<suffix>
-    MOI_POP02_2025-03_all_r1.utf-8-sig.csv
+    MOI_POP02_2025-03_all_r1.utf-8-sig.csv       (granted by 內政部)
+    63000_POP02_2025-03_all_r1.utf-8-sig.csv     (granted by 臺北市政府)
+
+``provider`` is the code of the providing agency (point 6): ``MOI`` or the county code of
+the government whose grant delivers the file (``access.grants.providing_code``), or of the
+provider a staff member belongs to.
 
 Every part is validated before use, so a name can never carry a path or odd characters.
 """

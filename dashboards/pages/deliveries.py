@@ -109,6 +109,9 @@ def deliveries_rows(user: User, now: datetime) -> list[Any]:
     rows = []
     for d in own_deliveries(user):
         left = countdown(d.expires_at, now) if d.purged_at is None else ("已刪除", "deleted")
+        if left == ("已過期", "expired") and deliveries.pending_extension(g.db, d):  # point 17
+            left = ("已屆期限；延長申請審核中，決定前保留", "expired; kept until your extension "
+                    "request is decided")
         rows.append(html.Tr([
             html.Th(short(d.id), scope="row", title=d.id),
             html.Td(t(*CHANNELS.get(d.channel, (d.channel, d.channel)))),

@@ -352,6 +352,7 @@ def terminate(
 ) -> None:
     """Record a written termination; access ends at the start of the effective date."""
     with _session(db) as session:
+        official = _by(session, by)  # the acting account first: who asks is always checked
         grant = _one(session, Grant, Grant.id, grant_id, "grant")
         sanctions.request_termination(
             session,
@@ -360,6 +361,6 @@ def terminate(
             _date(requested_on),
             effective_on.date(),
             _now(),
-            by=_by(session, by),
+            by=official,
         )
         click.echo(f"grant {grant.id} ends on {effective_on.date()} (Asia/Taipei)")

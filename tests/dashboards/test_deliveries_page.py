@@ -199,3 +199,21 @@ def test_page_layout_has_labelled_inputs_and_a_status_region(served):
     (message,) = [c for c in components(tree, "Div")
                   if c["props"].get("id") == "deliveries-message"]
     assert message["props"]["role"] == "status" and message["props"]["aria-live"] == "polite"
+
+
+def test_a_pending_extension_is_shown_and_keeps_the_file_at_the_expiry_second(private):
+    """Asked an hour before expiry, undecided at the expiry second: the row says it is kept
+    until decided; no download link, and the file answers 409 (not 410: it is not gone)."""
+    delivery_id = deliver(private)
+    with db_session(private) as s:
+        expires = s.get(Delivery, delivery_id).expires_at
+    expires = expires if expires.tzinfo else expires.replace(tzinfo=UTC)
+    private["clock"].moment = expires - timedelta(hours=1)
+    assert "已送出" in text_of(act(logged_in(private, "taipei_user"), ACT_INPUTS[0], delivery_id))
+    private["clock"].moment = expires
+    client = logged_in(private, "taipei_user")
+    (row,) = [r for r in rows_of(refresh(client)) if r[0] == delivery_id[:8]]
+    assert row[7] == "已屆期限；延長申請審核中，決定前保留" and row[8] == "—"
+    got = client.get(f"/deliveries/{delivery_id}/file", buffered=True)
+    assert got.status_code == 409 and "延長申請尚待提供機關決定" in got.get_data(as_text=True)
+    assert any((private["outbox"] / delivery_id).iterdir())
