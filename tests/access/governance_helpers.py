@@ -16,7 +16,8 @@ from access.grants import submit
 from access.models import Application, Provider
 from tests.access.conftest import LEGAL_BASIS, NOW, PURPOSE, World, full_rules
 
-CLI_PASSWORD = ["--password", "lantern-river-4821"]
+PASSWORD = "lantern-river-4821"  # fits the password policy
+CLI_PASSWORD = ["--password", PASSWORD]
 
 
 def apply(

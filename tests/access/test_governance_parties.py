@@ -26,8 +26,8 @@ from access.calendar import local_date
 from access.grants import ApplicationError
 from access.models import Agency, AuditEntry, PersonnelChange
 from access.personnel import record_personnel_change
-from tests.access.conftest import NOW, PASSWORD, World
-from tests.access.governance_helpers import apply, cli_world, run, submit_args
+from tests.access.conftest import NOW, World
+from tests.access.governance_helpers import PASSWORD, apply, cli_world, run, submit_args
 
 # --- point 3: linking parties are public agencies, with their agency code -----------------
 
@@ -212,18 +212,18 @@ def test_personnel_change_revokes_the_departing_persons_tokens_and_sessions(
 ) -> None:
     from access.accounts import add_user
 
-    colleague = add_user(session, "carol", PASSWORD, "agency_user", NOW, agency=world.agency)
-    mine, theirs = issue_token(session, world.user, NOW), issue_token(session, colleague, NOW)
-    cookie = login(session, "alice", PASSWORD, NOW).session_token
+    leaving = add_user(session, "carol", PASSWORD, "agency_user", NOW, agency=world.agency)
+    mine, theirs = issue_token(session, leaving, NOW), issue_token(session, world.user, NOW)
+    cookie = login(session, "carol", PASSWORD, NOW).session_token
     later = NOW + timedelta(days=2)
-    _change(session, world, later, departing=world.user)
+    _change(session, world, later, departing=leaving)
     session.commit()
     assert token_user(session, mine, later) is None
     assert session_user(session, cookie, later) is None
     assert token_user(session, theirs, later) is not None  # only the departing person's
     entry = session.scalars(select(AuditEntry).where(
         AuditEntry.action == "personnel.changed")).one()
-    assert entry.details["departing"] == "alice" and entry.details["revoked_credentials"] == 2
+    assert entry.details["departing"] == "carol" and entry.details["revoked_credentials"] == 2
 
 
 def test_personnel_change_outside_reach_or_other_agencys_account_refused(

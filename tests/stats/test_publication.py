@@ -159,3 +159,8 @@ def test_outliers_against_an_areas_own_history():
     assert (f"{0:011d}", "peers") in by_basis
     assert (f"{0:011d}", "own history") not in by_basis
     assert outliers(current, history[:3]).filter(pl.col("basis") == "own history").is_empty()
+
+
+def test_the_release_report_reads_the_state_from_the_publication_log(releases):
+    publish(releases, "2024-03", by="stat.wang", now=datetime.now(UTC) - timedelta(minutes=1))
+    assert release_report(releases, "2024-03")["state"] == "published"
