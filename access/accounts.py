@@ -305,13 +305,19 @@ def issue_token(
 
 
 def token_user(session: Session, value: str, now: datetime) -> User | None:
-    """The user an API token belongs to, or None (unknown, revoked or expired)."""
+    """The user an API token belongs to, or None (unknown, revoked or expired). A token issued
+    before tokens expired (no ``expires_at``) lives ``TOKEN_LIFETIME`` from its issue."""
     token = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_secret(value)))
     if token is None or token.revoked_at is not None:
         return None
-    if token.expires_at is not None and now >= token.expires_at:
+    if now >= token_expiry(token):
         return None
     return token.user
+
+
+def token_expiry(token: ApiToken) -> datetime:
+    """When a token stops working (tokens issued before expiry existed: issue + 90 days)."""
+    return token.expires_at or token.created_at + TOKEN_LIFETIME
 
 
 def _revoke(session: Session, user_ids: Any, now: datetime) -> int:

@@ -286,10 +286,10 @@ def token_list(username: str | None, agency: str | None, as_json: bool, db: str 
                 "id": t.id,
                 "user": t.user.username,
                 "created_at": iso(t.created_at),
-                "expires_at": iso(t.expires_at) if t.expires_at else None,
+                "expires_at": iso(accounts.token_expiry(t)),
                 "revoked_at": iso(t.revoked_at) if t.revoked_at else None,
                 "state": "revoked" if t.revoked_at else (
-                    "expired" if t.expires_at is not None and now >= t.expires_at else "active"),
+                    "expired" if now >= accounts.token_expiry(t) else "active"),
             }
             for t in accounts.user_tokens(
                 session,

@@ -309,3 +309,17 @@ def test_cli_token_list_and_revoke_per_user(cli: click.Group, db_url: str, tmp_p
     assert [(t["user"], t["state"]) for t in listed] == [("alice", "revoked"), ("dave", "active")]
     issued = datetime.fromisoformat(listed[1]["created_at"])
     assert datetime.fromisoformat(listed[1]["expires_at"]) - issued == timedelta(days=90)
+
+
+def test_a_token_issued_without_expiry_lapses_90_days_after_issue(
+    session: Session, world: World
+) -> None:
+    """Tokens from before they expired (expires_at empty) do not live for ever."""
+    from access.models import ApiToken
+
+    token = issue_token(session, world.user, NOW)
+    session.execute(text("UPDATE api_tokens SET expires_at = NULL"))
+    session.expire_all()
+    assert session.scalars(select(ApiToken.expires_at)).one() is None
+    assert token_user(session, token, NOW + timedelta(days=90, seconds=-1)) is not None
+    assert token_user(session, token, NOW + timedelta(days=90)) is None
