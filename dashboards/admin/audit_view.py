@@ -17,6 +17,7 @@ from typing import Any
 import polars as pl
 from dash import html
 
+from access.models import AGENCY_KINDS
 from dashboards.admin.views import (
     CHANNEL_NAMES,
     POST_NAMES,
@@ -136,6 +137,9 @@ WHOLE_OBJECTS = {
 }
 FIELDS: dict[str, tuple[str, str]] = {
     "application": ("申請案", "Application"), "approved": ("核准", "Approved"),
+    "before": ("變更前", "Before"), "code": ("機關代碼", "Agency code"),
+    "kind": ("機關類別", "Kind of agency"), "provider": ("受理機關", "Addressed to"),
+    "user": ("使用者", "User"),
     "area_code": ("地區", "Area"), "area_level": ("層級", "Level"),
     "areas": ("地區", "Areas"), "attempt": ("第幾次", "Attempt"),
     "channel": ("管道", "Channel"), "channels": ("管道", "Channels"),
@@ -168,6 +172,21 @@ FIELDS: dict[str, tuple[str, str]] = {
 LEVELS = {"national": ("全國", "national"), "county": ("縣市", "county"),
           "township": ("鄉鎮市區", "township"), "village": ("村里", "village")}
 YES_NO = {True: ("是", "yes"), False: ("否", "no")}
+# Actors that are no person's account: the scheduled jobs, the demo set-up, the provider's CLI.
+ACTORS = {"system": ("系統", "system"), "demo": ("示範資料建置", "demo set-up"),
+          "provider": ("提供機關（命令列）", "provider (command line)")}
+PROVIDERS = {"MOI": ("內政部", "Ministry of the Interior")}
+
+
+def actor_label(actor: str) -> str:
+    """A username as it is; the built-in actors named in the reader's language."""
+    return label(ACTORS.get(actor), actor)
+
+
+def kind_label(kind: str) -> str:
+    """An agency kind (``access.models.AGENCY_KINDS`` holds "zh / en")."""
+    zh, _, en = AGENCY_KINDS.get(kind, kind).partition(" / ")
+    return t(zh, en or zh)
 
 
 def action_label(action: str) -> str:
@@ -245,6 +264,13 @@ def field_value(key: str, value: Any) -> str:
         return label(LEVELS.get(str(value)), str(value))
     if key == "period":  # one period, or several joined by commas (a view's comparisons)
         return "、".join(period_with_code(p) for p in str(value).split(","))
+    if key == "kind":
+        return kind_label(str(value))
+    if key == "provider":
+        code = str(value)
+        return label(PROVIDERS.get(code), area_names([code]) if code.isdigit() else code)
+    if key == "user" and isinstance(value, str):
+        return actor_label(value)
     if key == "role":
         return label(ROLE_NAMES.get(str(value)), str(value))
     if key == "post":
@@ -301,12 +327,13 @@ def columns() -> list[str]:
 
 
 def report_view(report: dict[str, Any]) -> Any:
-    rows = [[str(e["seq"]), entry_time(e["time"]), e["actor"], action_label(e["action"]),
+    rows = [[str(e["seq"]), entry_time(e["time"]), actor_label(e["actor"]),
+             action_label(e["action"]),
              object_label(e["object"]), details_cell(e["details"])]
             for e in report["entries"]]
     summary = [[action_label(s["action"]),
                 label(CHANNEL_NAMES.get(s["channel"]), s["channel"] or "—"),
-                s["actor"], str(s["count"])] for s in report["summary"]]
+                actor_label(s["actor"]), str(s["count"])] for s in report["summary"]]
     first, last = _day(report["from"]), _day(report["to"])
     caption = t(f"{report['agency_name']} 稽核紀錄（{first}至{last}）",
                 f"Audit log of {report['agency_name']}, {first} to {last}")
@@ -326,7 +353,7 @@ def report_frame(report: dict[str, Any]) -> pl.DataFrame:
     entries = report["entries"]
     text_columns = {
         t("時間（臺北時間）", "Time (Taipei, +08:00)"): [entry_time(e["time"]) for e in entries],
-        t("使用者", "Actor"): [e["actor"] for e in entries],
+        t("使用者", "Actor"): [actor_label(e["actor"]) for e in entries],
         t("動作", "Action"): [action_label(e["action"]) for e in entries],
         t("動作代碼", "Action code"): [e["action"] for e in entries],
         t("對象", "Object"): [object_label(e["object"]) for e in entries],
