@@ -693,17 +693,24 @@ def record_online_answer(
     reproduce it on demand (``access.api.reproduce_answer``). Nothing is written to the
     outbox, so a flood of large answers cannot fill the disk.
 
-    ``answer`` must hold ``sha256`` and ``size``. The caller commits before sending the answer:
-    an answer that has no delivery record is never sent.
+    The caller has authorised the query (``access.api``: grant, table and areas) and audits
+    it as ``query`` with the checksum; this adds the delivery and its ``delivery.created``
+    entry. ``answer`` must hold ``sha256`` and ``size``. The caller commits before sending
+    the answer: an answer that has no delivery record is never sent.
     """
-    delivery = create(session, user, "online_query", [table], period, areas, now,
-                      options={k: v for k, v in answer.items() if k != "sha256"})
-    delivery.status, delivery.path, delivery.sha256 = "ready", None, answer["sha256"]
-    delivery.attempts, delivery.delivered_at = 1, now
-    delivery.expires_at = now + RETENTION["online_query"]
-    audit.record(session, "system", "delivery.ready", f"delivery:{delivery.id}", now,
-                 {"channel": "online_query", "sha256": answer["sha256"],
-                  "size": answer["size"], "expires_at": delivery.expires_at.isoformat()},
-                 agency_id=delivery.agency_id)
-    session.flush()
+    if user.agency_id is None:
+        raise DeliveryError("deliveries are made to agencies")
+    delivery = Delivery(
+        id=secrets.token_hex(16), agency_id=user.agency_id, user_id=user.id,
+        channel="online_query", tables=[table], period=period, areas=list(areas),
+        options={k: v for k, v in answer.items() if k != "sha256"}, status="ready",
+        attempts=1, path=None, sha256=answer["sha256"], created_at=now, delivered_at=now,
+        expires_at=now + RETENTION["online_query"],
+    )
+    session.add(delivery)
+    audit.record(session, user.username, "delivery.created", f"delivery:{delivery.id}", now,
+                 {"channel": "online_query", "tables": [table], "period": period,
+                  "areas": list(areas), "sha256": answer["sha256"], "size": answer["size"],
+                  "expires_at": delivery.expires_at.isoformat()},  # type: ignore[union-attr]
+                 agency_id=user.agency_id)
     return delivery
