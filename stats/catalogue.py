@@ -41,6 +41,7 @@ class TableSpec:
         return COLUMNS[name] if name in COLUMNS else next(c for c in self.columns if c.name == name)
 
 
+PW, Y = ("每千名婦女", "per 1,000 women"), ("歲", "years")
 P, E, C, PM, PC, PER = ("人", "persons"), ("件", "events"), ("對", "couples"), ("每千人", "per 1,000"), (
     "%", "percent"), ("", "")
 
@@ -94,14 +95,65 @@ COLUMNS: dict[str, Column] = {
         Column("population_start", "期初人口數", "Population at start", *P),
         Column("population_end", "期末人口數", "Population at end", *P),
         Column("residual", "差額", "Residual", *P),
+        # --- CONTRACT §8 ---
+        Column("mother_age_group", "生母年齡組", "Mother's age group"),
+        Column("mother_nationality", "生母原屬國籍", "Mother's original nationality"),
+        Column("nationality", "原屬國籍", "Original nationality"),
+        Column("tribe", "原住民族別", "Indigenous people (tribe)"),
+        Column("to_code", "遷入縣市代碼", "Destination county code"),
+        Column("age_group", "年齡組", "Age group"),
+        *(Column(f"asfr_{g}_{g + 4}", f"{g}-{g + 4}歲年齡別生育率",
+                 f"Age-specific fertility rate {g}-{g + 4}", *PW) for g in range(15, 50, 5)),
+        Column("general_fertility_rate", "一般生育率", "General fertility rate", *PW),
+        Column("total_fertility_rate", "總生育率", "Total fertility rate", "人/婦女",
+               "children per woman"),
+        Column("mean_age_at_birth", "生母平均生育年齡", "Mean age of mothers at birth", *Y),
+        Column("persons", "結婚人數", "Persons marrying", *P),
+        Column("persons_same_sex", "結婚人數_同性", "Persons marrying, same-sex couples", *P),
+        Column("moves", "遷徙人數", "Moves", *P),
+        Column("moves_male", "遷徙人數-男", "Moves, male", *P),
+        Column("moves_female", "遷徙人數-女", "Moves, female", *P),
+        Column("mx", "死亡率(mx)", "Death rate (mx)", "每人年", "per person-year"),
+        Column("qx", "死亡機率(qx)", "Probability of dying (qx)", "機率", "probability"),
+        Column("ax", "死亡者平均存活年數(ax)", "Years lived in the interval by those dying (ax)", *Y),
+        Column("lx", "生存數(lx)", "Survivors (lx)", *P),
+        Column("dx", "死亡數(dx)", "Deaths in the life table (dx)", *P),
+        Column("nLx", "定常人口(nLx)", "Person-years lived (nLx)", "人年", "person-years"),
+        Column("Tx", "累積定常人口(Tx)", "Person-years lived from age x (Tx)", "人年", "person-years"),
+        Column("ex", "平均餘命(ex)", "Life expectancy (ex)", *Y),
     )
 }
 
+_NATIONALITY: dict[int | str, tuple[str, str]] = {
+    0: ("不詳", "unknown"), 1: ("本國籍", "ROC (Taiwan)"), 2: ("大陸地區", "mainland China"),
+    3: ("港澳地區", "Hong Kong and Macao"), 4: ("越南", "Vietnam"), 5: ("印尼", "Indonesia"),
+    6: ("泰國", "Thailand"), 7: ("菲律賓", "Philippines"), 8: ("柬埔寨", "Cambodia"),
+    9: ("日本", "Japan"), 10: ("韓國", "Korea"), 11: ("美國", "United States"),
+    98: ("其他", "other"),
+}
+
+# The life table pools both sexes as sex 0; population tables only have 1 and 2 (their
+# grids, TABLE_KEY_VALUES, say which values a table holds).
 VALUE_LABELS: dict[str, dict[int | str, tuple[str, str]]] = {
-    "sex": {1: ("男", "male"), 2: ("女", "female")},
+    "sex": {0: ("兩性", "both sexes"), 1: ("男", "male"), 2: ("女", "female")},
     "marital_status": {1: ("未婚", "never married"), 2: ("有偶", "married"),
                        3: ("離婚", "divorced"), 4: ("喪偶", "widowed")},
     "indigenous": {1: ("平地原住民", "lowland indigenous"), 2: ("山地原住民", "highland indigenous")},
+    "tribe": {1: ("阿美族", "Amis"), 2: ("泰雅族", "Atayal"), 3: ("排灣族", "Paiwan"),
+              4: ("布農族", "Bunun"), 5: ("卑南族", "Puyuma"), 6: ("魯凱族", "Rukai"),
+              7: ("鄒族", "Tsou"), 8: ("賽夏族", "Saisiyat"), 9: ("雅美族", "Yami"),
+              10: ("邵族", "Thao"), 11: ("噶瑪蘭族", "Kavalan"), 12: ("太魯閣族", "Truku"),
+              13: ("撒奇萊雅族", "Sakizaya"), 14: ("賽德克族", "Seediq"),
+              15: ("拉阿魯哇族", "Hla'alua"), 16: ("卡那卡那富族", "Kanakanavu"),
+              99: ("尚未申報族別", "not declared")},
+    "nationality": _NATIONALITY,
+    "mother_nationality": _NATIONALITY,
+    "mother_age_group": {0: ("不詳", "unknown"), 14: ("未滿15歲", "under 15"),
+                         **{g: (f"{g}-{g + 4}歲", f"{g}-{g + 4}") for g in range(15, 50, 5)},
+                         50: ("50歲以上", "50 and over")},
+    "age_group": {0: ("0歲", "0"), 1: ("1-4歲", "1-4"),
+                  **{g: (f"{g}-{g + 4}歲", f"{g}-{g + 4}") for g in range(5, 100, 5)},
+                  100: ("100歲以上", "100 and over")},
     "area_level": {"national": ("全國", "national"), "county": ("縣市", "county/city"),
                    "township": ("鄉鎮市區", "township/district"), "village": ("村里", "village")},
 }
@@ -137,6 +189,71 @@ _TEXTS: dict[str, tuple[str, str, str, tuple[str, ...], tuple[str, ...]]] = {
                        ("差額 = 期末人口 - (期初人口 + 出生 - 死亡 + 遷入 - 遷出)；非零表示戶籍更正或行政區域調整。",),
                        ("Residual = end - (start + births - deaths + in - out); non-zero residuals reflect "
                         "register corrections or boundary changes.",)),
+    # --- CONTRACT §8 ---
+    "births_by_mother": ("BIR01", "出生數按生母年齡及原屬國籍分",
+                         "Births by mother's age group and original nationality",
+                         ("按登記日期歸期，依出生登記之村里統計。生母年齡為嬰兒出生日之足歲；"
+                          "14表示未滿15歲，50表示50歲以上，0表示生母出生日期不詳。",
+                          "生母原屬國籍依內政部原屬國籍分類，0為不詳。"),
+                         ("Counted by registration date where the birth is registered. Mother's "
+                          "age in completed years on the child's birth date; 14 under 15, 50 "
+                          "means 50 and over, 0 mother's birth date unknown.",
+                          "Mother's original nationality in MOI's classification; 0 unknown.")),
+    "fertility": ("FER01", "生育率", "Fertility rates",
+                  ("年齡別生育率＝該年齡組生母之出生數÷該年齡組期中婦女人數×1000；未滿15歲併入15-19歲，"
+                   "50歲以上併入45-49歲，生母年齡不詳者不計。期中婦女人數為期初、期末人口之平均，"
+                   "各依其參考日計算年齡。",
+                   "一般生育率＝生母年齡已知之出生數÷15-49歲期中婦女人數×1000；月、季按365/日數年化，年不年化。",
+                   "總生育率＝5×各年齡別生育率合計÷1000（每位婦女生育數）；任一年齡別生育率為空值時為空值。",
+                   "平均生育年齡＝生母年齡已知之出生其生母足歲加0.5之平均（內政部作法，以足歲組中點計）。"),
+                  ("Age-specific fertility rate = births to mothers of the group / women of the "
+                   "group x 1,000; under 15 counted in 15-19, 50 and over in 45-49, unknown "
+                   "age excluded. Women = average of the start and end stocks, each aged on its "
+                   "own reference date.",
+                   "General fertility rate = births with known mother's age / women aged 15-49 "
+                   "x 1,000; months and quarters annualised by 365/days, years not.",
+                   "Total fertility rate = 5 x the sum of the age-specific rates / 1,000 "
+                   "(children per woman); empty when any age-specific rate is empty.",
+                   "Mean age at birth = mean of (completed age + 0.5) of mothers of known age "
+                   "(MOI's practice: the middle of the year of age).")),
+    "marriages_by_nationality": ("MAR01", "結婚人數按性別及原屬國籍分",
+                                 "Persons marrying by sex and original nationality",
+                                 ("每對結婚計二人：配偶一依其性別及原屬國籍，配偶二依其性別及原屬國籍；"
+                                  "同性欄為同性結婚者；依結婚登記之村里統計。",),
+                                 ("Every marriage counts its two spouses, each under their own "
+                                  "sex and original nationality; the same-sex column is the part "
+                                  "from same-sex couples; counted where the marriage is "
+                                  "registered.",)),
+    "indigenous_by_tribe": ("POP05", "原住民人口數按族別分", "Indigenous population by people (tribe)",
+                            ("族別代碼1至16為政府核定之原住民族，99為尚未申報族別；期末現住人口。",),
+                            ("Codes 1-16 are the recognised indigenous peoples, 99 not declared; "
+                             "resident population at the period's end.",)),
+    "migration_flows": ("MIG01", "縣市間遷徙人數", "Migration flows between counties",
+                        ("區域代碼為遷出縣市，遷入縣市代碼為遷入縣市；99999表示戶籍以外（國外、初設戶籍、"
+                         "廢止戶籍等）。同一縣市內之遷徙不列入。僅有縣市層級。",),
+                        ("The area code is the county of origin, the destination code the county "
+                         "of destination; 99999 is outside the register (abroad, first "
+                         "registration, de-registration). Moves within one county are not "
+                         "included. County level only.",)),
+    "deaths_by_age": ("DEA01", "死亡數按性別及年齡組分", "Deaths by sex and age group",
+                      ("年齡為死亡日之足歲；年齡組0歲、1-4歲、5歲組，100表示100歲以上；"
+                       "按登記日期歸期，依死亡登記之村里統計。",),
+                      ("Age in completed years on the date of death; groups 0, 1-4, then "
+                       "five-year groups, 100 meaning 100 and over; counted by registration "
+                       "date where the death is registered.",)),
+    "life_table": ("LIF01", "簡易生命表", "Abridged life table",
+                   ("僅年資料。mx＝全年死亡數÷期初期末平均人口（各依其參考日計算年齡）；ax於0歲為0.1，"
+                    "其他年齡組為組距之半，85歲以上為1/mx；qx＝n·mx/(1+(n-ax)·mx)，最大為1，"
+                    "85歲以上為1；l0＝100000。",
+                    "性別0為兩性合計。任一年齡組平均人口為零或85歲以上死亡率為零時，"
+                    "該區域及性別之各值為空值。本表依內政部簡易生命表之公式計算，未作平滑修勻。"),
+                   ("Years only. mx = the year's deaths / the average of the start and end stocks "
+                    "(each aged on its own reference date); ax = 0.1 at age 0, half the interval "
+                    "for other closed groups, 1/mx for 85+; qx = n mx / (1 + (n - ax) mx), at most "
+                    "1, and 1 for 85+; l0 = 100,000.",
+                    "Sex 0 is both sexes. When a group's average population is zero or the 85+ "
+                    "death rate is zero, every value of that area and sex is empty. Computed by "
+                    "the contract's abridged formulas, without smoothing.")),
 }
 
 TABLES: dict[str, TableSpec] = {

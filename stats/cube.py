@@ -10,7 +10,7 @@ import polars as pl
 import xarray as xr
 
 from stats.release import read_table
-from stats.schemas import AGES, MARITAL_STATUSES, SEXES, TABLE_COLUMNS
+from stats.schemas import AGES, MARITAL_STATUSES, SEXES, TABLE_COLUMNS, V1_TABLES
 
 AREA_MEASURES = ("population", "vital_events", "indicators", "reconciliation")
 UNITS = {"population": "persons", "vital_events": "events", "indicators": "see long_name",
@@ -90,6 +90,6 @@ def release_cube(release_dirs: list[Path]) -> xr.Dataset:
     """The cube of one or more release folders (``RELEASES/P`` or revision folders)."""
     periods = {}
     for folder in release_dirs:
-        tables = {name: read_table(folder, name) for name in TABLE_COLUMNS}
+        tables = {name: read_table(folder, name) for name in V1_TABLES}
         periods[tables["population"]["period"][0]] = tables
     return cube(periods)

@@ -103,6 +103,77 @@ DEFINITIONS: dict[str, tuple[str, str]] = {
     "residual": ("差額＝期末－(期初＋出生－死亡＋遷入－遷出)；非零表示戶籍更正或區域調整。",
                  "Residual = end − (start + births − deaths + in − out); non-zero values "
                  "reflect register corrections or boundary changes."),
+    # --- CONTRACT §8 ---
+    "mother_age_group": ("生母年齡組：嬰兒出生日生母之足歲；0不詳（生母出生日期未登記）、14未滿15歲、"
+                         "15為15-19歲、20為20-24歲……45為45-49歲、50為50歲以上。",
+                         "Mother's age group: her completed years on the child's birth date; 0 "
+                         "unknown (no mother's birth date), 14 under 15, 15 = 15-19, 20 = 20-24, "
+                         "…, 45 = 45-49, 50 = 50 and over."),
+    "mother_nationality": ("生母原屬國籍：0不詳、1本國籍、2大陸地區、3港澳地區、4越南、5印尼、6泰國、"
+                           "7菲律賓、8柬埔寨、9日本、10韓國、11美國、98其他。",
+                           "Mother's original nationality: 0 unknown, 1 ROC, 2 mainland China, 3 "
+                           "Hong Kong and Macao, 4 Vietnam, 5 Indonesia, 6 Thailand, 7 "
+                           "Philippines, 8 Cambodia, 9 Japan, 10 Korea, 11 United States, 98 other."),
+    "nationality": ("原屬國籍：結婚者本人之原屬國籍，代碼同生母原屬國籍（0不詳……98其他）。",
+                    "Original nationality of the person marrying, coded as the mother's "
+                    "original nationality (0 unknown … 98 other)."),
+    "tribe": ("原住民族別：1阿美、2泰雅、3排灣、4布農、5卑南、6魯凱、7鄒、8賽夏、9雅美、10邵、11噶瑪蘭、"
+              "12太魯閣、13撒奇萊雅、14賽德克、15拉阿魯哇、16卡那卡那富、99尚未申報。",
+              "Indigenous people: 1 Amis, 2 Atayal, 3 Paiwan, 4 Bunun, 5 Puyuma, 6 Rukai, 7 "
+              "Tsou, 8 Saisiyat, 9 Yami, 10 Thao, 11 Kavalan, 12 Truku, 13 Sakizaya, 14 Seediq, "
+              "15 Hla'alua, 16 Kanakanavu, 99 not declared."),
+    "to_code": ("遷入縣市代碼：遷徙之遷入縣市（5碼）；99999表示戶籍以外（遷出國外、廢止戶籍等）。"
+                "區域代碼為遷出縣市，遷出地空白者為99999。",
+                "Destination county (5 digits); 99999 is outside the register (abroad, "
+                "de-registration). The row's area code is the origin county, 99999 for an "
+                "empty origin."),
+    "age_group": ("年齡組：0為0歲、1為1-4歲、5為5-9歲，依此類推；死亡數表100為100歲以上，"
+                  "生命表85為85歲以上。死亡年齡為死亡日之足歲。",
+                  "Age group: 0 = age 0, 1 = 1-4, 5 = 5-9 and so on; 100 = 100 and over in "
+                  "deaths by age, 85 = 85 and over in the life table. Age at death in completed "
+                  "years on the date of death."),
+    **{f"asfr_{g}_{g + 4}": (
+        f"{g}-{g + 4}歲年齡別生育率＝生母{g}-{g + 4}歲之出生數"
+        + ("（含未滿15歲）" if g == 15 else "（含50歲以上）" if g == 45 else "")
+        + f"÷期中{g}-{g + 4}歲婦女人數×1000；月、季按365/日數年化。",
+        f"Age-specific fertility rate {g}-{g + 4} = births to mothers aged {g}-{g + 4}"
+        + (" (under 15 included)" if g == 15 else " (50 and over included)" if g == 45 else "")
+        + f" / women aged {g}-{g + 4} (average of start and end) × 1,000; annualised for "
+        "months and quarters.") for g in range(15, 50, 5)},
+    "general_fertility_rate": ("一般生育率＝生母年齡已知之出生數÷15-49歲期中婦女人數×1000；月、季年化。",
+                               "General fertility rate = births with known mother's age / "
+                               "women aged 15-49 (average of start and end) × 1,000; annualised "
+                               "for months and quarters."),
+    "total_fertility_rate": ("總生育率＝5×七個年齡別生育率合計÷1000，即每位婦女一生生育之子女數；"
+                             "任一年齡別生育率為空值時為空值。",
+                             "Total fertility rate = 5 × the sum of the seven age-specific "
+                             "rates / 1,000, children per woman; null when any of them is null."),
+    "mean_age_at_birth": ("生母平均生育年齡＝生母年齡已知之出生，其生母足歲加0.5之平均；無此出生時為空值。",
+                          "Mean age at birth = the mean of (completed age + 0.5) of the mothers "
+                          "of births with known mother's age; null without such births."),
+    "persons": ("結婚人數：每對結婚計配偶二人，各依其性別及原屬國籍。",
+                "Persons marrying: every marriage counts its two spouses, each under their own "
+                "sex and original nationality."),
+    "persons_same_sex": ("結婚人數中屬同性結婚者。",
+                         "The persons marrying who are in same-sex couples."),
+    "moves": ("遷徙人數：自區域代碼之縣市遷至遷入縣市之登記遷徙。",
+              "Moves registered from the origin county (area code) to the destination county."),
+    "moves_male": ("遷徙人數（男）。", "Moves of men."),
+    "moves_female": ("遷徙人數（女）。", "Moves of women."),
+    "mx": ("死亡率mx＝全年該組死亡數÷該組期初、期末平均人口（各依其參考日計算年齡）。",
+           "Death rate mx = the year's deaths of the group / the average of its start and end "
+           "populations (each aged on its own reference date)."),
+    "qx": ("死亡機率qx＝n·mx÷(1＋(n－ax)·mx)，最大為1；85歲以上為1。",
+           "Probability of dying qx = n·mx / (1 + (n − ax)·mx), at most 1; 1 for 85 and over."),
+    "ax": ("ax：死亡者在該組內平均存活年數；0歲為0.1，其他封閉組為組距之半，85歲以上為1/mx。",
+           "ax: years lived in the group by those dying in it; 0.1 at age 0, half the "
+           "interval for other closed groups, 1/mx for 85 and over."),
+    "lx": ("生存數lx：l0＝100000，l(x+n)＝lx－dx。", "Survivors lx: l0 = 100,000, l(x+n) = lx − dx."),
+    "dx": ("死亡數dx＝lx·qx。", "Life-table deaths dx = lx·qx."),
+    "nLx": ("定常人口nLx＝n·l(x+n)＋ax·dx；85歲以上為lx/mx。",
+            "Person-years nLx = n·l(x+n) + ax·dx; lx/mx for 85 and over."),
+    "Tx": ("累積定常人口Tx：x歲以上各組nLx之合計。", "Tx: the sum of nLx from age x up."),
+    "ex": ("平均餘命ex＝Tx÷lx；lx為0時為空值。", "Life expectancy ex = Tx / lx; null where lx = 0."),
 }
 
 # Where every table comes from and under which rule it is provided.

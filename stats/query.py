@@ -18,7 +18,7 @@ import polars as pl
 
 from stats.catalogue import COLUMNS, TABLES, VALUE_LABELS
 from stats.periods import Period, PeriodError, period_range
-from stats.schemas import TABLE_COLUMNS, TABLE_KEYS, TABLE_LEVELS
+from stats.schemas import TABLE_COLUMNS, TABLE_KEY_VALUES, TABLE_KEYS, TABLE_LEVELS
 
 LABELS = ("codes", "zh-TW", "en")
 DEFAULT_MAX_CELLS = 5_000_000
@@ -28,6 +28,7 @@ DIMENSIONS_FIXED = ("area", "period", "measure")
 LEVEL_DIGITS = {"national": 5, "county": 5, "township": 8, "village": 11}
 _CODE = re.compile(r"^\d{5}(\d{3}(\d{3})?)?$")
 SEPARATOR = "|"
+COUNTIES_AND_OUTSIDE = 23  # migration_flows' destinations: 22 counties and 99999
 
 
 class QueryError(ValueError):
@@ -244,7 +245,8 @@ def _layout(doc: Mapping[str, Any], kept: list[str], problems: list[str]
 
 def query_cells(query: Query, n_areas: int) -> int:
     """The number of cells the result holds (areas × periods × key values × measures)."""
-    per_key = {"sex": 2, "age": 101, "marital_status": 4, "indigenous": 2}
+    per_key = {key: len(values) for key, values in TABLE_KEY_VALUES.get(query.table, {}).items()}
+    per_key["to_code"] = COUNTIES_AND_OUTSIDE
     cells = n_areas * len(query.periods) * len(query.measures)
     for key in query.keep:
         cells *= len(query.age_bands) if key == "age" and query.age_bands else per_key.get(key, 1)

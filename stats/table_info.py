@@ -13,17 +13,25 @@ from typing import Any
 from stats.catalogue import COLUMNS, VALUE_LABELS, table_spec
 from stats.definitions import REGULATION, SOURCE, definition
 from stats.periods import Period
+from stats.schemas import OUTSIDE_CODE, TABLE_KEY_VALUES
 
 AGES = {"age": [(a, f"{a}歲" if a < 100 else "100歲以上", str(a) if a < 100 else "100 and over")
                 for a in range(101)]}
+# migration_flows' destination: the period's county codes, and 99999
+DESTINATIONS = [("63000…", "縣市代碼（5碼，同區域代碼）", "county code (5 digits, as area_code)"),
+                (OUTSIDE_CODE, "戶籍以外（國外、初設戶籍、廢止戶籍）",
+                 "outside the register (abroad, first registration, de-registration)")]
 
 
-def code_list(key: str, lang: str) -> list[dict[str, str]]:
-    """The values a key column takes, with their labels."""
+def code_list(key: str, lang: str, table: str | None = None) -> list[dict[str, str]]:
+    """The values a key column takes (in ``table``, when given), with their labels."""
     if key in AGES:
         return [{"code": str(a), "label": zh if lang == "zh" else en} for a, zh, en in AGES[key]]
+    if key == "to_code":
+        return [{"code": code, "label": zh if lang == "zh" else en} for code, zh, en in DESTINATIONS]
+    taken = TABLE_KEY_VALUES.get(table or "", {}).get(key)
     return [{"code": str(code), "label": pair[lang == "en"]}
-            for code, pair in VALUE_LABELS.get(key, {}).items()]
+            for code, pair in VALUE_LABELS.get(key, {}).items() if taken is None or code in taken]
 
 
 def table_info(table: str, releases: list[dict[str, Any]], planned: list[dict[str, Any]],
@@ -51,7 +59,7 @@ def table_info(table: str, releases: list[dict[str, Any]], planned: list[dict[st
         "code": spec.code,
         "title": spec.title_zh if zh else spec.title_en,
         "levels": [VALUE_LABELS["area_level"][level][not zh] for level in spec.levels],
-        "keys": [{"name": k, "label": getattr(COLUMNS[k], lang), "values": code_list(k, lang)}
+        "keys": [{"name": k, "label": getattr(COLUMNS[k], lang), "values": code_list(k, lang, table)}
                  for k in spec.keys],
         "columns": columns,
         "footnotes": list(spec.footnotes_zh if zh else spec.footnotes_en),

@@ -18,7 +18,7 @@ from stats.population import (
     resident_cells,
     village_population,
 )
-from stats.schemas import AGES, MARITAL_STATUSES, SEXES, TABLE_KEYS, TABLE_LEVELS, table_schema
+from stats.schemas import AGES, MARITAL_STATUSES, SEXES, TABLE_KEYS, V1_TABLES, table_schema
 
 ALL_LEVELS = list(LEVELS)
 STOCK_LEVELS = ["national", "county", "township"]
@@ -164,5 +164,5 @@ def release_tables(
         "indicators",
         period,
     ).collect()
-    order = list(TABLE_LEVELS)
+    order = list(V1_TABLES)
     return {name: collected[name] for name in order}
