@@ -7,6 +7,7 @@ all get ``GENERIC_LOGIN_ERROR``; the reason goes only to the audit log (point 18
 from __future__ import annotations
 
 import hashlib
+import re
 import os
 import secrets
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from access import audit
+from access import audit, login_throttle
 from access.models import (
     NATIONAL,
     PROVIDER_ROLES,
@@ -34,12 +35,30 @@ from access.models import (
 from stats.codes import COUNTY_NAMES
 
 GENERIC_LOGIN_ERROR = "invalid username or password, or the account is locked"
-MAX_FAILURES = 5
-LOCKOUT = timedelta(minutes=15)
+MAX_FAILURES = login_throttle.PAIR_LIMIT  # from one address: that address is locked out
+LOCKOUT = login_throttle.PAIR_LOCK
 SESSION_LIFETIME = timedelta(hours=8)  # one working day
 IDLE_TIMEOUT = timedelta(minutes=30)
 TOUCH_EVERY = timedelta(minutes=1)  # last_seen_at is written at most once a minute
 TOKEN_PREFIX = "pst_"
+# A user name: a lower-case letter, then lower-case letters, digits, "_", "." or "-", 2 to 32
+# characters in all. Nothing a spreadsheet reads as a formula (=HYPERLINK(...), +, -, @),
+# no spaces or look-alike letters, safe in file names and log lines.
+USERNAME = re.compile(r"[a-z][a-z0-9_.-]{1,31}")
+MAX_USERNAME = 100  # the column's width: a longer name typed at login cannot exist
+MIN_PASSWORD = 12
+MAX_PASSWORD = 1024  # argon2 hashes any length; a megabyte "password" is only a cost
+MIN_DISTINCT = 5  # "aaaaaaaaaaaa" and "abababababab" are not passwords
+# refused whatever the case: the lists' favourites of 12+ characters and this system's own
+# names (the demo's accounts have random passwords and never need these)
+COMMON_PASSWORDS = frozenset({
+    "123456789012", "1234567890123", "12345678901234", "123456789qwe", "1q2w3e4r5t6y",
+    "qwertyuiop12", "qwertyuiopas", "qwerty123456", "password1234", "password12345",
+    "passwordpassword", "password123!", "iloveyou1234", "abcdefghijkl", "abc123456789",
+    "changeme1234", "welcome12345", "letmein12345", "administrator", "admin1234567",
+    "p@ssw0rd1234", "passw0rd1234", "popstats1234", "popstatspopstats", "demo-password",
+    "demopassword", "population12", "taiwan123456", "zaq12wsxcde3", "1qaz2wsx3edc",
+})
 TOKEN_LIFETIME = timedelta(days=90)  # default; POPSTATS_TOKEN_DAYS overrides
 MAX_TOKEN_DAYS = 366
 
@@ -52,7 +71,12 @@ class AccessError(Exception):
 
 
 class LoginFailed(AccessError):
-    """A login that did not succeed (one message whatever the reason)."""
+    """A login that did not succeed (one message whatever the reason); ``retry_after``:
+    seconds the login throttle asks to wait (0 when the password was checked)."""
+
+    def __init__(self, message: str, retry_after: int = 0) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class PartyError(AccessError):
@@ -111,6 +135,8 @@ def add_user(
         raise PartyError(
             f"role {role!r} does not fit a user of {'a provider' if provider else 'an agency'}"
         )
+    check_username(username)
+    check_password(username, password)
     if session.scalar(select(User).where(User.username == username)) is not None:
         raise PartyError(f"user {username!r} already exists")
     user = User(
@@ -136,8 +162,35 @@ def add_user(
     return user
 
 
+def check_username(username: str) -> None:
+    """Refuse a user name outside ``USERNAME`` (PartyError naming the rule)."""
+    if not USERNAME.fullmatch(username):
+        raise PartyError(f"user name {username[:40]!r} does not fit the pattern: a lower-case "
+                         "letter, then lower-case letters, digits, _ . or -, 2 to 32 in all")
+
+
+def check_password(username: str, password: str) -> None:
+    """Refuse a password below the policy: at least ``MIN_PASSWORD`` characters (at most
+    ``MAX_PASSWORD``), ``MIN_DISTINCT`` different ones, not a common or demo password, not
+    containing the user name (PartyError saying which rule; never echoing the password)."""
+    folded = password.casefold()
+    if len(password) < MIN_PASSWORD:
+        raise PartyError(f"the password is too short: at least {MIN_PASSWORD} characters")
+    if len(password) > MAX_PASSWORD:
+        raise PartyError(f"the password is too long: at most {MAX_PASSWORD} characters")
+    if len(set(password)) < MIN_DISTINCT:
+        raise PartyError(f"the password repeats itself: use at least {MIN_DISTINCT} different "
+                         "characters")
+    if folded in COMMON_PASSWORDS:
+        raise PartyError("the password is on the list of common passwords; choose another")
+    if username and username.casefold() in folded:
+        raise PartyError("the password contains the user name; choose another")
+
+
 def set_password(session: Session, user: User, password: str) -> None:
-    """Replace a user's password and clear any lockout."""
+    """Replace a user's password (checked against the policy) and lift its login locks."""
+    check_password(user.username, password)
+    login_throttle.forget(session, user.username)
     user.password_hash = _hasher.hash(password)
     user.failed_logins, user.locked_until = 0, None
     session.flush()
@@ -151,44 +204,52 @@ class LoginResult:
     session_token: str
 
 
-def login(session: Session, username: str, password: str, now: datetime) -> LoginResult:
-    """Check a password; lock the account for ``LOCKOUT`` after ``MAX_FAILURES`` in a row.
+def login(session: Session, username: str, password: str, now: datetime,
+          client: str = "unknown") -> LoginResult:
+    """Check a password from ``client`` (the caller's address), unless the login throttle
+    (``access.login_throttle``: per name and address pair, per address, per name with a
+    progressive delay) says to wait; then nothing is checked.
 
     Every attempt is audited and committed (a failure's record survives the refusal).
 
     Raises
     ------
     LoginFailed
-        With ``GENERIC_LOGIN_ERROR`` for an unknown user, a wrong password or a locked account.
+        With ``GENERIC_LOGIN_ERROR`` for an unknown user, a wrong password or a locked
+        account; ``retry_after`` says how many seconds to wait when the throttle refused.
     """
-    user = session.scalar(select(User).where(User.username == username))
+    actor = username if len(username) <= 64 else username[:61] + "..."  # fits the audit row
+    waiting = login_throttle.wait(session, username, client, now)
+    user = None if waiting.seconds or len(username) > MAX_USERNAME else \
+        session.scalar(select(User).where(User.username == username))
     reason = None
-    if user is None:
+    if waiting.seconds:
+        _verify(_DUMMY_HASH, password)
+        reason = waiting.reason
+    elif user is None:
         _verify(_DUMMY_HASH, password)
         reason = "unknown user"
-    elif user.locked_until is not None and now < user.locked_until:
-        _verify(_DUMMY_HASH, password)
-        reason = "locked"
     elif not _verify(user.password_hash, password):
-        user.failed_logins += 1
         reason = "wrong password"
-        if user.failed_logins >= MAX_FAILURES:
-            user.locked_until, user.failed_logins = now + LOCKOUT, 0
-            reason = f"wrong password; locked until {user.locked_until.isoformat()}"
     if reason is not None:
+        if not waiting.seconds:
+            login_throttle.record(session, username, client, now, succeeded=False)
+            locked = login_throttle.wait(session, username, client, now)
+            if locked.reason == "locked":
+                reason += f"; locked until {(now + timedelta(seconds=locked.seconds)).isoformat()}"
         audit.record(
             session,
-            username,
+            actor,
             "login.failed",
             f"user:{user.id if user else '?'}",
             now,
-            {"reason": reason},
+            {"reason": reason, "client": client},
             agency_id=user.agency_id if user else None,
         )
         session.commit()
-        raise LoginFailed(GENERIC_LOGIN_ERROR)
+        raise LoginFailed(GENERIC_LOGIN_ERROR, retry_after=waiting.seconds)
     assert user is not None
-    user.failed_logins, user.locked_until = 0, None
+    login_throttle.record(session, username, client, now, succeeded=True)
     value = secrets.token_urlsafe(32)
     session.add(LoginSession(user_id=user.id, token_hash=hash_secret(value), created_at=now,
                              last_seen_at=now))

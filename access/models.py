@@ -188,6 +188,23 @@ class ApiVolume(Base):
     refused_at: Mapped[datetime | None]
 
 
+class LoginAttempt(Base):
+    """A web login whose password was checked, by the SHA-256 of the user name as typed and
+    of the client address: the login throttle (``access.login_throttle``) counts these, so
+    every worker sees the same count. Migration 0006."""
+
+    __tablename__ = "login_attempts"
+    __table_args__ = (
+        Index("ix_login_attempts_name_at", "name_hash", "at"),
+        Index("ix_login_attempts_client_at", "client_hash", "at"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name_hash: Mapped[str] = mapped_column(String(64))
+    client_hash: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime]
+    succeeded: Mapped[bool]
+
+
 class Application(Base):
     """An agency's application (point 10): data items, areas, channels, purpose, rules."""
 

@@ -23,11 +23,13 @@ from typing import Any
 import polars as pl
 from flask import g, has_request_context
 
+from access import audit
 from access.deliveries import Forbidden, record_view
 from access.grants import granted_areas
 from access.models import NATIONAL, PROVIDER_ROLES, User
 from dashboards.figures import area_label
 from dashboards.i18n import NATIONAL_NAME, language
+from dashboards.callback_guard import InvalidCallback
 from dashboards.web import Refused, current_user, services
 from stats.codes import COUNTY_NAMES_EN
 from stats.periods import Period
@@ -35,6 +37,7 @@ from stats.publication import list_releases, published_revision_dir
 from stats.release import read_areas, read_table
 
 CHANNEL = "online_query"
+MAX_AREAS = 10_000  # codes per request: more than Taiwan's villages, townships and counties
 KINDS = ("month", "quarter", "year")
 
 
@@ -125,6 +128,10 @@ def latest_period(kind: str = "month") -> str | None:
 
 
 def release_dir(period: str) -> Path | None:
+    """The published revision's folder, or None: anything but a published period's name (a
+    callback's text, ``../x`` …) never reaches the file system."""
+    if not isinstance(period, str) or period not in published_periods():
+        return None
     svc = services()
     return published_revision_dir(svc.releases, period, svc.now())
 
@@ -195,6 +202,35 @@ def area_with_code(code: str, period: str | None = None) -> str:
     return name if code in name else f"{name} ({code})"
 
 
+def area_codes(areas: Any) -> list[str]:
+    """``areas`` as a list of code texts, or ``InvalidCallback`` (400): a list, dict or number
+    where a code belongs, or more codes than any release has areas, come from no page."""
+    if not isinstance(areas, list | tuple) or not all(isinstance(a, str) for a in areas):
+        raise InvalidCallback(f"areas: expected a list of area codes (texts), got {areas!r:.80}")
+    if len(areas) > MAX_AREAS:
+        raise InvalidCallback(f"areas: {len(areas):,} codes; at most {MAX_AREAS:,} per request")
+    return list(areas)
+
+
+def refuse_unknown(user: User, table: str, areas: list[str], periods: list[str]) -> None:
+    """Refuse (``Refused``, audited) codes that are no area of any of the published
+    ``periods``: a made-up ``63000xxxxxx`` passes a prefix grant check, so existence is
+    checked first, against the release's own area list."""
+    known = pl.concat([release_areas(p).select("area_code") for p in periods],
+                      how="vertical") if periods else pl.DataFrame(schema={"area_code": pl.String})
+    unknown = pl.Series("area_code", areas, dtype=pl.String)
+    unknown = unknown.filter(~unknown.is_in(known["area_code"]))
+    if unknown.is_empty():
+        return
+    svc = services()
+    audit.record(g.db, user.username, "access.refused", f"table:{table}", svc.now(),
+                 {"channel": CHANNEL, "reason": "not an area of the release",
+                  "period": ",".join(periods), "areas": unknown.to_list()},
+                 agency_id=user.agency_id)  # a long list is summarised (audit_bounds)
+    g.db.commit()
+    raise Refused(f"{unknown.len()} area code(s) are no area of {', '.join(periods)}")
+
+
 def view(table: str, areas: list[str], periods: list[str],
          columns: list[str] | None = None) -> pl.DataFrame:
     """The rows of ``table`` for exactly ``areas`` in the published ``periods``.
@@ -206,7 +242,10 @@ def view(table: str, areas: list[str], periods: list[str],
     if user is None or db is None:
         raise Refused("not logged in")
     svc = services()
-    areas = sorted(set(areas))
+    areas = sorted(set(area_codes(areas)))
+    if not isinstance(periods, list) or not all(isinstance(p, str) for p in periods):
+        raise InvalidCallback(f"periods: expected a list of period texts, got {periods!r:.80}")
+    refuse_unknown(user, table, areas, periods)
     try:
         record_view(db, user, table, areas, ",".join(periods), svc.now())
     except Forbidden as error:

@@ -24,6 +24,7 @@ from stats.codes import level_of_code
 CHANNELS = ("file_transfer", "media_exchange")
 ENCODINGS = ("utf-8-sig", "utf-8", "cp950", "big5hkscs", "euc-tw")
 PREVIEW_ROWS = 50
+MAX_CHOSEN_AREAS = 1_000  # areas picked one by one; "none" means all of the grant
 LEVEL_DIGITS = {"national": 5, "county": 5, "township": 8, "village": 11}
 # single years, or bands: the value of a band choice replaces the key's own value
 BANDS: dict[str, dict[str, list[list[int | None]]]] = {
@@ -136,6 +137,10 @@ def problems(request: BuilderRequest, published: list[str], tables: list[str],
         found.append(("請選擇已公布的統計期。", "Choose a published period."))
     if request.level not in table_spec(table).levels:
         found.append(("請選擇此資料表的區域層級。", "Choose an area level of this table."))
+    elif len(request.areas) > MAX_CHOSEN_AREAS:
+        found.append((f"最多可選 {MAX_CHOSEN_AREAS:,} 個地區（或不選＝授權範圍內全部地區）。",
+                      f"Choose at most {MAX_CHOSEN_AREAS:,} areas (or none: every area of the "
+                      "level in your grant)."))
     elif any(level_of_code(a) != request.level for a in request.areas):
         found.append(("所選地區不屬於所選層級。", "The areas chosen are not of the level chosen."))
     if channels is not None:

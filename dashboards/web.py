@@ -26,13 +26,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import html
+import json
 import os
 import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -43,8 +43,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from access import accounts
 from access.accounts import LoginFailed
+from access.api import RateLimiter
 from access.models import User
-from dashboards.i18n import LANG_COOKIE, LANGUAGES
+from dashboards.callback_guard import InvalidCallback, check
+from dashboards.i18n import LANG_COOKIE, LANGUAGES, language
+from dashboards.login_page import login_page, safe_next, say
 
 SESSION_COOKIE = "popstats_session"
 CSRF_COOKIE = "_csrf_token"  # read by dash-renderer, sent back as X-CSRFToken
@@ -53,6 +56,12 @@ IDLE_TIMEOUT = accounts.IDLE_TIMEOUT
 PUBLIC_PAGES = ("/login", "/healthz")  # /healthz: "ok" or which part fails, no data
 DASH_PREFIXES = ("/_dash-", "/_reload-hash", "/_favicon")
 EXTENSION = "popstats_dash"
+CALLBACK_PATH = "/_dash-update-component"
+# Callbacks per login session, counted in the database like the API's rate limit (so every
+# worker shares the count): a page load fires about ten, a person clicking fast a few a
+# second; 60 previews in a second is a script.
+CALLBACK_LIMIT = RateLimiter(limit=40, window=timedelta(seconds=10))
+MAX_BODY = 1 * 2**20  # bytes of any request body (a callback body is a few kilobytes)
 INLINE_SCRIPT = re.compile(
     r'<script(?![^>]*\bsrc=)(?![^>]*type="application/json")[^>]*>(.*?)</script>', re.S)
 
@@ -93,24 +102,6 @@ def services() -> Services:
 def current_user() -> User | None:
     web = getattr(g, "web_user", None)
     return web.user if web is not None else None
-
-
-def _login_page(error: str | None, token: str, status: int = 200) -> Response:
-    message = f'<p role="alert" class="error">{html.escape(error)}</p>' if error else ""
-    body = f"""<!doctype html>
-<html lang="zh-Hant-TW"><head><meta charset="utf-8"><title>登入 Login — popstats</title>
-<link rel="icon" href="data:,"></head>
-<body><main><h1>人口統計 登入 <span lang="en">Population statistics — log in</span></h1>
-{message}
-<form method="post" action="/login">
-<input type="hidden" name="csrf_token" value="{html.escape(token)}">
-<p><label for="username">帳號 Username</label>
-<input id="username" name="username" autocomplete="username" required></p>
-<p><label for="password">密碼 Password</label>
-<input id="password" name="password" type="password" autocomplete="current-password" required></p>
-<p><button type="submit">登入 Log in</button></p>
-</form></main></body></html>"""
-    return Response(body, status=status, content_type="text/html; charset=utf-8")
 
 
 def _wants_page() -> bool:
@@ -168,10 +159,35 @@ def install(app: Flask, releases: Path, sessions: sessionmaker[Session],
             if not hmac.compare_digest(sent, svc.csrf_for(g.web_user.session_value)):
                 return Response('{"error": "bad or missing CSRF token"}', status=403,
                                 content_type="application/json")
+        if path == CALLBACK_PATH and request.method == "POST":
+            return callback_gate(g.web_user)
+        return None
+
+    def callback_gate(web: WebUser) -> Response | None:
+        """Count the callback against the session's limit (every request counts, also a
+        refused one), then refuse a body no page of ours sends (``InvalidCallback``: 400)."""
+        allowed = CALLBACK_LIMIT.allow(g.db, "dash-callbacks:" + web.session_value, now())
+        g.db.commit()
+        if not allowed:
+            seconds = int(CALLBACK_LIMIT.window.total_seconds())
+            body = {"error": "too many requests: please wait a few seconds",
+                    "error_zh": "請求過於頻繁，請稍候幾秒再試。", "retry_after": seconds}
+            return Response(json.dumps(body, ensure_ascii=False), status=429,
+                            headers={"Retry-After": str(seconds)},
+                            content_type="application/json")
+        check(request.get_json(silent=True), app_dash.callback_map)
         return None
 
     # the API guard of create_app answers 401 for everything non-API; run ours first
     app.before_request_funcs.setdefault(None, []).insert(0, guard)
+    if app.config.get("MAX_CONTENT_LENGTH") is None:  # larger bodies: 413
+        app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
+
+    @app.errorhandler(InvalidCallback)
+    def _invalid_callback(error: InvalidCallback) -> Response:
+        """A malformed callback (guard or a page's input check): 400, never a 500."""
+        return Response(json.dumps({"error": str(error)}, ensure_ascii=False), status=400,
+                        content_type="application/json")
 
     @app.after_request
     def _csp(response: Response) -> Response:
@@ -200,22 +216,35 @@ def install(app: Flask, releases: Path, sessions: sessionmaker[Session],
     @app.route("/login", methods=["GET", "POST"])
     def login() -> Response:
         token = request.cookies.get(LOGIN_CSRF_COOKIE) or secrets.token_urlsafe(24)
+        chosen = request.args.get("lang")  # the page's own switch: no session to POST with
+        lang = chosen if chosen in LANGUAGES else language()
         if request.method == "GET":
-            response = _login_page(None, token)
+            response = login_page(None, token, lang)
+            if chosen in LANGUAGES:
+                response.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, samesite="Strict",
+                                    secure=request.is_secure, path="/")
         else:
             sent = request.form.get("csrf_token", "")
             if not request.cookies.get(LOGIN_CSRF_COOKIE) or not hmac.compare_digest(sent, token):
-                return _login_page("請重新整理頁面 Please reload the page and try again.",
-                                   token, 403)
+                return login_page(say("reload", lang), token, lang, 403)
             previous = request.cookies.get(SESSION_COOKIE)
             if previous:  # never reuse an earlier session: revoke it
                 accounts.logout(g.db, previous, now())
                 g.db.commit()
             try:
                 result = accounts.login(g.db, request.form.get("username", ""),
-                                        request.form.get("password", ""), now())
+                                        request.form.get("password", ""), now(),
+                                        client=request.remote_addr or "unknown")
             except LoginFailed as error:
-                return _login_page(f"登入失敗 Login failed: {error}", token, 401)
+                if not error.retry_after:
+                    return login_page(say("failed", lang), token, lang, 401)
+                # a throttled address, user name or pair: say how long, as every worker
+                # would (the wait does not tell whether the name exists: unknown names
+                # are throttled alike)
+                page = login_page(say("wait", lang, seconds=error.retry_after), token, lang,
+                                  429)
+                page.headers["Retry-After"] = str(error.retry_after)
+                return page
             response = redirect("/", code=303)
             secure = request.is_secure
             response.set_cookie(SESSION_COOKIE, result.session_token, httponly=True,
@@ -232,10 +261,7 @@ def install(app: Flask, releases: Path, sessions: sessionmaker[Session],
     def choose_language() -> Response:
         """Remember the language in a cookie and go back to the page (local paths only)."""
         lang = request.form.get("lang", "zh")
-        target = request.form.get("next", "/")
-        if not target.startswith("/") or target.startswith("//"):
-            target = "/"
-        response = redirect(target, code=303)
+        response = redirect(safe_next(request.form.get("next")), code=303)
         if lang in LANGUAGES:
             response.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, samesite="Strict",
                                 secure=request.is_secure, path="/")
@@ -268,6 +294,7 @@ def install(app: Flask, releases: Path, sessions: sessionmaker[Session],
     )
     from dashboards import shell  # imports this module: bind it only once the app exists
 
+    app.extensions[EXTENSION + "_app"] = app_dash  # the tests enumerate its callbacks
     app_dash.layout = shell.layout
     shell.register(app_dash)
     _claim_page_callbacks(app_dash)

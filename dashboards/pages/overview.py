@@ -73,7 +73,7 @@ def change(now: int | None, before: int | None) -> str:
 @callback(Output(FIGURES, "children"), Input(AREA, "value"), Input(PERIOD, "value"))
 def show(area: str | None, period: str | None) -> Any:
     """The figures table; each table is read through ``view`` (grant checked, audited)."""
-    if not area or not period:
+    if not area or period not in published_periods("month"):  # a crafted text too
         return html.P(t("尚無已公布的資料。", "No published release yet."))
     periods = [p for p in (earlier(period, 12), earlier(period, 1), period)
                if p in set(published_periods("month"))]

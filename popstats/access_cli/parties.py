@@ -224,7 +224,12 @@ def user_add(
     by: str | None,
     db: str | None,
 ) -> None:
-    """Create USERNAME with an argon2-hashed password."""
+    """Create USERNAME with an argon2-hashed password.
+
+    USERNAME: a lower-case letter, then lower-case letters, digits, _ . or -, 2 to 32 in all.
+    The password: at least 12 characters, 5 of them different, not a common password, not
+    containing the user name.
+    """
     with _session(db) as session:
         accounts.ensure_standard_providers(session)
         officials = session.scalar(
@@ -247,6 +252,24 @@ def user_add(
         user = accounts.add_user(session, username, password, role, _now(), actor=actor,
                                  **party)
         click.echo(f"user {user.id}: {user.username} ({user.role})")
+
+
+@user_group.command("password")
+@click.argument("username")
+@click.password_option(help="The new password (prompted for when not given).")
+@click.option("--by", "by", metavar="USERNAME", required=True,
+              help="The provider official setting it.")
+@db_option
+def user_password(username: str, password: str, by: str, db: str | None) -> None:
+    """Set USERNAME's password (the password policy applies) and lift its login locks."""
+    with _session(db) as session:
+        official = _by(session, by)
+        agencies.require_official(session, official, "user.password", f"user:{username}", _now())
+        user = _user(session, username)
+        accounts.set_password(session, user, password)
+        audit.record(session, official.username, "user.password_set", f"user:{user.id}", _now(),
+                     agency_id=user.agency_id)
+        click.echo(f"password of {user.username} set")
 
 
 @click.group("token")

@@ -117,6 +117,7 @@ def cheap_argon2(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(accounts, "_DUMMY_HASH", cheap.hash("not a password"))
 
 
+PASSWORD = "lantern-river-4821"  # every user of the World (the password policy's example)
 PURPOSE = "人口政策研究"  # six characters: the shortest purpose accepted
 LEGAL_BASIS = "戶籍法第65條"
 
@@ -135,23 +136,23 @@ class World:
             providers["64000"],
         )
         self.moi_official = add_user(
-            session, "moi", "pw-moi", "provider_official", NOW, provider=self.moi
+            session, "moi", PASSWORD, "provider_official", NOW, provider=self.moi
         )
         self.taipei_official = add_user(
-            session, "tp", "pw-tp", "provider_official", NOW, provider=self.taipei_gov
+            session, "tp", PASSWORD, "provider_official", NOW, provider=self.taipei_gov
         )
         self.khh_official = add_user(
-            session, "khh", "pw-khh", "provider_official", NOW, provider=self.khh_gov
+            session, "khh", PASSWORD, "provider_official", NOW, provider=self.khh_gov
         )
         self.statistician = add_user(
-            session, "stat", "pw-stat", "provider_statistician", NOW, provider=self.moi
+            session, "stat", PASSWORD, "provider_statistician", NOW, provider=self.moi
         )
         self.agency = add_agency(session, "衛生福利部", NOW, code="A21000000I", kind="central",
                                  by=self.moi_official)
         self.other_agency = add_agency(session, "國家發展委員會", NOW, code="A15000000H",
                                        kind="central", by=self.moi_official)
-        self.user = add_user(session, "alice", "pw-alice", "agency_user", NOW, agency=self.agency)
-        self.other_user = add_user(session, "ndc_user", "pw-ndc", "agency_user", NOW,
+        self.user = add_user(session, "alice", PASSWORD, "agency_user", NOW, agency=self.agency)
+        self.other_user = add_user(session, "ndc_user", PASSWORD, "agency_user", NOW,
                                    agency=self.other_agency)
         session.commit()
 

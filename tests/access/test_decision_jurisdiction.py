@@ -131,7 +131,7 @@ def test_wrong_roles_are_refused_and_audited(
 ) -> None:
     """A statistician may resolve disputes but not decide extensions; an auditor neither;
     an agency user never."""
-    auditor = add_user(session, "aud", "pw", "auditor", NOW, provider=granted.moi)
+    auditor = add_user(session, "aud", "lantern-river-4821", "auditor", NOW, provider=granted.moi)
     delivery = _delivered(session, granted, ["63000"], tmp_path)
     ext = deliveries.request_extension(session, granted.user, delivery.id, 3, "再一週", NOW)
     dispute = deliveries.raise_dispute(session, granted.user, delivery.id, "總數不符", NOW)

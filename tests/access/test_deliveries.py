@@ -118,7 +118,7 @@ def test_fetch_only_own_agency_by_id(session: Session, granted: World, tmp_path:
     from access.accounts import add_user
 
     delivery = _ready(session, granted, "file_transfer", tmp_path)
-    other = add_user(session, "bob", "pw", "agency_user", NOW, agency=granted.other_agency)
+    other = add_user(session, "bob", "lantern-river-4821", "agency_user", NOW, agency=granted.other_agency)
     with pytest.raises(DeliveryError):
         deliveries.fetch(session, other, delivery.id, NOW)
     with pytest.raises(DeliveryError):

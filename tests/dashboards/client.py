@@ -24,8 +24,8 @@ def cookie(client, name: str) -> str | None:
     return found.value if found else None
 
 
-def login(served: dict, username: str, password: str | None = None, app=None):
-    client = (app or served["app"]).test_client()
+def login(served: dict, username: str, password: str | None = None, app=None, client=None):
+    client = client or (app or served["app"]).test_client()
     page = client.get("/login")
     assert page.status_code == 200
     token = re.search(r'name="csrf_token" value="([^"]+)"', page.get_data(as_text=True)).group(1)

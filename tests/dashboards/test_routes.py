@@ -14,6 +14,7 @@ from access.accounts import hash_secret
 from access.models import LoginSession, User
 from dashboards.shell import PAGES as SHELL_PAGES
 from dashboards.shell import page_allowed
+from dashboards.i18n import LANG_COOKIE
 from dashboards.web import CSRF_COOKIE, SESSION_COOKIE
 from popstats.cli import main
 from tests.dashboards.client import (
@@ -77,7 +78,12 @@ def test_wrong_password_gets_the_generic_error(served):
         return re.sub(r'value="[^"]*"', "", data.decode())
 
     assert strip(answer.data) == strip(unknown.data)
-    assert "invalid username or password" in answer.get_data(as_text=True)
+    # the page's language (zh by default) throughout; the English page says it in English
+    assert "帳號或密碼錯誤" in answer.get_data(as_text=True)
+    client = served["app"].test_client()
+    client.set_cookie(LANG_COOKIE, "en")
+    _, english = login(served, "taipei_user", "wrong password", client=client)
+    assert "invalid username or password" in english.get_data(as_text=True)
 
 
 def test_login_without_its_csrf_token_is_refused(served):
