@@ -15,6 +15,16 @@ Security model
 * The guard runs before every route. Public: ``/login`` only (plain Flask HTML, nothing of
   Dash). Anonymous callers get 401 for ``/_dash-*``, ``/_reload-hash`` and any non-browser
   request, and a redirect to ``/login`` for a browser asking for a page.
+* Callbacks (``POST /_dash-update-component``) are counted per session in the database
+  (``CALLBACK_LIMIT``, the API's ``RateLimiter``: every worker shares the count; 429 with
+  ``Retry-After`` beyond it) and checked by ``dashboards.callback_guard`` before Dash reads
+  them: a malformed body or a value of the wrong shape is answered 400, never 500.
+* Logins go through ``access.accounts.login`` with the client's address: the login throttle
+  (``access.login_throttle``) locks a name+address pair, slows an address spraying many
+  names and delays a name attacked from many addresses, without locking the owner out; a
+  refusal by the throttle is answered 429 with ``Retry-After``. Behind a reverse proxy,
+  ``remote_addr`` is the proxy's unless the deployment sets ProxyFix for it.
+* ``/language`` redirects only to a same-site path (``login_page.safe_next``).
 * Callbacks never trust their inputs for who is asking: they read release data only through
   ``dashboards.data.view``, which takes the user from the guard (``flask.g``) and passes
   every table × area through ``access.deliveries.record_view`` (``can_view`` + audit;
