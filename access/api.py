@@ -35,7 +35,7 @@ from urllib.parse import urlencode
 
 import polars as pl
 from sqlalchemy import delete, func, select, update
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from access import audit
@@ -446,11 +446,17 @@ class ApiLimits:
 
 
 def _volume(session: Session, agency_id: int, day: date) -> ApiVolume:
+    """The agency's row for the day, made if missing (another worker may make it first)."""
     row = session.get(ApiVolume, (agency_id, day))
-    if row is None:
-        row = ApiVolume(agency_id=agency_id, day=day, bytes=0, answers=0)
-        session.add(row)
-        session.flush()
+    if row is not None:
+        return row
+    try:
+        with session.begin_nested():
+            row = ApiVolume(agency_id=agency_id, day=day, bytes=0, answers=0)
+            session.add(row)
+    except IntegrityError:
+        row = session.get(ApiVolume, (agency_id, day), populate_existing=True)
+        assert row is not None
     return row
 
 

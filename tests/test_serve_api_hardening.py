@@ -141,3 +141,13 @@ def test_release_store_offline_is_503_not_a_refusal(served, tmp_path):  # noqa: 
     assert _audit(tmp_path, "api.outage") and not [
         d for _o, d in _audit(tmp_path, "access.refused") if "not published" in d]
     assert json.loads(_audit(tmp_path, "api.outage")[0][1])["component"] == "release store"
+
+
+def test_a_failing_database_is_503_with_retry_after(served, tmp_path):  # noqa: F811
+    client = _fresh_app(served, tmp_path).test_client()
+    with closing(sqlite3.connect(tmp_path / "access.db")) as db:  # the database breaks
+        db.execute("DROP TABLE api_requests")
+        db.commit()
+    answer = client.get("/api/v1/releases", headers={"Authorization": agency(served, ("00000",))})
+    assert answer.status_code == 503 and answer.headers["Retry-After"] == "300"
+    assert "provider's system is failing (database unavailable)" in answer.get_json()["error"]
