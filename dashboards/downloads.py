@@ -178,9 +178,11 @@ def delivered_file(delivery: Delivery) -> tuple[str, bytes] | None:
 
 
 def package_names(folder: Path) -> list[str]:
-    """The files a media package's manifest lists, and the manifest, README and sums."""
+    """The files a media package's manifest lists (tables and their CSVW sidecars), and the
+    manifest, README and sums."""
     manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
-    listed = [str(f["file"]) for f in manifest["files"]]
+    listed = [str(name) for f in manifest["files"] for name in (f["file"], f.get("metadata"))
+              if name]
     return [n for n in (*listed, *PACKAGE_EXTRAS)
             if SAFE_NAME.fullmatch(n) and (folder / n).is_file()]
 

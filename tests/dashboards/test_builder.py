@@ -243,8 +243,8 @@ def test_media_package_zip_holds_the_manifest_files_and_verifies(private):
     folder = link_of(answer).split("/")[2]
     files = {n.removeprefix(f"{folder}/"): archive.read(n) for n in archive.namelist()}
     manifest = json.loads(files["manifest.json"])
-    assert set(files) == {*(f["file"] for f in manifest["files"]), "manifest.json",
-                          "README.txt", "SHA256SUMS"}
+    listed = {name for f in manifest["files"] for name in (f["file"], f.get("metadata")) if name}
+    assert set(files) == {*listed, "manifest.json", "README.txt", "SHA256SUMS"}
     for line in files["SHA256SUMS"].decode().splitlines():
         digest, name = line.split("  ")
         assert hashlib.sha256(files[name]).hexdigest() == digest
