@@ -323,3 +323,20 @@ def test_a_token_issued_without_expiry_lapses_90_days_after_issue(
     assert session.scalars(select(ApiToken.expires_at)).one() is None
     assert token_user(session, token, NOW + timedelta(days=90, seconds=-1)) is not None
     assert token_user(session, token, NOW + timedelta(days=90)) is None
+
+
+def test_cli_set_code_lets_an_agency_registered_before_codes_apply(
+    cli: click.Group, db_url: str, tmp_path: Path, engine: object
+) -> None:
+    db = ["--db", db_url]
+    rules = cli_world(cli, db, tmp_path)
+    with engine.begin() as conn:  # type: ignore[attr-defined]
+        conn.execute(text("UPDATE agencies SET code = NULL, kind = NULL"))
+    refused = run(cli, *submit_args(rules, "00000"), *db)
+    assert refused.exit_code == 1 and "popstats agency set-code" in refused.output
+    by_agency = run(cli, "agency", "set-code", "衛生福利部", "--code", "A21000000I", "--kind",
+                    "central", "--by", "alice", *db)
+    assert by_agency.exit_code == 1 and "not a provider official" in by_agency.output
+    assert run(cli, "agency", "set-code", "衛生福利部", "--code", "A21000000I", "--kind",
+               "central", "--by", "moi", *db).exit_code == 0
+    assert run(cli, *submit_args(rules, "00000"), *db).exit_code == 0
