@@ -22,8 +22,11 @@ Security model
 * Logins go through ``access.accounts.login`` with the client's address: the login throttle
   (``access.login_throttle``) locks a name+address pair, slows an address spraying many
   names and delays a name attacked from many addresses, without locking the owner out; a
-  refusal by the throttle is answered 429 with ``Retry-After``. Behind a reverse proxy,
-  ``remote_addr`` is the proxy's unless the deployment sets ProxyFix for it.
+  refusal by the throttle is answered 429 with ``Retry-After``. Behind the reverse proxy
+  every request comes from the proxy's address, so from a trusted proxy
+  (``POPSTATS_TRUSTED_PROXIES``, default ``127.0.0.1,::1`` like gunicorn's
+  ``--forwarded-allow-ips``) the last ``X-Forwarded-For`` entry — the address the proxy
+  saw — is the client (``client_address``).
 * ``/language`` redirects only to a same-site path (``login_page.safe_next``).
 * Callbacks never trust their inputs for who is asking: they read release data only through
   ``dashboards.data.view``, which takes the user from the guard (``flask.g``) and passes
@@ -112,6 +115,18 @@ def services() -> Services:
 def current_user() -> User | None:
     web = getattr(g, "web_user", None)
     return web.user if web is not None else None
+
+
+def client_address() -> str:
+    """The caller's address for the login throttle: the connection's, or, when that is a
+    trusted proxy, the last ``X-Forwarded-For`` entry (the one our proxy appended; entries
+    before it are whatever the client sent and prove nothing)."""
+    direct = request.remote_addr or "unknown"
+    trusted = os.environ.get("POPSTATS_TRUSTED_PROXIES", "127.0.0.1,::1").split(",")
+    forwarded = request.headers.get("X-Forwarded-For", "")
+    if direct in {t.strip() for t in trusted} and forwarded.strip():
+        return forwarded.split(",")[-1].strip()[:64] or direct
+    return direct
 
 
 def _wants_page() -> bool:
@@ -244,7 +259,7 @@ def install(app: Flask, releases: Path, sessions: sessionmaker[Session],
             try:
                 result = accounts.login(g.db, request.form.get("username", ""),
                                         request.form.get("password", ""), now(),
-                                        client=request.remote_addr or "unknown")
+                                        client=client_address())
             except LoginFailed as error:
                 if not error.retry_after:
                     return login_page(say("failed", lang), token, lang, 401)

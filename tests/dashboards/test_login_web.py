@@ -108,3 +108,24 @@ def test_language_switch_keeps_a_local_page(served):
     answer = client.post("/language", data={"lang": "zh", "next": "/trends",
                                             "csrf_token": cookie(client, CSRF_COOKIE)})
     assert answer.headers["Location"] == "/trends"
+
+
+def test_behind_the_proxy_the_forwarded_address_is_the_client(private):
+    """The proxy (127.0.0.1) forwards for everyone: the last X-Forwarded-For entry counts,
+    so an attacker behind it locks only their own address; a client that is not a trusted
+    proxy cannot pick an address by sending the header."""
+    def through_proxy(address: str):
+        client = from_address(private["app"], "127.0.0.1")
+        client.environ_base["HTTP_X_FORWARDED_FOR"] = f"10.9.9.9, {address}"
+        return client
+
+    for _ in range(MAX_FAILURES):
+        login(private, "taipei_user", "guess", client=through_proxy(ATTACKER))
+    assert login(private, "taipei_user", None, client=through_proxy(ATTACKER))[1].status_code \
+        == 429
+    assert login(private, "taipei_user", None, client=through_proxy(HOME))[1].status_code == 303
+    spoofer = from_address(private["app"], "192.0.2.77")
+    for _ in range(MAX_FAILURES):
+        spoofer.environ_base["HTTP_X_FORWARDED_FOR"] = f"192.0.2.{_}"
+        login(private, "kaohsiung_user", "guess", client=spoofer)
+    assert login(private, "kaohsiung_user", None, client=spoofer)[1].status_code == 429
