@@ -25,7 +25,9 @@ from dashboards.admin.views import (
     area_names,
     channel_names,
     label,
+    listed,
     rule_item,
+    separated,
     table,
     table_names,
 )
@@ -244,9 +246,10 @@ def _plain(value: Any) -> str:
     if value is None:
         return "—"
     if isinstance(value, list):
-        return "、".join(_plain(v) for v in value) or "—"
+        return listed(_plain(v) for v in value) or "—"
     if isinstance(value, dict):
-        return "；".join(f"{label(FIELDS.get(k), k)}：{_plain(v)}" for k, v in value.items())
+        return separated(t(f"{label(FIELDS.get(k), k)}：{_plain(v)}",
+                             f"{label(FIELDS.get(k), k)}: {_plain(v)}") for k, v in value.items())
     return str(value)
 
 
@@ -263,7 +266,7 @@ def field_value(key: str, value: Any) -> str:
     if key == "area_level":
         return label(LEVELS.get(str(value)), str(value))
     if key == "period":  # one period, or several joined by commas (a view's comparisons)
-        return "、".join(period_with_code(p) for p in str(value).split(","))
+        return listed(period_with_code(p) for p in str(value).split(","))
     if key == "kind":
         return kind_label(str(value))
     if key == "provider":
@@ -276,7 +279,7 @@ def field_value(key: str, value: Any) -> str:
     if key == "post":
         return label(POST_NAMES.get(str(value)), str(value))
     if key == "missing_rules":
-        return "；".join(rule_item(k) for k in value) if isinstance(value, list) else str(value)
+        return separated(rule_item(k) for k in value) if isinstance(value, list) else str(value)
     if key.endswith(("_at",)):
         return _moment(value)
     if key in ("valid_from", "valid_to", "effective_on", "deadline", "notice_date", "noticed",
@@ -357,7 +360,8 @@ def report_frame(report: dict[str, Any]) -> pl.DataFrame:
         t("動作", "Action"): [action_label(e["action"]) for e in entries],
         t("動作代碼", "Action code"): [e["action"] for e in entries],
         t("對象", "Object"): [object_label(e["object"]) for e in entries],
-        t("內容", "Details"): ["；".join(f"{k}：{v}" for k, v in detail_fields(e["details"]))
+        t("內容", "Details"): [separated(t(f"{k}：{v}", f"{k}: {v}")
+                                       for k, v in detail_fields(e["details"]))
                              for e in entries],
         t("原始紀錄（JSON）", "Raw record (JSON)"): [
             json.dumps(e["details"] or {}, ensure_ascii=False, sort_keys=True) for e in entries],

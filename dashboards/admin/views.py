@@ -59,6 +59,21 @@ def label(pair: tuple[str, str] | None, fallback: str) -> str:
     return t(*pair) if pair else fallback
 
 
+def listed(items: Iterable[str]) -> str:
+    """Items joined as the reader's language joins a list: ``甲、乙`` / ``A, B``."""
+    return t("、", ", ").join(items)
+
+
+def separated(items: Iterable[str]) -> str:
+    """Clauses joined: ``甲；乙`` / ``A; B``."""
+    return t("；", "; ").join(items)
+
+
+def numbered(number: Any, text: str) -> str:
+    """A record in a drop-down: ``3：高雄市政府衛生局`` / ``3: 高雄市政府衛生局``."""
+    return t(f"{number}：{text}", f"{number}: {text}")
+
+
 def rule_item(key: str) -> str:
     """A point 13 item in the caller's language (``RULE_ITEMS`` holds "zh / en")."""
     zh, _, en = RULE_ITEMS[key].partition(" / ")
@@ -71,8 +86,8 @@ def inclusive_end(moment: datetime) -> str:
 
 
 def table_names(tables: Iterable[str]) -> str:
-    return "、".join(t(TABLES[n].title_zh, TABLES[n].title_en) if n in TABLES else n
-                     for n in tables)
+    return listed(t(TABLES[n].title_zh, TABLES[n].title_en) if n in TABLES else n
+                  for n in tables)
 
 
 def area_names(codes: Iterable[str]) -> str:
@@ -81,11 +96,11 @@ def area_names(codes: Iterable[str]) -> str:
     for code in codes:
         name = area_name(code)
         names.append(name if code in name else f"{name} ({code})")
-    return "、".join(names)
+    return listed(names)
 
 
 def channel_names(channels: Iterable[str]) -> str:
-    return "、".join(label(CHANNEL_NAMES.get(c), c) for c in channels)
+    return listed(label(CHANNEL_NAMES.get(c), c) for c in channels)
 
 
 def table(caption: str, headers: Sequence[str], rows: Sequence[Sequence[Any]],
@@ -113,7 +128,7 @@ def status(ok: bool, message: str) -> Any:
 def applications_table(apps: Sequence[Application]) -> Any:
     def rules(app: Application) -> str:
         missing = missing_rule_items(app.rules)
-        return (t("缺：", "Missing: ") + "；".join(rule_item(m) for m in missing)
+        return (t("缺：", "Missing: ") + separated(rule_item(m) for m in missing)
                 if missing else t("八項齊備", "all 8 items addressed"))
 
     rows = [[str(a.id), a.agency.name, a.provider.name,
@@ -139,7 +154,8 @@ def grant_state(grant: Grant, now: datetime) -> str:
 def grant_choice(grant: Grant) -> str:
     """A grant in a drop-down: number, agency, areas and state."""
     state = label(GRANT_STATES.get(grant.state), grant.state)
-    return f"{grant.id}：{grant.agency.name}｜{area_names(grant.areas)}｜{state}"
+    return numbered(grant.id, t("｜", " | ").join((grant.agency.name, area_names(grant.areas),
+                                                   state)))
 
 
 def grants_table(grants: Sequence[Grant], now: datetime) -> Any:

@@ -27,7 +27,7 @@ from dashboards.i18n import t
 from dashboards.shell import not_permitted, page_allowed, title
 from dashboards.web import current_user, services
 
-dash.register_page(__name__, path="/admin", title="管理 Administration")
+dash.register_page(__name__, path="/admin", title=lambda **_: title("/admin"))
 
 
 def layout(**_: Any) -> Any:
@@ -74,7 +74,8 @@ def list_applications(tab: str | None, _status: Any) -> Any:
     if tab != ids.APPLICATIONS:
         raise PreventUpdate
     apps = scope.applications(g.db, user)
-    pending = [(a.id, f"{a.id}：{a.agency.name}") for a in apps if a.status == "submitted"]
+    pending = [(a.id, views.numbered(a.id, a.agency.name)) for a in apps
+               if a.status == "submitted"]
     return views.applications_table(apps), views.options(pending)
 
 
@@ -118,7 +119,7 @@ def list_violations(tab: str | None, _status: Any) -> Any:
     found = scope.violations(g.db, user)
     sanctionable = [(x.id, views.grant_choice(x)) for x in scope.grants(g.db, user)
                     if x.state in ("active", "suspended")]
-    open_ = [(v.id, f"{v.id}：{v.grant.agency.name}") for v in found
+    open_ = [(v.id, views.numbered(v.id, v.grant.agency.name)) for v in found
              if v.restored_at is None and v.lapsed_at is None]
     return views.violations_table(found), views.options(sanctionable), views.options(open_)
 
@@ -186,8 +187,10 @@ def list_disputes(tab: str | None, _status: Any) -> Any:
     return (
         html.Div([views.extensions_table(extensions, names),
                   views.disputes_table(disputes, names)]),
-        views.options((e.id, f"{e.id}：{names.get(d.agency_id, '')}") for e, d in extensions),
-        views.options((x.id, f"{x.id}：{names.get(d.agency_id, '')}") for x, d in disputes),
+        views.options((e.id, views.numbered(e.id, names.get(d.agency_id, "")))
+                      for e, d in extensions),
+        views.options((x.id, views.numbered(x.id, names.get(d.agency_id, "")))
+                      for x, d in disputes),
     )
 
 

@@ -97,8 +97,8 @@ def own_deliveries(user: User) -> list[Delivery]:
 
 
 def _tables_text(names: list[str]) -> str:
-    return "、".join(t(TABLES[n].title_zh, TABLES[n].title_en) if n in TABLES else n
-                    for n in names)
+    return t("、", ", ").join(t(TABLES[n].title_zh, TABLES[n].title_en) if n in TABLES else n
+                             for n in names)
 
 
 def deliveries_rows(user: User, now: datetime) -> list[Any]:

@@ -103,7 +103,8 @@ def show(area: str | None, period: str | None) -> Any:
             html.Td(t(COLUMNS[column].unit_zh, COLUMNS[column].unit_en)),
         ]))
     return html.Table([
-        html.Caption(f"{area_name(area, period)}：{period_both(period)}"),
+        html.Caption(t(f"{area_name(area, period)}：{period_both(period)}",
+                       f"{area_name(area, period)}: {period_both(period)}")),
         html.Thead(html.Tr([html.Th(t("項目", "Measure"), scope="col"),
                             html.Th(period_label(period), scope="col"),
                             html.Th(t("較上月", "Change on last month"), scope="col"),

@@ -91,9 +91,11 @@ def english_in_chinese(shown: str, allowed: set[str]) -> list[str]:
 
 
 def chinese_in_english(shown: str, content: Iterable[str]) -> list[str]:
+    """CJK runs that are no content; a lone Chinese punctuation mark (``、``, ``：``) between
+    English words is always UI (content's marks come attached to its characters)."""
     pool = list(content)
     return sorted({run for run in CJK_RUN.findall(shown)
-                   if not PUNCTUATION_ONLY.match(run) and not any(run in text for text in pool)})
+                   if PUNCTUATION_ONLY.match(run) or not any(run in text for text in pool)})
 
 
 def check(shown: str, lang: str, server: dict, content: list[str]) -> list[str]:
