@@ -296,11 +296,15 @@ def read_table(release_dir: Path, table: str) -> pl.DataFrame:
     Raises
     ------
     ReleaseError
-        For an unknown table name.
+        For an unknown table name, or a table this release does not hold.
     """
     if table not in TABLE_COLUMNS:
         raise ReleaseError(f"unknown table {table!r}; expected one of {', '.join(TABLE_COLUMNS)}")
-    return pl.read_parquet(release_dir / f"{table}.parquet")
+    path = release_dir / f"{table}.parquet"
+    if not path.is_file():  # CONTRACT §8: v2-only tables and the life table are not in every release
+        raise ReleaseError(f"table {table!r} is not in this release (built from a v1 extract, "
+                           "or not a year for the life table)")
+    return pl.read_parquet(path)
 
 
 def read_areas(release_dir: Path) -> pl.DataFrame:

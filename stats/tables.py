@@ -1,4 +1,5 @@
-"""The seven release tables of a period (CONTRACT §3), from typed snapshots and events.
+"""The release tables of a period (CONTRACT §3, and §8 through ``stats.programme``), from
+typed snapshots and events.
 
 ``release_tables`` is pure: LazyFrames and the period's area list in, DataFrames out.
 """
@@ -18,7 +19,17 @@ from stats.population import (
     resident_cells,
     village_population,
 )
-from stats.schemas import AGES, MARITAL_STATUSES, SEXES, TABLE_KEYS, V1_TABLES, table_schema
+from stats.programme import programme_frames
+from stats.schemas import (
+    AGES,
+    MARITAL_STATUSES,
+    SEXES,
+    STAR_TABLES,
+    TABLE_KEYS,
+    V1_TABLES,
+    V2_ONLY_TABLES,
+    table_schema,
+)
 
 ALL_LEVELS = list(LEVELS)
 STOCK_LEVELS = ["national", "county", "township"]
@@ -59,7 +70,31 @@ def release_tables(
     areas: pl.DataFrame,
     period: Period,
 ) -> dict[str, pl.DataFrame]:
-    """Build all seven tables of ``period``.
+    """Build the seven §3 tables of ``period`` and the §8 tables it gives (v2-only tables
+    only from a v2 extract, the life table only for a year): §3 first, then §8.
+
+    Parameters as for ``v1_tables``.
+    """
+    collected, cells = v1_tables(start, end, events, areas, period, keep_cells=True)
+    # CONTRACT §8: the tables this period and extract give, finished the same way
+    programme = {name: _finish(frame, name, period) for name, frame in
+                 programme_frames(start, end, events, areas, period, cells.lazy()).items()}
+    collected.update(zip(programme, pl.collect_all(list(programme.values())), strict=True))
+    order = [*V1_TABLES, *STAR_TABLES, *V2_ONLY_TABLES]
+    return {name: collected[name] for name in order if name in collected}
+
+
+def v1_tables(
+    start: pl.LazyFrame,
+    end: pl.LazyFrame,
+    events: pl.LazyFrame,
+    areas: pl.DataFrame,
+    period: Period,
+    *,
+    keep_cells: bool = False,
+):  # noqa: ANN201
+    """Build the seven tables of CONTRACT §3 (with ``keep_cells``, also the end stock's
+    village × sex × age × marital status × indigenous cells they were counted from).
 
     Parameters
     ----------
@@ -164,5 +199,5 @@ def release_tables(
         "indicators",
         period,
     ).collect()
-    order = list(V1_TABLES)
-    return {name: collected[name] for name in order}
+    tables = {name: collected[name] for name in V1_TABLES}
+    return (tables, cells) if keep_cells else tables
