@@ -50,7 +50,7 @@ from exports.delimited import safe_csv_bytes
 from stats.catalogue import TABLES
 from stats.codes import level_of_code
 from stats.publication import list_releases, published_revision_dir
-from stats.release import REVISIONS, read_areas, read_manifest, revision_dirs
+from stats.release import AREAS, REVISIONS, read_manifest, revision_dirs
 
 CHANNEL = "online_query"
 LEVELS = ("national", "county", "township", "village")
@@ -408,6 +408,12 @@ def answer_rows(release: Path, query: Query, areas: list[str]) -> pl.LazyFrame:
     return frame
 
 
+def _release_has_area(release: Path, area_code: str) -> bool:
+    """Whether the release's area list (``areas.parquet``) has the code; reads one column."""
+    found = pl.scan_parquet(release / AREAS).filter(pl.col("area_code") == area_code)
+    return found.select(pl.len()).collect().item() > 0
+
+
 def answer_page(rows: pl.LazyFrame, query: Query) -> pl.DataFrame:
     """The query's page of ``rows``."""
     return rows.slice((query.page - 1) * query.page_size, query.page_size).collect()
@@ -562,7 +568,7 @@ def _table_answer(session: Session, user: User, releases: Path, query: Query,
     areas = [area_code] if area_code else granted
     try:
         revision = int(read_manifest(release)["revision"])
-        if area_code and read_areas(release).filter(pl.col("area_code") == area_code).is_empty():
+        if area_code and not _release_has_area(release, area_code):
             return _error(404, f"area {area_code} is not in release {period} r{revision}",
                           parameter="area_code")
         rows = answer_rows(release, query, areas)
