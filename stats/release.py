@@ -186,15 +186,15 @@ def build_release(
     ValidationError
         When the extract has problems; nothing is written.
     """
-    fresh = not releases.exists()
+    new_folders = [f for f in (releases / REVISIONS / str(period), releases / REVISIONS, releases)
+                   if not f.exists()]  # deepest first
     with build_lock(releases, str(period)) as period_dir:
         try:
             return _build_locked(extract_dir, period, releases, period_dir, codes,
                                  encoding=encoding, note=note, progress=progress)
         except BaseException:
-            if fresh:  # a failed first build leaves nothing behind, not an empty lock folder
-                _remove_if_empty(period_dir / BUILD_LOCK, period_dir, releases / REVISIONS,
-                                 releases)
+            if new_folders:  # a failed first build leaves nothing, not an empty lock folder
+                _remove_if_empty(period_dir / BUILD_LOCK, *new_folders)
             raise
 
 

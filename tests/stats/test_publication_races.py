@@ -199,3 +199,12 @@ def test_build_lock_is_reentrant_for_nobody(releases):
         with pytest.raises(BuildRunning, match=f"pid {os.getpid()}"):
             with build_lock(releases, "2024-03"):
                 pass
+
+
+def test_a_failed_first_build_of_a_period_leaves_no_folder_behind(releases, tmp_path):
+    broken = tmp_path / "broken"
+    broken.mkdir()  # no extract files at all: validation refuses
+    before = sorted(p.relative_to(releases) for p in releases.rglob("*"))
+    with pytest.raises(Exception):  # noqa: B017 - whichever refusal; the point is what is left
+        build_release(broken, Period.parse("2024-04"), releases, tiny_codes())
+    assert sorted(p.relative_to(releases) for p in releases.rglob("*")) == before
