@@ -22,13 +22,18 @@ from stats.periods import Month
 from stats.population import repeated_values
 from stats.problems import Problem
 from stats.schemas import EVENT_COLUMNS, RESIDENT_COLUMNS
+from stats.schemas import EVENT_V2_COLUMNS, RESIDENT_V2_COLUMNS
 from stats.validate import (
     ID_PATTERN,
     ID_RULE,
     Rule,
     event_rules,
+    event_v2_rules,
+    file_columns,
+    is_v2_file,
     missing_columns,
     resident_rules,
+    resident_v2_rules,
     typed_frame,
     wrong_types,
 )
@@ -70,6 +75,26 @@ def narrow_to_bad_values(
             if bad.null_count():
                 hit = hit | pl.col(column).is_null()
             narrowed.append(Rule(rule.column, rule.rule, hit))
+    return narrowed
+
+
+def narrow_to_bad_combinations(
+    raw: pl.LazyFrame, rules: list[Rule], columns: dict[str, pl.DataType]
+) -> list[Rule]:
+    """Rules over a few coded columns re-expressed as "the raw values are one of the bad
+    combinations": each rule is checked once on its columns' distinct combinations."""
+    narrowed = []
+    for rule in rules:
+        names = sorted({n.removeprefix("t_") for n in rule.bad.meta.root_names()})
+        combos = raw.select(names).unique()
+        bad = (typed_frame(combos, {n: columns[n] for n in names})
+               .filter(rule.bad.fill_null(False)).select(names).collect())
+        if bad.height == 0:
+            continue
+        key = pl.concat_str([pl.col(n).cast(pl.String).fill_null("\x00") for n in names],
+                            separator="\x1f")
+        wanted = bad.select(key.alias("key"))["key"]
+        narrowed.append(Rule(rule.column, rule.rule, key.is_in(wanted.implode())))
     return narrowed
 
 
@@ -180,17 +205,31 @@ def find_problems(
     raw: pl.LazyFrame, file: str, kind: str, month: Month, codes: CodeTable
 ) -> tuple[list[Problem], Counter[tuple[str, str]]]:
     """Every problem of one extract file, and the count of each (file, rule)."""
-    columns = RESIDENT_COLUMNS if kind == "residents" else EVENT_COLUMNS
     schema = raw.collect_schema()
-    structural = missing_columns(file, schema, columns) + wrong_types(file, schema, columns)
+    columns = file_columns(kind, schema)  # v1's and the §8 ones present
+    required = RESIDENT_COLUMNS if kind == "residents" else EVENT_COLUMNS
+    structural = missing_columns(file, schema, required) + wrong_types(file, schema, columns)
+    v2 = is_v2_file(kind, schema)
+    if v2:  # CONTRACT §8: an extract has all of the optional columns or none
+        extra = RESIDENT_V2_COLUMNS if kind == "residents" else EVENT_V2_COLUMNS
+        have = [n for n in extra if n in schema]
+        structural += [Problem(file, None, name, None,
+                               f"column missing: the file has the v2 column(s) {', '.join(have)}, "
+                               "and a v2 file has all of " + ", ".join(extra))
+                       for name in extra if name not in schema]
     if structural:
         return structural, Counter((p.file, p.rule) for p in structural)
     rules = resident_rules(month, codes) if kind == "residents" else event_rules(month, codes)
+    if v2:
+        rules += resident_v2_rules() if kind == "residents" else event_v2_rules()
+    combined = [r for r in rules if r.distinct]
+    rules = [r for r in rules if not r.distinct]
     single = [r for r in rules if (_source_column(r) or "") not in ("", *HIGH_CARDINALITY)]
     on_ids = [r for r in rules if _source_column(r) in HIGH_CARDINALITY]
     handled = {id(r) for r in single + on_ids}
     row_rules = [r for r in rules if id(r) not in handled]
     row_rules += narrow_to_bad_values(raw, single, columns)
+    row_rules += narrow_to_bad_combinations(raw, combined, columns)
     ids = sorted({r.column for r in on_ids} | {ID_COLUMNS[kind]})
     id_rules, duplicates, counts = identifier_checks(raw, file, ids, ID_COLUMNS[kind])
     row_rules += id_rules

@@ -1,4 +1,5 @@
-"""A period's source extract: find its files, validate all of them, hand out typed frames."""
+"""A period's source extract: find its files, validate all of them, hand out typed frames
+(with the CONTRACT §8 columns when every file has them)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from stats.lifecycle import lifecycle_problems
 from stats.periods import Period
 from stats.problems import Problem, ValidationError
 from stats.schemas import EVENT_COLUMNS, RESIDENT_COLUMNS
-from stats.validate import code_fixes, typed_events, typed_residents
+from stats.validate import code_fixes, is_v2_file, typed_events, typed_residents
 
 
 @dataclass
@@ -50,6 +51,18 @@ def _needed(folder: Path, period: Period) -> tuple[list[SourceFile], list[Proble
     return sources, problems
 
 
+def version_problems(folder: Path, versions: dict[str, int]) -> list[Problem]:
+    """CONTRACT §8: the files of one period are all v1 or all v2; when mixed, each v1 file is
+    a problem naming the v2 ones."""
+    v2 = sorted(name for name, version in versions.items() if version == 2)
+    if not v2 or len(v2) == len(versions):
+        return []
+    return [Problem(str(folder / name), None, None, None,
+                    f"v1 file (without the §8 columns) among v2 files ({', '.join(v2)}): "
+                    "every file of a period must have the §8 columns or none")
+            for name, version in sorted(versions.items()) if version == 1]
+
+
 def load_extract(
     folder: Path,
     period: Period,
@@ -73,6 +86,7 @@ def load_extract(
     hashing = ThreadPoolExecutor(max_workers=1)
     digests = [hashing.submit(sha256_of, source.path) for source in sources]
     checked_events: list[tuple[str, pl.LazyFrame]] = []
+    versions: dict[str, int] = {}  # file name -> 1 or 2 (CONTRACT §8 columns)
     for source in sources:
         progress(f"checking {source.path.name}")
         raw, file_problems = scan_source(source, encoding)
@@ -96,6 +110,10 @@ def load_extract(
         problems += file_problems
         if raw is not None:
             frames[(source.kind, str(source.month))] = raw
+            versions[source.path.name] = 2 if is_v2_file(source.kind, raw.collect_schema()) else 1
+    mixed = version_problems(folder, versions)
+    problems += mixed
+    counts.update((p.file, p.rule) for p in mixed)
     # one person's events across every month of the period (a DEATH in January, a MOVE in March)
     found, found_counts = lifecycle_problems(checked_events)
     problems += found

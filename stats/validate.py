@@ -14,7 +14,15 @@ import polars as pl
 from stats.codes import CodeTable, normalise_village_code
 from stats.periods import ROC_OFFSET, Month
 from stats.problems import Problem
-from stats.schemas import EVENT_COLUMNS, EVENT_TYPES, RESIDENT_COLUMNS
+from stats.schemas import (
+    EVENT_COLUMNS,
+    EVENT_TYPES,
+    EVENT_V2_COLUMNS,
+    NATIONALITIES,
+    RESIDENT_COLUMNS,
+    RESIDENT_V2_COLUMNS,
+    TRIBE_CODES,
+)
 
 # What each coded column's values mean (CONTRACT §1), named in the problem when one is wrong.
 CODE_MEANINGS: dict[str, dict[int, str]] = {
@@ -23,6 +31,24 @@ CODE_MEANINGS: dict[str, dict[int, str]] = {
     "indigenous": {0: "not indigenous", 1: "lowland", 2: "highland"},
     "marital_status": {1: "never married", 2: "married", 3: "divorced", 4: "widowed"},
 }
+# CONTRACT §8 code lists: named by range in problems (the lists are long)
+CODE_RANGES: dict[str, str] = {
+    "tribe": "0 (not indigenous), 1 to 16 (the peoples) or 99 (not declared)",
+    "nationality": "0 (unknown), 1 to 11 or 98 (other)",
+}
+
+
+def file_columns(kind: str, schema: pl.Schema | dict) -> dict[str, pl.DataType]:
+    """The contract's columns of a file: v1's, and the §8 (v2) ones the file has."""
+    base, extra = ((RESIDENT_COLUMNS, RESIDENT_V2_COLUMNS) if kind == "residents"
+                   else (EVENT_COLUMNS, EVENT_V2_COLUMNS))
+    return {**base, **{name: dtype for name, dtype in extra.items() if name in schema}}
+
+
+def is_v2_file(kind: str, schema: pl.Schema | dict) -> bool:
+    """Whether a file carries any §8 column (it must then carry all of them)."""
+    extra = RESIDENT_V2_COLUMNS if kind == "residents" else EVENT_V2_COLUMNS
+    return any(name in schema for name in extra)
 
 _ISO = r"^\d{4}-\d{2}-\d{2}$"
 _ROC = r"^\d{7}$"
@@ -133,11 +159,16 @@ def code_fixes(raw: pl.LazyFrame, columns: dict[str, pl.DataType]) -> dict[str, 
 
 @dataclass(frozen=True)
 class Rule:
-    """A named check: ``bad`` is true on rows that break it, reported on ``column``."""
+    """A named check: ``bad`` is true on rows that break it, reported on ``column``.
+
+    ``distinct``: the rule reads several columns that together take few distinct values
+    (codes), so it is checked on their distinct combinations, not row by row.
+    """
 
     column: str
     rule: str
     bad: pl.Expr
+    distinct: bool = False
 
 
 def _t(name: str) -> pl.Expr:
@@ -164,11 +195,12 @@ def allowed_text(allowed: tuple[int | str, ...], meanings: dict[int, str] | None
     return f"must be {listed}"
 
 
-def _one_of(name: str, allowed: tuple[int, ...], when: pl.Expr | None = None) -> list[Rule]:
+def _one_of(name: str, allowed: tuple[int, ...], when: pl.Expr | None = None,
+            listed: str | None = None) -> list[Rule]:
     """A coded column: one rule naming the allowed values, whatever the wrong value is
     (``M``, ``3``, ``1.5``)."""
     present = raw_present(name) if when is None else raw_present(name) & when
-    rule = allowed_text(allowed, CODE_MEANINGS.get(name))
+    rule = f"must be {listed}" if listed else allowed_text(allowed, CODE_MEANINGS.get(name))
     return [Rule(name, rule, present & (_t(name).is_null() | ~_t(name).is_in(allowed)))]
 
 
@@ -198,6 +230,45 @@ def resident_rules(month: Month, codes: CodeTable) -> list[Rule]:
         *_code_rules("village_code", month, codes, pl.lit(True)),
     ]
     return rules
+
+
+def resident_v2_rules() -> list[Rule]:
+    """CONTRACT §8 rules for a residents file with ``tribe``."""
+    tribe, indigenous = _t("tribe"), _t("indigenous")
+    valid = tribe.is_in(TRIBE_CODES) & indigenous.is_in([0, 1, 2])
+    return [
+        _required("tribe"),
+        *_one_of("tribe", TRIBE_CODES, listed=CODE_RANGES["tribe"]),
+        Rule("tribe", "tribe must be 0 exactly when indigenous is 0",
+             valid & ((tribe == 0) != (indigenous == 0)), distinct=True),
+    ]
+
+
+def _applies_only(name: str, applies: pl.Expr, kinds: str, required: bool) -> list[Rule]:
+    """A §8 event column: required (0 when unknown) on ``kinds``, empty on every other."""
+    rules = [Rule(name, f"must be empty except on {kinds}", ~applies & raw_present(name))]
+    if required:
+        rules.append(Rule(name, f"required for {kinds} (0 when unknown)",
+                          applies & ~raw_present(name)))
+    return rules
+
+
+def event_v2_rules() -> list[Rule]:
+    """CONTRACT §8 rules for an events file with the mother's and the spouses' columns."""
+    kind = _t("event_type")
+    is_birth, is_marriage = kind == "BIRTH", kind == "MARRIAGE"
+    listed = CODE_RANGES["nationality"]
+    return [
+        _malformed("mother_birth_date", "date (YYYY-MM-DD or ROC YYYMMDD)"),
+        *_applies_only("mother_birth_date", is_birth, "BIRTH", required=False),
+        Rule("mother_birth_date", "mother born after the child",
+             is_birth & (_t("mother_birth_date") > _t("birth_date"))),
+        *_applies_only("mother_nationality", is_birth, "BIRTH", required=True),
+        *_one_of("mother_nationality", NATIONALITIES, when=is_birth, listed=listed),
+        *(rule for name in ("nationality", "partner_nationality") for rule in (
+            *_applies_only(name, is_marriage, "MARRIAGE", required=True),
+            *_one_of(name, NATIONALITIES, when=is_marriage, listed=listed))),
+    ]
 
 
 def event_rules(month: Month, codes: CodeTable) -> list[Rule]:
@@ -263,18 +334,22 @@ def wrong_types(file: str, schema: pl.Schema, columns: dict[str, pl.DataType]) -
 
 
 def typed_residents(raw: pl.LazyFrame, fixes: dict[str, dict[str, str]] | None = None) -> pl.LazyFrame:
-    """A validated residents frame with the contract's column types."""
-    return typed_frame(raw, RESIDENT_COLUMNS, fixes).select(
-        [_t(name).cast(dtype).alias(name) for name, dtype in RESIDENT_COLUMNS.items()]
+    """A validated residents frame with the contract's column types (and ``tribe`` when the
+    file has it)."""
+    columns = file_columns("residents", raw.collect_schema())
+    return typed_frame(raw, columns, fixes).select(
+        [_t(name).cast(dtype).alias(name) for name, dtype in columns.items()]
     )
 
 
 def typed_events(raw: pl.LazyFrame, fixes: dict[str, dict[str, str]] | None = None) -> pl.LazyFrame:
-    """A validated events frame with the contract's column types (absent optional columns null)."""
+    """A validated events frame with the contract's column types (absent optional columns
+    null; the §8 columns when the file has them)."""
     schema = raw.collect_schema()
+    columns = file_columns("events", schema)
     for name in EVENT_COLUMNS:
         if name not in schema:
             raw = raw.with_columns(pl.lit(None, pl.String).alias(name))
-    return typed_frame(raw, EVENT_COLUMNS, fixes).select(
-        [_t(name).cast(dtype).alias(name) for name, dtype in EVENT_COLUMNS.items()]
+    return typed_frame(raw, columns, fixes).select(
+        [_t(name).cast(dtype).alias(name) for name, dtype in columns.items()]
     )
