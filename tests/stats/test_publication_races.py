@@ -23,6 +23,7 @@ from stats.publication import (
     publish,
     read_log,
 )
+from stats.problems import ValidationError
 from stats.release import BuildRunning, build_lock, build_release, read_manifest
 from tests.helpers import person, tiny_codes, write_extract
 
@@ -205,6 +206,6 @@ def test_a_failed_first_build_of_a_period_leaves_no_folder_behind(releases, tmp_
     broken = tmp_path / "broken"
     broken.mkdir()  # no extract files at all: validation refuses
     before = sorted(p.relative_to(releases) for p in releases.rglob("*"))
-    with pytest.raises(Exception):  # noqa: B017 - whichever refusal; the point is what is left
+    with pytest.raises(ValidationError, match="problems in the extract"):
         build_release(broken, Period.parse("2024-04"), releases, tiny_codes())
     assert sorted(p.relative_to(releases) for p in releases.rglob("*")) == before
