@@ -3,7 +3,11 @@ disputes (point 16).
 
 Point 17: the provider keeps online query results 1 day, file transfers 7 days and media
 packages 7 days, then deletes them; an expired delivery is refused on every access, and an
-extension may be requested before expiry (a provider decides). Point 15: a request that fails
+extension may be requested before expiry (a provider decides). A timely request still
+undecided at expiry keeps the delivery (not deleted, not handed out) until the decision:
+then the new expiry holds, or the old one if refused, and a passed one deletes at once.
+"Purged" is recorded only once the files are verified gone; downloads are audited by the
+caller after the bytes went out (``record_download``), never before. Point 15: a request that fails
 on the provider's side stays ``pending`` with its error and attempts, and is retried; nothing
 is lost. Point 16: doubts are raised within 7 days of receipt, Asia/Taipei calendar (day 7
 accepted, day 8 refused).

@@ -27,7 +27,8 @@ MADE = datetime(2025, 4, 20, 10, 0, 0, tzinfo=TAIPEI)
 EXPIRY = datetime(2025, 4, 27, 10, 0, 0, tzinfo=TAIPEI)
 
 
-def maintain(db_url: str, cwd: str | Path, at: datetime, *options: str) -> subprocess.CompletedProcess:
+def maintain(db_url: str, cwd: str | Path, at: datetime,
+             *options: str) -> subprocess.CompletedProcess:
     """The installed ``popstats maintain`` (this checkout's code) started in ``cwd``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("POPSTATS_")}
     env["PYTHONPATH"] = str(ROOT)
@@ -76,7 +77,8 @@ def test_maintain_deletes_what_it_reports_purged_from_any_folder(
     cwd = "/" if where == "/" else folder.parents[2]
     early = maintain(db_url, cwd, EXPIRY - timedelta(seconds=1))
     assert early.returncode == 0, early.stderr
-    assert folder.is_dir() and "purge:" in early.stdout and f"delivery:{delivery.id}" not in early.stdout
+    assert folder.is_dir() and "purge:" in early.stdout
+    assert f"delivery:{delivery.id}" not in early.stdout
     run = maintain(db_url, cwd, EXPIRY)
     assert run.returncode == 0, run.stdout + run.stderr
     assert f"done: 1 — delivery:{delivery.id}" in run.stdout
