@@ -149,3 +149,44 @@ def test_no_life_table_for_months_and_quarters() -> None:
     people = [person("a", "63000010001")]
     for period in ("2025-12", "2025-Q4"):
         assert "life_table" not in tables_for(period, people, people, [])
+
+
+def test_v2_tables_agree_with_the_v1_tables_and_sum_up_the_levels(sample: Path) -> None:
+    p = Period.parse("2025-Q2")
+    tables = release_tables(*(f.lazy() for f in with_v2_columns(*_frames(sample, p))),
+                            CODES.areas(p), p)
+    vital = tables["vital_events"]
+    births = tables["births_by_mother"].group_by("area_level", "area_code").agg(
+        pl.col("births", "births_male", "births_female").sum())
+    checked = vital.join(births, on=["area_level", "area_code"], suffix="_m")
+    assert checked.height == vital.filter(pl.col("area_level") != "village").height
+    for column in ("births", "births_male", "births_female"):
+        assert (checked[column] == checked[f"{column}_m"]).all(), column
+    persons = tables["marriages_by_nationality"].group_by("area_level", "area_code").agg(
+        pl.col("persons", "persons_same_sex").sum())
+    checked = vital.join(persons, on=["area_level", "area_code"])
+    assert (checked["persons"] == 2 * checked["marriages"]).all()
+    assert (checked["persons_same_sex"] == 2 * checked["marriages_same_sex"]).all()
+    tribes = tables["indigenous_by_tribe"].group_by("area_level", "area_code").agg(
+        pl.col("male", "female", "population").sum())
+    indigenous = tables["indigenous_population"].group_by("area_level", "area_code").agg(
+        pl.col("male", "female", "population").sum())
+    assert tribes.sort("area_level", "area_code").equals(
+        indigenous.sort("area_level", "area_code"))
+    # each keyed count: the nation is the sum of its counties, a county of its townships
+    for name, keys in (("births_by_mother", ["mother_age_group", "mother_nationality"]),
+                       ("marriages_by_nationality", ["sex", "nationality"]),
+                       ("indigenous_by_tribe", ["tribe"]), ("deaths_by_age", ["sex", "age_group"])):
+        table = tables[name]
+        measure = table.columns[-1]
+        for upper, lower, digits in (("national", "county", 0), ("county", "township", 5)):
+            summed = (table.filter(pl.col("area_level") == lower)
+                      .group_by(pl.col("area_code").str.slice(0, digits).alias("parent"), *keys)
+                      .agg(pl.col(measure).sum()))
+            top = table.filter(pl.col("area_level") == upper).with_columns(
+                pl.col("area_code").str.slice(0, digits).alias("parent"))
+            both = top.join(summed, on=["parent", *keys], how="full", suffix="_sum")
+            assert both[measure].eq_missing(both[f"{measure}_sum"]).all(), (name, upper)
+    national = row(tables["fertility"], "00000")
+    assert 0.3 < national["total_fertility_rate"] < 5
+    assert 20 < national["mean_age_at_birth"] < 45
