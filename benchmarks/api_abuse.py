@@ -300,6 +300,7 @@ def run_phases(port: int, national: str, others: list[tuple[str, str]], outbox: 
                                "p50_ms": round(statistics.median(under) * 1000, 1),
                                "p95_ms": round(p95(under) * 1000, 1)},
         "p95_ratio": round(p95(under) / p95(base), 2),
+        "p50_ratio": round(statistics.median(under) / statistics.median(base), 2),
     }
 
 
