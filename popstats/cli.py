@@ -362,8 +362,9 @@ def _format_report(report: dict, lang: str = "zh") -> str:
 @click.option("--keep-made-chars", is_flag=True,
               help="Keep MOI's private-use made characters as they are (as MOI's own files do).")
 @click.option("--embargoed", is_flag=True,
-              help="Allow a file from a draft or scheduled (not yet public) revision; its title "
-              "and metadata then say 未公布，禁止外流 (until its publication time).")
+              help="Allow a file from a scheduled (not yet public) revision; its title and "
+              "metadata then say 未公布，禁止外流至 its publication time. Drafts are written "
+              "with a warning and the same marking.")
 @click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path))
 def export_command(release_dir: Path, table: str, fmt: str, encoding: str, policy: str,
                    made_chars: Path | None, keep_made_chars: bool, embargoed: bool,
@@ -372,7 +373,8 @@ def export_command(release_dir: Path, table: str, fmt: str, encoding: str, polic
 
     CSV files get a CSVW metadata sidecar (FILE-metadata.json) with titles, units and notes;
     SDMX-CSV files their data-structure definition (FILE.dsd.xml, SDMX-ML 2.1). A revision
-    that is not public yet is refused unless --embargoed is given.
+    that is scheduled but not public yet is refused unless --embargoed is given; a draft is
+    written with a warning, and marked 未公布，禁止外流 in its title and metadata.
     """
     from exports import UnknownFormat, load_for_export, write
     from exports.delimited import metadata_path, write_csv_metadata
@@ -381,7 +383,7 @@ def export_command(release_dir: Path, table: str, fmt: str, encoding: str, polic
     from exports.sdmx import write_structure
     from exports.text import Unencodable, UnknownEncoding, load_private_use_map
     from stats.catalogue import UnknownTable
-    from stats.publication import embargo_of, release_state
+    from stats.publication import embargo_of
     from stats.release import MANIFEST, ReleaseError
 
     if not (release_dir / MANIFEST).exists():
@@ -389,20 +391,27 @@ def export_command(release_dir: Path, table: str, fmt: str, encoding: str, polic
                                  param_hint="--release")
     now = _now()
     embargo = embargo_of(release_dir, now)
-    if embargo is not None and not embargoed:
-        state = release_state(release_dir, now)
-        until = f", public from {_both(embargo.until)}" if embargo.until else ""
+    scheduled = embargo is not None and embargo.until is not None
+    # A scheduled revision is under embargo until its time: refused unless acknowledged.
+    # A draft (never published, e.g. a statistician checking a build: CONTRACT §4 exports a
+    # built release) is written, marked 「未公布，禁止外流」 wherever the format has room.
+    if scheduled and not embargoed:
         raise click.ClickException(
-            f"{release_dir} is a {state} revision, not published{until}: nothing was written. "
-            f"Add --embargoed to make a file marked 「{embargo.zh}」.")
-    if embargo is not None and fmt == "moi":
+            f"{release_dir} is scheduled, public from {_both(embargo.until)}: nothing was "
+            f"written. Add --embargoed to make a file marked 「{embargo.zh}」.")
+    if scheduled and fmt == "moi":
         raise click.ClickException("MOI's open-data layout has no title or metadata to mark a "
-                                   "file 「未公布，禁止外流」: export an unpublished revision in "
+                                   "file 「未公布，禁止外流」: export a scheduled revision in "
                                    "another format")
+    if embargo is not None and not embargoed:
+        click.echo(f"Warning: {release_dir} is a draft (not published): the file is marked "
+                   f"「{embargo.zh}」" + (" — except in MOI's layout, which has no room for it"
+                                         if fmt == "moi" else "")
+                   + "; do not give it to an agency before publication.", err=True)
     try:
         load = load_for_moi if fmt == "moi" else load_for_export
         frame, meta = load(release_dir, table)
-        if embargo is not None:
+        if embargo is not None and fmt != "moi":
             meta = with_embargo(meta, embargo.zh, embargo.en)
         made = {} if keep_made_chars else load_private_use_map(made_chars)
         report = write(frame, fmt, out, meta, encoding=encoding, policy=policy, private_use=made)

@@ -1,6 +1,6 @@
 """The statistician's commands speak Taipei time: ``publish --at`` without a zone (ISO or
 ROC) is a Taipei time, ``releases``/``calendar`` show ROC dates labelled 臺北時間 while
-``--json`` stays ISO UTC; ``export`` refuses an unpublished revision unless ``--embargoed``,
+``--json`` stays ISO UTC; ``export`` refuses a scheduled revision unless ``--embargoed`` (a draft is marked and warned about),
 and then the file says 未公布，禁止外流 (至 its publication time)."""
 
 from __future__ import annotations
@@ -115,14 +115,16 @@ def test_calendar_shows_scheduled_publications_and_takes_roc_dates(rel):
     assert bad.exit_code == 2 and "--date" in bad.output
 
 
-def test_export_refuses_an_unpublished_revision_and_writes_nothing(rel, tmp_path):
+def test_export_of_a_draft_is_marked_and_warned_about(rel, tmp_path):
+    """CONTRACT §4 exports a built release (a statistician checks a build before publishing):
+    the file is written, but marked as unpublished, and the command says so."""
     out = tmp_path / "pop.csv"
     result = run("export", "--release", str(rel / "2025-03"), "--table", "population",
                  "--format", "csv", "--out", str(out))
-    assert result.exit_code == 1
-    assert "is a draft revision, not published: nothing was written" in result.output
-    assert "--embargoed" in result.output
-    assert not out.exists() and not list(tmp_path.glob("pop*"))
+    assert result.exit_code == 0, result.output
+    assert "is a draft (not published)" in result.output and "do not give it" in result.output
+    sidecar = Path(f"{out}-metadata.json").read_text(encoding="utf-8")
+    assert "未公布，禁止外流" in sidecar
 
 
 def test_an_embargoed_draft_export_says_so(rel, tmp_path):
@@ -144,7 +146,9 @@ def test_an_embargoed_scheduled_export_names_its_time_and_a_published_one_is_pla
     result = run("export", "--release", str(rel / "2025-03"), "--table", "population",
                  "--format", "csv", "--out", str(out))
     assert result.exit_code == 1
-    assert "scheduled revision, not published, public from 115年12月10日 16:00 臺北時間" in result.output
+    assert "is scheduled, public from 115年12月10日 16:00 臺北時間" in result.output
+    assert "nothing was written" in result.output
+    assert not out.exists()
     result = run("export", "--release", str(rel / "2025-03"), "--table", "population",
                  "--format", "csv", "--out", str(out), "--embargoed")
     assert result.exit_code == 0, result.output
