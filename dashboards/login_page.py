@@ -1,7 +1,8 @@
 """The login page (plain HTML, nothing of Dash) and the check on where a redirect may go.
 
 The page follows the language cookie like the dashboards (``?lang=en`` / ``?lang=zh``
-switches it: the anonymous visitor has no session for ``POST /language``) and carries the
+switches it: the anonymous visitor has no session for ``POST /language``; the link comes
+after the form, so the first Tab still reaches the user name) and carries the
 dashboards' own stylesheet inline, since ``/assets/`` is served to logged-in users only.
 """
 
@@ -56,9 +57,7 @@ def login_page(message: str | None, token: str, lang: str, status: int = 200) ->
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{say("title", lang)}</title><link rel="icon" href="data:,">
 <style>{_stylesheet()}</style></head>
-<body><header class="shell-header"><span class="app-name">{say("app", lang)}</span>
-<a class="nav-link" id="login-language" href="/login?lang={other}" lang="{HTML_LANG[other]}"
->{say("switch", lang)}</a></header>
+<body><header class="shell-header"><span class="app-name">{say("app", lang)}</span></header>
 <main id="main"><div class="login-box"><h1>{say("heading", lang)}</h1>
 <p>{say("intro", lang)}</p>
 {alert}
@@ -69,7 +68,9 @@ def login_page(message: str | None, token: str, lang: str, status: int = 200) ->
 <label for="password">{say("password", lang)}</label>
 <input id="password" name="password" type="password" autocomplete="current-password" required>
 <p><button type="submit" class="primary">{say("submit", lang)}</button></p>
-</form></div></main></body></html>"""
+</form>
+<p class="login-language"><a class="nav-link" id="login-language" href="/login?lang={other}"
+lang="{HTML_LANG[other]}">{say("switch", lang)}</a></p></div></main></body></html>"""
     return Response(body, status=status, content_type="text/html; charset=utf-8")
 
 
