@@ -13,7 +13,8 @@ The order of checks for a table query, each answered before the next is tried:
    never a refusal);
 5. 404 — an area code of valid form that the release does not have, or a page past the last;
 6. 429 — the agency's daily volume is used up (``ApiLimits.daily_bytes``);
-7. 200 — one page of at most ``MAX_PAGE_ROWS`` rows, recorded (committed) as an online-query
+7. 200 — every row asked for (CONTRACT §6), or with ``page``/``page_size`` one page of at
+   most ``MAX_PAGE_ROWS`` rows, recorded (committed) as an online-query
    delivery kept 1 day (point 17) and in the audit log (point 18) *before* it is sent. The
    delivery keeps what was asked and the answer's SHA-256 and size, not a copy of its bytes:
    ``reproduce_answer`` makes the same bytes again from the immutable release revision.
@@ -224,7 +225,7 @@ class Query:
     area_level: str | None
     area_code: str | None
     page: int
-    page_size: int
+    page_size: int | None  # None: the whole answer (no paging asked for; CONTRACT §6)
 
     def record(self) -> dict[str, Any]:
         """What was asked, as kept with the delivery."""
@@ -266,8 +267,9 @@ def validate_query(table: str, params: dict[str, str]) -> Query:
             raise QueryError("area_level" if wanted == level else "area_code",
                              f"{table} has no {wanted} level; its levels: "
                              f"{', '.join(spec.levels)}")
-    page_size = int(params.get("page_size", MAX_PAGE_ROWS))
-    if page_size > MAX_PAGE_ROWS:
+    paged = "page" in params or "page_size" in params
+    page_size = int(params.get("page_size", MAX_PAGE_ROWS)) if paged else None
+    if page_size is not None and page_size > MAX_PAGE_ROWS:
         raise QueryError("page_size", RULES["page_size"])
     return Query(table, period, level, code, int(params.get("page", 1)), page_size)
 
@@ -415,7 +417,9 @@ def _release_has_area(release: Path, area_code: str) -> bool:
 
 
 def answer_page(rows: pl.LazyFrame, query: Query) -> pl.DataFrame:
-    """The query's page of ``rows``."""
+    """The query's page of ``rows`` (all of them when no paging was asked for)."""
+    if query.page_size is None:
+        return rows.collect()
     return rows.slice((query.page - 1) * query.page_size, query.page_size).collect()
 
 
@@ -432,6 +436,9 @@ def render_page(page: pl.DataFrame, query: Query, revision: int, fmt: str) -> by
 
 def _paging_headers(query: Query, total: int, pages: int) -> tuple[tuple[str, str], ...]:
     """``X-Total-Rows``, ``X-Page``, ``X-Page-Count`` and RFC 8288 ``Link`` next/prev."""
+    if query.page_size is None:
+        return (("X-Total-Rows", str(total)),)
+
     def link(page: int) -> str:
         params = {"period": query.period, "area_level": query.area_level,
                   "area_code": query.area_code, "page": page, "page_size": query.page_size}
@@ -573,14 +580,11 @@ def _table_answer(session: Session, user: User, releases: Path, query: Query,
                           parameter="area_code")
         rows = answer_rows(release, query, areas)
         total = rows.select(pl.len()).collect().item()
-        offset = query.page_size * (query.page - 1)
-        page = answer_page(rows, query) if offset < total else None
+        offset = (query.page_size or 0) * (query.page - 1)
+        page = answer_page(rows, query) if offset < total or offset == 0 else None
     except (OSError, ValueError, pl.exceptions.PolarsError) as error:
         raise ProviderOutage("release store", error) from error
-    pages = max(1, -(-total // query.page_size))
-    if total == 0:
-        return _error(404, f"the query matches no rows of {table} in release {period} "
-                      f"r{revision}")
+    pages = max(1, -(-total // query.page_size)) if query.page_size else 1
     if page is None:
         return _error(404, f"page {query.page} does not exist: the answer has {pages} "
                       f"page(s) of at most {query.page_size} rows", parameter="page")
@@ -641,7 +645,8 @@ def reproduce_answer(releases: Path, delivery: Delivery) -> bytes:
     if not folders:
         raise ValueError(f"revision {options['revision']} of {delivery.period} is gone")
     query = Query(options["table"], delivery.period, options.get("area_level"),
-                  options.get("area_code"), int(options["page"]), int(options["page_size"]))
+                  options.get("area_code"), int(options["page"]),
+                  int(options["page_size"]) if options.get("page_size") else None)
     page = answer_page(answer_rows(folders[0], query, list(delivery.areas)), query)
     body = render_page(page, query, int(options["revision"]), options["format"])
     if hashlib.sha256(body).hexdigest() != delivery.sha256:
@@ -726,11 +731,13 @@ OPENAPI: dict[str, Any] = {
         },
         "/api/v1/tables/{table}": {
             "get": {
-                "summary": "The rows of a release table the caller's grant allows, one page "
-                "at a time",
+                "summary": "The rows of a release table the caller's grant allows, whole or "
+                "a page at a time",
                 "description": (
-                    f"Answers are paged: at most {MAX_PAGE_ROWS} rows per page (page_size, "
-                    "default and maximum the same), page 1 first. Every page carries the "
+                    "Without page or page_size the answer holds every row asked for "
+                    "(X-Total-Rows says how many). With either, it is paged: at most "
+                    f"{MAX_PAGE_ROWS} rows per page (page_size, default and maximum the "
+                    "same), page 1 first. Every page carries the "
                     "headers X-Total-Rows, X-Page, X-Page-Count and, when there is one, an "
                     "RFC 8288 Link to the next and previous page; the JSON body keeps the "
                     "contract's shape {table, period, revision, columns, rows} with the "
@@ -771,13 +778,15 @@ OPENAPI: dict[str, Any] = {
                     {"name": "page", "in": "query",
                      "schema": {"type": "integer", "minimum": 1, "default": 1}},
                     {"name": "page_size", "in": "query",
-                     "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_ROWS,
-                                "default": MAX_PAGE_ROWS}},
+                     "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_ROWS},
+                     "description": f"rows per page (default {MAX_PAGE_ROWS} once paging is "
+                     "asked for; without page or page_size the whole answer)"},
                 ],
                 "responses": {
                     "200": {
                         "description": "{table, period, revision, columns, rows} or CSV "
-                        "(Accept: text/csv): one page; recorded as an online-query delivery "
+                        "(Accept: text/csv): the whole answer or one page; recorded as an "
+                        "online-query delivery "
                         "kept 1 day"
                     },
                     "400": {"description": "a parameter breaks its rule: {error, parameter, "
@@ -787,8 +796,8 @@ OPENAPI: dict[str, Any] = {
                         "description": "outside the grant, or the agency is suspended, lapsed "
                         "or terminated (audited)"
                     },
-                    "404": {"description": "an area code the release does not have, a page "
-                            "past the last, or no rows"},
+                    "404": {"description": "an area code the release does not have, or a "
+                            "page past the last"},
                     "429": {"description": "rate limit or daily volume exceeded (Retry-After)"},
                     "503": {"description": "the provider's system is failing (Retry-After): "
                             "not a refusal; resend the query after the repair (point 15)"},

@@ -114,19 +114,25 @@ def test_nonsense_is_400_and_never_reaches_the_records(served, tmp_path, query):
     assert "/etc" not in texts and ".." not in texts and "OR" not in texts
 
 
-def test_a_national_answer_is_paged_and_nothing_is_copied_to_the_outbox(served, tmp_path):  # noqa: F811
+def test_a_national_answer_is_whole_or_paged_and_nothing_is_copied_to_the_outbox(  # noqa: F811
+        served, tmp_path):
     client = _fresh_app(served, tmp_path).test_client()
     national = {"Authorization": agency(served, ("00000",))}
-    first = client.get("/api/v1/tables/population_by_age?period=2025-03", headers=national)
-    assert first.status_code == 200
-    total, pages = int(first.headers["X-Total-Rows"]), int(first.headers["X-Page-Count"])
+    # without paging parameters: every row the grant allows (CONTRACT §6)
+    whole = client.get("/api/v1/tables/population_by_age?period=2025-03", headers=national)
+    assert whole.status_code == 200
+    total = int(whole.headers["X-Total-Rows"])
     assert total > MAX_PAGE_ROWS  # 202 rows (sex × age) for each of the ~8,000 areas
+    assert len(whole.get_json()["rows"]) == total and "X-Page-Count" not in whole.headers
+    first = client.get("/api/v1/tables/population_by_age?period=2025-03&page=1",
+                       headers=national)
     assert len(first.get_json()["rows"]) == MAX_PAGE_ROWS
-    assert pages == -(-total // MAX_PAGE_ROWS)
+    assert int(first.headers["X-Page-Count"]) == -(-total // MAX_PAGE_ROWS)
     small = client.get("/api/v1/tables/population_by_age?period=2025-03&page_size=1000&page=2",
                        headers=national)
     assert small.status_code == 200 and len(small.get_json()["rows"]) == 1000
     assert 'rel="next"' in small.headers["Link"] and 'rel="prev"' in small.headers["Link"]
+    assert small.get_json()["rows"] == whole.get_json()["rows"][1000:2000]
     outbox = tmp_path / "outbox"
     assert not outbox.exists() or not any(outbox.rglob("*"))
 
