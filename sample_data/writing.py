@@ -12,8 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
-import polars as pl
 import pyarrow as pa
+import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 import stats.encodings  # noqa: F401  (registers the euc_tw codec)
@@ -144,47 +144,92 @@ def write_parquet(path: Path, schema: pa.Schema, chunks: Iterator[pa.Table]) -> 
     return rows
 
 
-def _roc(column: str) -> pl.Expr:
-    """ROC ``YYYMMDD`` text of a date column; ISO for dates before 1912 (ROC year 1)."""
-    date = pl.col(column)
-    year = date.dt.year()
-    number = (year - ROC_OFFSET) * 10_000 + date.dt.month().cast(pl.Int32) * 100 + date.dt.day()
-    roc = number.cast(pl.String).str.zfill(7)
-    return pl.when(year > ROC_OFFSET).then(roc).otherwise(date.dt.to_string("%Y-%m-%d"))
+_YEAR4 = np.array([f"{i:04d}".encode() for i in range(10_000)], dtype="S4")
+_MONTH_DASHES = np.array([f"-{i:02d}-".encode() for i in range(13)], dtype="S4")  # "-MM-"
+_DAY2 = np.array([f"{i:02d}".encode() for i in range(32)], dtype="S2")
+_MMDD = np.array([f"{i:04d}".encode() for i in range(1300)], dtype="S4")
+_ISO = np.dtype({"names": ["y", "m", "d"], "formats": ["S4", "S4", "S2"],
+                 "offsets": [0, 4, 8], "itemsize": 10})
+_ROC = np.dtype({"names": ["y", "md"], "formats": ["S3", "S4"], "offsets": [0, 3],
+                 "itemsize": 10})
 
 
-def _csv_frame(table: pa.Table, date_style: str, rng: np.random.Generator) -> pl.DataFrame:
+def _ragged_strings(records: np.ndarray, width: np.ndarray, valid: np.ndarray) -> pa.Array:
+    """Row ``i`` of fixed 10-byte records, its first ``width[i]`` bytes, as an Arrow string
+    (null where not ``valid``): the strings are cut out of the padded records in one mask."""
+    width = np.where(valid, width, 0).astype(np.int32)
+    offsets = np.r_[np.int32(0), np.cumsum(width, dtype=np.int32)]
+    mask = pa.py_buffer(np.packbits(valid, bitorder="little")) if not valid.all() else None
+    if (width == width[0]).all() if len(width) else True:  # one width: no cutting needed
+        data = records.view(np.uint8).reshape(-1, 10)[:, : width[0] if len(width) else 0]
+    else:
+        matrix = records.view(np.uint8).reshape(-1, 10)
+        data = matrix[np.arange(10)[None, :] < width[:, None]]
+    return pa.StringArray.from_buffers(len(width), pa.py_buffer(offsets),
+                                       pa.py_buffer(np.ascontiguousarray(data)), mask)
+
+
+def _date_text(column: pa.ChunkedArray | pa.Array, roc: np.ndarray | bool) -> pa.Array:
+    """A date column as text: ROC ``YYYMMDD`` where ``roc`` (and the year is ROC year 1 or
+    later), ISO ``YYYY-MM-DD`` elsewhere; built from digit tables, no per-row formatting."""
+    array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    valid = array.is_valid().to_numpy(zero_copy_only=False)
+    days = array.cast(pa.int32()).fill_null(0).to_numpy().astype("datetime64[D]")
+    months = days.astype("datetime64[M]")
+    year = months.astype(np.int64) // 12 + 1970
+    month = months.astype(np.int64) % 12 + 1
+    day = (days - months).astype(np.int64) + 1
+    as_roc = np.broadcast_to(np.asarray(roc), year.shape) & (year > ROC_OFFSET)
+    records = np.zeros(len(days), dtype=_ISO)
+    records["y"], records["m"], records["d"] = _YEAR4[year], _MONTH_DASHES[month], _DAY2[day]
+    if as_roc.any():
+        roc_records = records.view(_ROC)
+        chosen = np.flatnonzero(as_roc)
+        roc_year = _LEADING[3][np.clip(year[chosen] - ROC_OFFSET, 0, 999)]
+        mmdd = _MMDD[month[chosen] * 100 + day[chosen]]
+        roc_records["y"][chosen], roc_records["md"][chosen] = roc_year, mmdd
+        records.view(np.uint8).reshape(-1, 10)[chosen, 7:] = 0
+    return _ragged_strings(records, np.where(as_roc, 7, 10), valid)
+
+
+def _csv_table(table: pa.Table, date_style: str, rng: np.random.Generator) -> pa.Table:
     """A chunk with text village codes and dates in the requested style."""
-    df = pl.from_arrow(table)
-    assert isinstance(df, pl.DataFrame)
-    df = df.with_columns(pl.col(pl.Categorical, pl.Enum).cast(pl.String))
-    dates = [c for c in DATE_COLUMNS if c in df.columns]
-    if date_style == "roc":
-        df = df.with_columns(_roc(c).alias(c) for c in dates)
-    elif date_style == "mixed":  # each row its own style, as registers merged over years are
-        roc_row = pl.Series("roc_row", rng.random(df.height) < 0.5)
-        df = df.with_columns(
-            pl.when(roc_row).then(_roc(c)).otherwise(pl.col(c).dt.to_string("%Y-%m-%d")).alias(c)
-            for c in dates
-        )
-    return df
+    columns = []
+    roc: np.ndarray | bool = date_style == "roc"
+    if date_style == "mixed":  # each row its own style, as registers merged over years are
+        roc = rng.random(table.num_rows) < 0.5
+    for name, column in zip(table.column_names, table.columns, strict=True):
+        if pa.types.is_dictionary(column.type):
+            column = column.cast(pa.string())
+        elif name in DATE_COLUMNS and date_style != "iso":
+            column = _date_text(column, roc)
+        columns.append(column)
+    return pa.Table.from_arrays(columns, names=table.column_names)
 
 
 def write_csv(path: Path, chunks: Iterator[pa.Table], encoding: str, date_style: str,
               rng: np.random.Generator) -> int:
-    """Write a CSV with a header row in ``encoding``; returns the number of rows."""
+    """Write a CSV with a header row in ``encoding``; returns the number of rows.
+
+    Arrow's CSV writer, unquoted: every value is an id, a code, a date or a number, none
+    holds a comma, quote or line break.
+    """
     codec = ENCODINGS[encoding]
     rows = 0
+    options = pacsv.WriteOptions(include_header=False, quoting_style="none")
     with path.open("wb") as fh:
         if encoding == "utf-8-sig":
             fh.write(b"\xef\xbb\xbf")
         for number, table in enumerate(chunks):
             buffer = io.BytesIO()
-            _csv_frame(table, date_style, rng).write_csv(buffer, include_header=number == 0)
+            if number == 0:
+                buffer.write((",".join(table.column_names) + "\n").encode("ascii"))
+            pacsv.write_csv(_csv_table(table, date_style, rng), buffer, options)
             data = buffer.getvalue()
-            if codec != "utf-8":  # all ASCII here, but the codec path is the real one
+            # ASCII bytes are the same in every offered encoding; anything else goes
+            # through the codec (EUC-TW's is iconv, slow on 50 MB chunks)
+            if codec != "utf-8" and not data.isascii():
                 data = data.decode("utf-8").encode(codec)
             fh.write(data)
             rows += table.num_rows
     return rows
-
