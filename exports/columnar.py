@@ -34,6 +34,22 @@ class IncompleteGrid(ValueError):
     """A keyed table lacking some key combination, so it is no rectangular array."""
 
 
+# CONTRACT §8: migration_flows has no flow from a place to itself. In NetCDF's origin ×
+# destination array those cells are missing (CF ``_FillValue``), not zero.
+WITHOUT_DIAGONAL = ("migration_flows",)
+MISSING_COUNT = -1
+
+
+def _with_diagonal(frame: pl.DataFrame) -> pl.DataFrame:
+    """The flows with the origin = destination cells added as nulls."""
+    areas = frame.select(*[c for c in AREA_COLUMNS if c in frame.columns]).unique(
+        "area_code", maintain_order=True)
+    pairs = areas.join(frame.select("to_code").unique(maintain_order=True), how="cross")
+    return pairs.join(frame.drop(*[c for c in AREA_COLUMNS if c in frame.columns and
+                                   c != "area_code"]),
+                      on=["area_code", "to_code"], how="left", maintain_order="left")
+
+
 def _labels(meta: ExportMeta, name: str) -> tuple[str, str, str, str]:
     """(zh, en, unit_zh, unit_en) of a column, ``area_name`` included."""
     if name == "area_name":
@@ -89,6 +105,8 @@ def table_dataset(frame: pl.DataFrame, meta: ExportMeta) -> xr.Dataset:
     """
     keys = [k for k in meta.spec.keys if k in frame.columns]
     measures = [c for c in frame.columns if c not in (*AREA_COLUMNS, *keys)]
+    if meta.spec.table in WITHOUT_DIAGONAL and keys == ["to_code"]:
+        frame = _with_diagonal(frame)
     areas = frame.select("area_code", "area_name", "area_level").unique("area_code",
                                                                         maintain_order=True)
     key_values = {k: frame[k].unique().sort() for k in keys}
@@ -105,12 +123,15 @@ def table_dataset(frame: pl.DataFrame, meta: ExportMeta) -> xr.Dataset:
     for name in measures:
         zh, en, unit_zh, unit_en = _labels(meta, name)
         series = ordered[name]
+        encoding = {}
+        if series.dtype.is_integer() and series.null_count():  # cells absent by definition
+            series, encoding = series.fill_null(MISSING_COUNT), {"_FillValue": MISSING_COUNT}
         values = (series.cast(pl.Float64).fill_null(float("nan")) if series.dtype.is_float()
                   else series).to_numpy().reshape(shape)
         attrs: dict[str, Any] = {"long_name": en, "long_name_zh": zh, "table": meta.spec.table}
         if unit_en:
             attrs |= {"units": unit_en, "units_zh": unit_zh}
-        data_vars[name] = xr.Variable(dims, values, attrs)
+        data_vars[name] = xr.Variable(dims, values, attrs, encoding=encoding)
     coords: dict[str, Any] = {
         "area": ("area", areas["area_code"].to_numpy().astype(str),
                  {"long_name": "Area code", "long_name_zh": "區域代碼"}),

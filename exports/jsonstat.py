@@ -41,6 +41,7 @@ import polars as pl
 
 from exports.meta import ExportMeta
 from stats.catalogue import VALUE_LABELS, Column, TableSpec
+from stats.schemas import OUTSIDE_CODE
 
 AREA = "area"
 MEASURE = "measure"
@@ -144,10 +145,12 @@ def table_cube(frame: pl.DataFrame, meta: ExportMeta) -> TableCube:
         frame = frame.drop_nulls(list(keys))
     areas = frame.select("area_code", "area_name", "area_level").unique("area_code", keep="first",
                                                                         maintain_order=True)
+    # a band column holds labels (text); CONTRACT §8's own ``age_group`` keys hold numbers
+    banded = {k for k in keys if is_banded(k) and frame.schema[k] == pl.String}
     key_values = {k: sorted(frame[k].unique().drop_nulls().to_list(),
-                            key=band_bounds if is_banded(k) else None) for k in keys}
+                            key=band_bounds if k in banded else None) for k in keys}
     # band labels do not sort as text ("100+" before "15-19"): banded keys sort by position
-    position = {k: f"_{k}" for k in keys if is_banded(k)}
+    position = {k: f"_{k}" for k in keys if k in banded}
     order = ["_area", *(position.get(k, k) for k in keys)]
     index = {code: i for i, code in enumerate(areas["area_code"].to_list())}
     area = pl.col("area_code").replace_strict(index, return_dtype=pl.Int64).alias("_area")
@@ -187,10 +190,15 @@ def band_labels(key: str, band: str) -> tuple[str, str]:
     return f"{low}{unit}以上", f"{low} and over"
 
 
+TO_CODE_LABELS = {OUTSIDE_CODE: ("戶籍以外", "outside the register")}
+
+
 def key_labels(key: str, value: Any) -> tuple[str, str]:
     """zh-TW and English label of one key value (age 100 is "100 and over") or band."""
-    if is_banded(key):
-        return band_labels(key, str(value))
+    if is_banded(key) and isinstance(value, str):  # §8's age_group keys are numbers
+        return band_labels(key, value)
+    if key == "to_code":  # migration_flows' destination: a county code, or 99999
+        return TO_CODE_LABELS.get(value, (value, value))
     if key == "age" and value == 100:
         return f"{value}歲以上", f"{value} and over"
     if key == "age":

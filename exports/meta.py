@@ -12,6 +12,7 @@ import polars as pl
 from stats.catalogue import TableSpec, table_spec
 from stats.periods import Period
 from stats.release import read_areas, read_manifest, read_table
+from stats.schemas import OUTSIDE_CODE
 from stats.taipei import format_time
 
 PROVIDER_ZH, PROVIDER_EN = "內政部", "Ministry of the Interior"
@@ -87,10 +88,17 @@ def with_embargo(meta: ExportMeta, zh: str, en: str) -> ExportMeta:
     return replace(meta, spec=spec, embargo_zh=zh, embargo_en=en)
 
 
+OUTSIDE_NAME = "戶籍以外"  # 99999 in migration_flows: abroad, first registration, de-registration
+
+
 def labelled(frame: pl.DataFrame, areas: pl.DataFrame) -> pl.DataFrame:
     """The table with an ``area_name`` column after ``area_code`` (names from the release)."""
     named = frame.join(areas.select("area_level", "area_code", "area_name"),
                        on=["area_level", "area_code"], how="left", maintain_order="left")
+    # CONTRACT §8: migration_flows' origin 99999 is outside the register, no area
+    named = named.with_columns(pl.when(pl.col("area_code") == OUTSIDE_CODE)
+                               .then(pl.lit(OUTSIDE_NAME)).otherwise(pl.col("area_name"))
+                               .alias("area_name"))
     columns = list(frame.columns)
     columns.insert(columns.index("area_code") + 1, "area_name")
     return named.select(columns)

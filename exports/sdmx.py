@@ -59,7 +59,11 @@ MISSING = "NaN"  # SDMX's missing observation value, with OBS_STATUS M
 VERSION = "1.0"
 CONCEPTS = "CS_POPSTATS"
 DIMENSION_OF_KEY = {"sex": "SEX", "age": "AGE", "marital_status": "MARITAL_STATUS",
-                    "indigenous": "INDIGENOUS"}
+                    "indigenous": "INDIGENOUS",
+                    # CONTRACT §8 keys (``age_group``/``mother_age_group`` → AGE_GROUP/…)
+                    "mother_age": "MOTHER_AGE", "mother_nationality": "MOTHER_NATIONALITY",
+                    "nationality": "NATIONALITY", "tribe": "TRIBE",
+                    "to_code": "COUNTERPART_AREA"}
 FREQ = {"month": ("M", "月", "Monthly"), "quarter": ("Q", "季", "Quarterly"),
         "year": ("A", "年", "Annual")}
 OBS_STATUS = {"A": ("正常值", "Normal value"),
@@ -104,10 +108,10 @@ def band_code(key: str, band: str) -> str:
 def code_of(key: str, value: int | str) -> str:
     """The SDMX code of a key value: SEX M/F, AGE Y0…Y_GE100, bands Y0T4…Y_GE100, other keys
     their digits."""
-    if is_banded(key):
-        return band_code(key, str(value))
+    if is_banded(key) and isinstance(value, str):  # §8's age_group keys are numbers
+        return band_code(key, value)
     if key == "sex":
-        return {1: "M", 2: "F"}[value]
+        return {0: "_T", 1: "M", 2: "F"}[value]  # 0: the life table's both sexes
     if key == "age":
         return "Y_GE100" if value == 100 else f"Y{value}"
     return str(value)

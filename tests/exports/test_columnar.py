@@ -17,6 +17,7 @@ import exports
 from exports.columnar import IncompleteGrid, table_dataset
 from exports.text import PRIVATE_USE_MAP
 from stats.catalogue import TABLES, VALUE_LABELS
+from tests.exports.common import IN_MONTHLY_V1, SQUARE
 
 MADE = "\U000fffa8"  # MOI's made character read as 磘 (瓦󿾨里)
 
@@ -39,7 +40,7 @@ def mapped(frame: pl.DataFrame) -> pl.DataFrame:
 # --- Parquet -----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("table", list(TABLES))
+@pytest.mark.parametrize("table", IN_MONTHLY_V1)
 def test_parquet_is_the_release_table_with_its_metadata(demo_release: Path, table: str) -> None:
     frame, meta = exports.load_for_export(demo_release, table)
     data = exported(frame, meta, "parquet")
@@ -101,7 +102,7 @@ def opened(data: bytes) -> xr.Dataset:
     return xr.open_dataset(io.BytesIO(data), engine="h5netcdf").load()
 
 
-@pytest.mark.parametrize("table", list(TABLES))
+@pytest.mark.parametrize("table", SQUARE)
 def test_netcdf_holds_the_table_with_labels(demo_release: Path, table: str) -> None:
     frame, meta = exports.load_for_export(demo_release, table)
     ds = opened(exported(frame, meta, "netcdf"))
