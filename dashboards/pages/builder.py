@@ -308,7 +308,8 @@ def preview_table(request: BuilderRequest, rows: pl.DataFrame) -> Any:
     caption = t(f"{table_label(request.table)}：{period_both(request.period)}，"
                 f"共 {rows.height:,} 列（顯示前 {min(rows.height, PREVIEW_ROWS)} 列）",
                 f"{table_label(request.table)}: {period_both(request.period)}, "
-                f"{rows.height:,} rows (first {min(rows.height, PREVIEW_ROWS)} shown)")
+                f"{rows.height:,} row{'' if rows.height == 1 else 's'} "
+                f"(first {min(rows.height, PREVIEW_ROWS)} shown)")
     named = rows.columns.index("area_name") if "area_name" in rows.columns else 0
     body = [html.Tr([html.Th(c, scope="row") if i == named else html.Td(c)
                      for i, c in enumerate(cells)])

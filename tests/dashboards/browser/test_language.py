@@ -38,6 +38,7 @@ from tests.dashboards.client import db_session
 
 pytestmark = [pytest.mark.browser, needs_chromium]
 
+PACE_MS = 2_000
 ROLES = ("taipei_user", "moi_official")  # an agency user, an official: every page between them
 ADMIN_TABS = {  # the tabs as their labels name them
     ids.APPLICATIONS: ("申請審查", "Applications"), ids.GRANTS: ("授權", "Grants"),
@@ -113,6 +114,14 @@ def check(shown: str, lang: str, server: dict, content: list[str]) -> list[str]:
     return problems
 
 
+def paced(tab: Tab) -> None:
+    """Wait as a person would between clicks: the dashboards allow a session
+    ``dashboards.web.CALLBACK_LIMIT`` (40 callbacks in 10 s), and an Administration tab
+    fires half a dozen."""
+    tab.settle()
+    tab.page.wait_for_timeout(PACE_MS)
+
+
 def with_language(tab: Tab, lang: str) -> None:
     tab.page.context.add_cookies([{"name": LANG_COOKIE, "value": lang, "url": tab.url}])
 
@@ -135,12 +144,12 @@ def admin_tabs(tab: Tab, lang: str, found: dict[str, list[str]], content: list[s
         page.locator(".tab-container").get_by_text(zh if lang == "zh" else en,
                                                    exact=True).click()
         expect(page.locator(f"section#{value}")).to_be_visible()
-        tab.settle()
+        paced(tab)
         if value == ids.AUDIT:
             choose(page, ids.AUDIT_AGENCY, str(agency_id(tab.server, "臺北市政府主計處")))
             page.click(f"#{ids.AUDIT_SHOW}")
             expect(page.locator(f"#{ids.AUDIT_REPORT} table").first).to_be_visible()
-            tab.settle()
+            paced(tab)
             page.locator(f"#{ids.AUDIT_REPORT} details summary").first.click()
         name = f"admin-{value.removeprefix('admin-')}"
         found[name] = check(visible(tab), lang, tab.server, content)
@@ -163,6 +172,7 @@ def test_every_page_speaks_the_users_language(browser: Browser, live: dict, user
         tab.login(username)
         for path, _ in navigation(tab.page):
             open_from_navigation(tab, path)
+            paced(tab)
             name = path.strip("/") or "overview"
             found[name] = [p for p in check(visible(tab), lang, live, content)
                            if p not in OPEN_ELSEWHERE.get(name, set())]
