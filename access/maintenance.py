@@ -13,6 +13,11 @@ Four steps, each in its own transaction so one failing step does not undo the ot
 4. ``close``  — mark grants whose termination date has come as terminated (point 20).
 5. ``staff``  — with an outbox given: delete provider staff's own export files past their
    day (``access.staff_files``).
+6. ``checkpoint`` — verify the audit chain and keep a checkpoint of its head (point 18:
+   the periodic audit), signed with the provider's Ed25519 key or HMAC secret when one is
+   configured; a chain that does not verify is never certified: the step fails, the
+   problems are logged as ``audit.verify_failed`` and the run exits non-zero (an alert for
+   cron's mail).
 
 Paths are absolute (``stats.locations``); rows an earlier version recorded with relative
 paths are placed under the outbox (and releases) given to the run, and refused, with the
@@ -29,10 +34,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from access import audit, deliveries, notify, packages, sanctions, staff_files
+from access import audit, checkpoints, deliveries, notify, packages, sanctions, staff_files
 from access.calendar import local_date
 from access.models import Delivery, Grant, Violation
 
@@ -241,6 +247,30 @@ def _purge_staff(session: Session, outbox: Path, now: datetime) -> tuple[list[st
     done = staff_files.purge_staff_files(session, outbox, now)
     left = [i for i in staff_files.expired_staff_files(outbox, now) if i not in done]
     return [f"staff_file:{i}" for i in done], [f"staff_file:{i}" for i in left]
+
+
+def checkpoint_step(sign_key: Ed25519PrivateKey | None = None,
+                    hmac_key: bytes | None = None) -> Step:
+    """The step keeping a checkpoint of the verified chain's head (signed if it can be)."""
+
+    def apply(session: Session, now: datetime) -> tuple[list[str], list[str]]:
+        try:
+            if sign_key is not None:
+                seq = checkpoints.signed_checkpoint(session, "maintenance", now, sign_key).seq
+            elif hmac_key is not None:
+                seq = checkpoints.checkpoint(session, "maintenance", now, hmac_key).seq
+            else:
+                seq = checkpoints.unsigned_checkpoint(session, "maintenance", now)["seq"]
+        except checkpoints.CheckpointError as error:
+            session.rollback()
+            problems = checkpoints.verify_log(session).problems or [str(error)]
+            audit.record(session, "system", "audit.verify_failed", "audit:chain", now,
+                         {"problems": problems})
+            return [], ["audit:chain (does not verify; see audit.verify_failed)"]
+        return [f"audit:{seq}"], []
+
+    return Step("checkpoint", "verify the audit log and keep a checkpoint of its head "
+                "(point 18)", lambda s, now: ["audit:head"], apply, left_is_failure=True)
 
 
 def _run_step(

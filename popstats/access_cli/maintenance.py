@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import getpass
+import os
 from datetime import datetime
 from pathlib import Path
 
 import click
 
-from access import maintenance
+from access import checkpoints, maintenance, signing
 from access.db import make_engine, session_factory, upgrade_engine
 from popstats.access_cli.common import _now, db_option
 from stats.locations import LocationError, absolute_path, resolve_locations
@@ -38,6 +39,17 @@ class AwareTime(click.ParamType):
         return moment
 
 
+def _checkpoint_keys(sign_key: Path | None) -> tuple[object | None, bytes | None]:
+    """The Ed25519 key given, else the HMAC secret of the environment, else neither."""
+    if sign_key is not None:
+        try:
+            return signing.load_private_key(sign_key.read_bytes()), None
+        except signing.SigningError as error:
+            raise click.BadParameter(f"{sign_key}: {error}", param_hint="--sign-key") from error
+    secret = os.environ.get(checkpoints.KEY_ENV)
+    return None, secret.encode("utf-8") if secret else None
+
+
 def _os_user() -> str | None:
     """Who started the run, for the audit record (none in some containers)."""
     try:
@@ -52,6 +64,7 @@ def _echo_report(report: maintenance.MaintenanceReport) -> None:
     click.echo(f"maintenance at {report.at.isoformat()}" + (" (dry run)" if report.dry_run else ""))
     summaries = {step.name: step.summary for step in maintenance.STEPS}
     summaries["staff"] = "delete provider staff's own export files past their day"
+    summaries["checkpoint"] = "verify the audit log and keep a checkpoint of its head"
     for step in report.steps:
         click.echo(f"{step.name}: {summaries.get(step.name, '')}")
         if step.error is not None:
@@ -97,9 +110,17 @@ def _echo_report(report: maintenance.MaintenanceReport) -> None:
     default=None,
     help="The releases folder, for pending deliveries an earlier version recorded relative.",
 )
+@click.option(
+    "--sign-key",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    envvar="POPSTATS_AUDIT_SIGN_KEY",
+    default=None,
+    help="The provider's Ed25519 private key (audit keygen) to sign the run's audit "
+    "checkpoint; else HMAC with $POPSTATS_AUDIT_KEY if set; else the head is kept unsigned.",
+)
 @db_option
 def maintain(dry_run: bool, at: datetime | None, outbox: Path | None, releases: Path | None,
-             db: str | None) -> None:
+             sign_key: Path | None, db: str | None) -> None:
     """Scheduled upkeep of deliveries and grants, for cron or a systemd timer.
 
     \b
@@ -109,6 +130,8 @@ def maintain(dry_run: bool, at: datetime | None, outbox: Path | None, releases: 
       lapse  grants whose violation went unimproved six months (point 19)
       close  grants whose termination date has come (point 20)
       staff  with --outbox: staff's own export files past their day
+      checkpoint  verify the audit log and keep a checkpoint of its head (point 18),
+             signed with --sign-key or $POPSTATS_AUDIT_KEY; a broken log fails the run
 
     Every path (--outbox, --releases, an SQLite --db) is made absolute once, at start, so
     the run deletes the same files from whatever folder cron starts it in. A delivery is
@@ -135,6 +158,7 @@ def maintain(dry_run: bool, at: datetime | None, outbox: Path | None, releases: 
     steps = maintenance.steps(places)
     if places.outbox is not None:
         steps += (maintenance.staff_files_step(places.outbox),)
+    steps += (maintenance.checkpoint_step(*_checkpoint_keys(sign_key)),)
     engine = make_engine(db_url)
     try:
         upgrade_engine(engine)
