@@ -346,6 +346,43 @@ def _format_report(report: dict, lang: str = "zh") -> str:
     return format_report(report, lang)
 
 
+@main.command("catalogue")
+@click.option("--table", default=None, help="One table (default: every table).")
+@click.option("--releases", default=None, type=click.Path(file_okay=False, path_type=Path),
+              help="Also say what of it is published and planned (a releases folder).")
+@click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def catalogue_command(table: str | None, releases: Path | None, lang: str, as_json: bool) -> None:
+    """The table catalogue: every column defined, units, code lists, levels, source, the
+    regulation point, publications and the API call (what the Tables page shows)."""
+    from stats.catalogue import TABLES
+    from stats.publication import calendar, list_releases
+    from stats.table_info import table_info
+
+    if table is not None and table not in TABLES:
+        raise click.BadParameter(f"unknown table {table!r}; one of {', '.join(TABLES)}",
+                                 param_hint="--table")
+    now = _now()
+    shown = [r for r in list_releases(releases, now) if r["state"] in ("published", "superseded")
+             ] if releases is not None and releases.is_dir() else []
+    planned = calendar(releases, now) if releases is not None and releases.is_dir() else []
+    infos = [table_info(name, shown, planned, lang) for name in ([table] if table else TABLES)]
+    if as_json:
+        click.echo(json.dumps(infos, ensure_ascii=False, indent=2, default=str))
+        return
+    for info in infos:
+        click.echo(f"{info['code']}  {info['table']}  {info['title']}")
+        click.echo(f"  {'、'.join(info['levels']) if lang == 'zh' else ', '.join(info['levels'])}")
+        for column in info["columns"]:
+            unit = f" [{column['unit']}]" if column["unit"] else ""
+            click.echo(f"  {column['name']:<28} {column['label']}{unit}: {column['definition']}")
+        if info["latest"]:
+            click.echo(f"  {'最新公布' if lang == 'zh' else 'latest'}: {info['latest']['period']} "
+                       f"r{info['latest']['revision']} {_both(info['latest']['published_at'])}")
+        click.echo(f"  API: {info['api']['table']}")
+        click.echo("")
+
+
 @main.command("export")
 @click.option("--release", "release_dir", required=True,
               type=click.Path(exists=True, file_okay=False, path_type=Path),

@@ -108,3 +108,25 @@ def test_dependencies_point_one_way():
     """stats imports none of the other packages (STYLE §1)."""
     assert not _imports("stats") & {"sample_data", "exports", "dashboards", "popstats", "access"}
     assert not _imports("sample_data") & {"exports", "dashboards", "popstats", "access"}
+
+
+def test_catalogue_defines_every_column(tmp_path):
+    """``popstats catalogue`` prints what the Tables page shows (regulation points 7, 21)."""
+    import json as _json
+
+    from click.testing import CliRunner
+
+    from popstats.cli import main as cli_main
+    from stats.catalogue import TABLES
+
+    shown = CliRunner().invoke(cli_main, ["catalogue", "--json", "--lang", "en"])
+    assert shown.exit_code == 0, shown.output
+    infos = {i["table"]: i for i in _json.loads(shown.output)}
+    assert set(infos) == set(TABLES)
+    for name, spec in TABLES.items():
+        assert [c["name"] for c in infos[name]["columns"]] == [c.name for c in spec.columns]
+        assert all(c["definition"] for c in infos[name]["columns"])
+    one = CliRunner().invoke(cli_main, ["catalogue", "--table", "population"])
+    assert one.exit_code == 0 and "POP01" in one.output and "戶數" in one.output
+    bad = CliRunner().invoke(cli_main, ["catalogue", "--table", "nope"])
+    assert bad.exit_code == 2 and "unknown table" in bad.output
