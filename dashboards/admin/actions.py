@@ -80,9 +80,25 @@ def missing(what_zh: str, what_en: str) -> Outcome:
 
 # --- applications (points 10, 11, 13) ------------------------------------------------------
 
+def approved_scope(scope: tuple[Any, Any, Any]) -> dict[str, list[str] | None]:
+    """The narrower scope chosen for an approval (point 11): tables and channels from their
+    lists, area codes typed apart by spaces or commas; an empty part keeps what was applied
+    for. The access layer refuses anything not applied for."""
+    tables, areas, channels = scope
+    codes = str(areas or "").replace(",", " ").replace("、", " ").split()
+    return {"tables": _chosen(tables), "areas": codes or None, "channels": _chosen(channels)}
+
+
+def _chosen(values: Any) -> list[str] | None:
+    """A multi-select's choices, or None when nothing is chosen."""
+    return [str(v) for v in values] if isinstance(values, list) and values else None
+
+
 def decide_application(db: Session, user: User, decision: str, app_id: Any, valid_from: Any,
-                       valid_to: Any, reason: str | None, now: datetime) -> Outcome:
-    """Approve (with validity), reject (reason required) or return an application."""
+                       valid_to: Any, reason: str | None, now: datetime,
+                       scope: tuple[Any, Any, Any] = (None, None, None)) -> Outcome:
+    """Approve (with validity, all that was applied for or a narrower scope with a reason),
+    reject (reason required) or return an application."""
     if decision not in DECISIONS:
         return Outcome(False, t("未知的動作。", "Unknown action."))
     app = db.get(Application, parse_id(app_id)) if parse_id(app_id) is not None else None
@@ -94,7 +110,8 @@ def decide_application(db: Session, user: User, decision: str, app_id: Any, vali
             first, last = parse_date(valid_from), parse_date(valid_to)
             if first is None or last is None:
                 return missing("有效期間（起、迄）", "the validity (from and to)")
-            grant = grants.approve(db, app, user, first, last, now)
+            grant = grants.approve(db, app, user, first, last, now, reason=reason,
+                                   **approved_scope(scope))
             db.commit()
             return Outcome(True, t(f"申請 {app.id} 已核准，授權 {grant.id}。",
                                    f"Application {app.id} approved: grant {grant.id}."))

@@ -10,10 +10,12 @@ from typing import Any
 
 from dash import dcc, html
 
-from access.models import User
+from access.models import CHANNELS, User
 from dashboards.admin import scope, views
 from dashboards.admin.ids import (
     APP_APPROVE,
+    APP_AREAS,
+    APP_CHANNELS,
     APP_CHOICE,
     APP_FROM,
     APP_LIST,
@@ -21,6 +23,7 @@ from dashboards.admin.ids import (
     APP_REJECT,
     APP_RETURN,
     APP_STATUS,
+    APP_TABLES,
     APP_TO,
     APPLICATIONS,
     AUDIT,
@@ -66,6 +69,7 @@ from dashboards.admin.ids import (
     VIOLATIONS,
 )
 from dashboards.i18n import t
+from stats.catalogue import TABLES
 
 
 def field(zh: str, en: str, component: Any) -> Any:
@@ -108,8 +112,19 @@ def applications_tab(user: User, today: date) -> Any:
         field("待審查的申請案", "Application awaiting review", choice(APP_CHOICE, locked)),
         field("授權生效日", "Valid from", day(APP_FROM, today, locked)),
         field("授權到期日", "Valid to", day(APP_TO, today + timedelta(days=364), locked)),
-        field("理由（駁回必填；退回補正可留空，自動列出缺漏項目）",
-              "Reason (required to reject; when returning, empty lists the missing items)",
+        # point 11: the provider sets the permissions — all that was applied for, or less
+        field("核准資料表（留空＝全部申請項目）", "Tables approved (empty = all applied for)",
+              dcc.Dropdown(id=APP_TABLES, multi=True, disabled=locked, options=views.options(
+                  (name, views.table_names([name])) for name in TABLES))),
+        field("核准地區代碼（以空白或逗號分隔；留空＝全部）",
+              "Area codes approved (space or comma separated; empty = all)",
+              dcc.Input(id=APP_AREAS, type="text", disabled=locked)),
+        field("核准管道（留空＝全部申請管道）", "Channels approved (empty = all applied for)",
+              dcc.Dropdown(id=APP_CHANNELS, multi=True, disabled=locked, options=views.options(
+                  (c, views.channel_names([c])) for c in CHANNELS))),
+        field("理由（駁回及縮減核准範圍必填；退回補正可留空，自動列出缺漏項目）",
+              "Reason (required to reject or to approve less than applied for; when "
+              "returning, empty lists the missing items)",
               text_box(APP_REASON, locked)),
         button(APP_APPROVE, "核准", "Approve", locked),
         button(APP_REJECT, "駁回", "Reject", locked),

@@ -83,9 +83,12 @@ def list_applications(tab: str | None, _status: Any) -> Any:
           Input(ids.APP_APPROVE, "n_clicks"), Input(ids.APP_REJECT, "n_clicks"),
           Input(ids.APP_RETURN, "n_clicks"),
           State(ids.APP_CHOICE, "value"), State(ids.APP_FROM, "date"), State(ids.APP_TO, "date"),
-          State(ids.APP_REASON, "value"), prevent_initial_call=True)
+          State(ids.APP_REASON, "value"), State(ids.APP_TABLES, "value"),
+          State(ids.APP_AREAS, "value"), State(ids.APP_CHANNELS, "value"),
+          prevent_initial_call=True)
 def decide_application(_approve: int, _reject: int, _return: int, app_id: Any, valid_from: Any,
-                       valid_to: Any, reason: str | None) -> Any:
+                       valid_to: Any, reason: str | None, tables: Any = None, areas: Any = None,
+                       channels: Any = None) -> Any:
     user = staff()
     if user is None:
         return not_permitted()
@@ -94,7 +97,8 @@ def decide_application(_approve: int, _reject: int, _return: int, app_id: Any, v
     if decision is None:
         raise PreventUpdate
     return shown(actions.decide_application(g.db, user, decision, app_id, valid_from, valid_to,
-                                            reason, services().now()))
+                                            reason, services().now(),
+                                            scope=(tables, areas, channels)))
 
 
 @callback(Output(ids.GRANT_LIST, "children"), Input(ids.TABS, "value"))

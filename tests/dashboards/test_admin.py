@@ -85,13 +85,16 @@ def pressed(body: dict, button: str) -> dict:
 
 
 def decide(button: str, app_id: Any, valid_from: Any = None, valid_to: Any = None,
-           reason: str | None = None) -> dict:
+           reason: str | None = None, tables: list[str] | None = None, areas: str | None = None,
+           channels: list[str] | None = None) -> dict:
     return pressed(payload(
         [(ids.APP_STATUS, "children")],
         [(ids.APP_APPROVE, "n_clicks", 1), (ids.APP_REJECT, "n_clicks", 1),
          (ids.APP_RETURN, "n_clicks", 1)],
         [(ids.APP_CHOICE, "value", app_id), (ids.APP_FROM, "date", valid_from),
-         (ids.APP_TO, "date", valid_to), (ids.APP_REASON, "value", reason)]), button)
+         (ids.APP_TO, "date", valid_to), (ids.APP_REASON, "value", reason),
+         (ids.APP_TABLES, "value", tables), (ids.APP_AREAS, "value", areas),
+         (ids.APP_CHANNELS, "value", channels)]), button)
 
 
 def sanction(button: str, grant_id: Any = None, description: str | None = None,
@@ -343,6 +346,31 @@ def test_moi_official_approves_and_the_agency_sees_the_area_on_the_overview(priv
     assert "人口數" in figures and "出生數" in figures and "未授權" not in figures
     relisted = call(official, listing(ids.APPLICATIONS))
     assert app_id not in options(relisted, ids.APP_CHOICE)  # decided: no longer offered
+
+
+def test_official_approves_a_narrower_scope_with_a_reason(private):
+    """Point 11: the provider sets the permissions — fewer tables, areas and channels than
+    applied for, with the reason recorded; never more."""
+    app_id = submitted(private, TAIPEI_AGENCY, "63000", ["population", "vital_events"],
+                       ["63000"])
+    official = logged_in(private, "taipei_official")
+    today = local_date(now_of(private))
+    first, last = str(today), str(today + timedelta(days=30))
+    unexplained = text_of(call(official, decide(ids.APP_APPROVE, app_id, first, last,
+                                                tables=["population"])))
+    assert "未執行" in unexplained and "needs the reason" in unexplained
+    wider = text_of(call(official, decide(ids.APP_APPROVE, app_id, first, last,
+                                          reason="僅需人口數", areas="64000")))
+    assert "未執行" in wider and "not applied for: 64000" in wider
+    done = text_of(call(official, decide(ids.APP_APPROVE, app_id, first, last,
+                                         reason="僅需中正區人口數", tables=["population"],
+                                         areas="63000050", channels=["file_transfer"])))
+    assert "已核准" in done, done
+    with db_session(private) as s:
+        grant = s.scalar(select(Grant).where(Grant.application_id == app_id))
+        assert (grant.tables, grant.areas, grant.channels) == (
+            ["population"], ["63000050"], ["file_transfer"])
+        assert s.get(Application, app_id).reason == "僅需中正區人口數"
 
 
 def test_application_shows_missing_rule_items_and_cannot_be_approved(private):
