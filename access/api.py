@@ -205,7 +205,11 @@ RULES = {
     "page": "a whole number from 1",
     "page_size": f"a whole number from 1 to {MAX_PAGE_ROWS}",
 }
-MAX_VALUE = 32  # longer than any valid value of any parameter
+MAX_VALUE = 32  # longer than any valid value of any parameter (but a list of periods)
+MAX_PERIODS = 240  # periods in one range or list (20 years of months), as in stats.query
+MAX_PERIOD_TEXT = MAX_PERIODS * 8  # a comma list of that many months
+RULES["period"] += (f"; or a range FROM..TO, or a comma list, of one kind (at most "
+                    f"{MAX_PERIODS} periods)")
 
 
 class QueryError(ValueError):
@@ -226,11 +230,48 @@ class Query:
     area_code: str | None
     page: int
     page_size: int | None  # None: the whole answer (no paging asked for; CONTRACT §6)
+    # CONTRACT §7: period=FROM..TO or a comma list; ``period`` is then its normalised text
+    periods: tuple[str, ...] | None = None
 
     def record(self) -> dict[str, Any]:
         """What was asked, as kept with the delivery."""
-        return {"area_level": self.area_level, "area_code": self.area_code,
-                "page": self.page, "page_size": self.page_size}
+        asked = {"area_level": self.area_level, "area_code": self.area_code,
+                 "page": self.page, "page_size": self.page_size}
+        return asked if self.periods is None else {**asked, "periods": list(self.periods)}
+
+
+def parse_periods(text: str) -> tuple[str, ...] | None:
+    """The periods of ``period=FROM..TO`` or ``period=A,B,C`` (one kind, ascending, each
+    once); None for a single period (checked by the caller, as before).
+
+    Raises
+    ------
+    QueryError
+        Naming ``period`` and its rule.
+    """
+    from stats.periods import Period, PeriodError, period_range
+
+    ranged, listed = ".." in text, "," in text
+    if not ranged and not listed:
+        return None
+    if ranged and listed:
+        raise QueryError("period", "a range FROM..TO or a comma list, not both")
+    parts = text.split("..") if ranged else text.split(",")
+    if (ranged and len(parts) != 2) or not all(PERIOD.fullmatch(p) for p in parts):
+        raise QueryError("period", RULES["period"])
+    found = [Period.parse(p) for p in parts]
+    if len({p.kind for p in found}) > 1:
+        raise QueryError("period", "every period of one kind (months, quarters or years)")
+    if ranged:
+        try:
+            found = period_range(found[0], found[1])
+        except PeriodError as error:
+            raise QueryError("period", str(error)) from error
+    elif len(set(parts)) != len(parts):
+        raise QueryError("period", "a period is named twice")
+    if len(found) > MAX_PERIODS:
+        raise QueryError("period", f"at most {MAX_PERIODS} periods")
+    return tuple(str(p) for p in sorted(found, key=lambda p: (p.year, p.number)))
 
 
 def validate_query(table: str, params: dict[str, str]) -> Query:
@@ -247,11 +288,17 @@ def validate_query(table: str, params: dict[str, str]) -> Query:
     for name, value in params.items():
         if name not in RULES:
             raise QueryError(name[:40], f"unknown parameter; allowed: {', '.join(RULES)}")
-        if len(value) > MAX_VALUE:
-            raise QueryError(name, f"at most {MAX_VALUE} characters: {RULES[name]}")
+        limit = MAX_PERIOD_TEXT if name == "period" else MAX_VALUE
+        if len(value) > limit:
+            raise QueryError(name, f"at most {limit} characters: {RULES[name]}")
     period = params.get("period") or ""
     if not period:
         raise QueryError("period", f"required: {RULES['period']}")
+    periods = parse_periods(period)
+    if periods is not None:  # checked; the single-period pattern below does not apply
+        separator = ".." if ".." in period else ","
+        period = separator.join([periods[0], periods[-1]] if separator == ".." else periods)
+        params = {k: v for k, v in params.items() if k != "period"}
     checks = {"period": PERIOD, "area_level": re.compile("|".join(LEVELS)),
               "area_code": AREA_CODE, "page": POSITIVE, "page_size": POSITIVE}
     for name, pattern in checks.items():
@@ -271,7 +318,7 @@ def validate_query(table: str, params: dict[str, str]) -> Query:
     page_size = int(params.get("page_size", MAX_PAGE_ROWS)) if paged else None
     if page_size is not None and page_size > MAX_PAGE_ROWS:
         raise QueryError("page_size", RULES["page_size"])
-    return Query(table, period, level, code, int(params.get("page", 1)), page_size)
+    return Query(table, period, level, code, int(params.get("page", 1)), page_size, periods)
 
 
 # ---------------------------------------------------------------- outages (point 15)
@@ -423,12 +470,15 @@ def answer_page(rows: pl.LazyFrame, query: Query) -> pl.DataFrame:
     return rows.slice((query.page - 1) * query.page_size, query.page_size).collect()
 
 
-def render_page(page: pl.DataFrame, query: Query, revision: int, fmt: str) -> bytes:
+def render_page(page: pl.DataFrame, query: Query, revision: int | dict[str, int],
+                fmt: str) -> bytes:
     """The bytes of one page as JSON or CSV (deterministic: the same release revision and
-    query give the same bytes, which is what a delivery records)."""
+    query give the same bytes, which is what a delivery records). ``revision`` is a
+    period → revision mapping for a range or list of periods (JSON key ``revisions``)."""
     if fmt == "csv":
         return safe_csv_bytes(page)
-    head = {"table": query.table, "period": query.period, "revision": revision,
+    key = "revisions" if isinstance(revision, dict) else "revision"
+    head = {"table": query.table, "period": query.period, key: revision,
             "columns": page.columns}
     return (json.dumps(head, ensure_ascii=False)[:-1] + ', "rows": ' + rows_json(page)
             + "}").encode()
@@ -536,6 +586,8 @@ def table_answer(
         return _refuse(session, user, table, now, f"table {table!r} is outside your grant")
     obj = f"table:{table}"
     try:
+        if query.periods is not None:
+            return _periods_answer(session, user, releases, query, accept, now, limits)
         return _table_answer(session, user, releases, query, accept, now, limits)
     except ProviderOutage as outage:
         return outage_answer(session, user, obj, now, outage)
@@ -621,6 +673,74 @@ def _table_answer(session: Session, user: User, releases: Path, query: Query,
         },
         agency_id=user.agency_id,
     )
+    session.commit()  # the record is written before the answer is sent, or there is no 200
+    content_type = "text/csv; charset=utf-8" if fmt == "csv" else "application/json"
+    headers = (("X-Delivery-Id", delivery.id), ("X-Content-SHA256", digest))
+    return ApiResponse(200, body, content_type,
+                       headers + _paging_headers(query, total, pages))
+
+
+def _periods_answer(session: Session, user: User, releases: Path, query: Query,
+                    accept: str | None, now: datetime, limits: ApiLimits) -> ApiResponse:
+    """``period=FROM..TO`` or a comma list (CONTRACT §7): the rows of each period's public
+    revision, periods ascending, under the same checks as one period; every period must be
+    published (else 403, audited), and the answer has ``revisions`` in place of
+    ``revision``."""
+    table, periods = query.table, query.periods or ()
+    try:
+        if not release_store_online(releases):
+            raise ProviderOutage("release store")
+        folders = {p: published_revision_dir(releases, p, now) for p in periods}
+    except (OSError, ValueError) as error:
+        raise ProviderOutage("release store", error) from error
+    if unpublished := [p for p, f in folders.items() if f is None]:
+        return _refuse(session, user, table, now, f"period(s) {', '.join(unpublished)[:200]} "
+                       "outside your grant (not published)")
+    granted = granted_areas(session, user, table, CHANNEL, now)
+    if not granted:
+        return _refuse(session, user, table, now, f"table {table!r} is outside your grant, or "
+                       "your agency's access is suspended, lapsed or terminated")
+    area_code = query.area_code
+    try:
+        if area_code:
+            authorize(session, user, [table], [area_code], CHANNEL, now)
+    except Forbidden:
+        return _error(403, f"area {area_code!r} is outside your grant")
+    areas = [area_code] if area_code else granted
+    try:
+        public = {p: f for p, f in folders.items() if f is not None}
+        revisions = {p: int(read_manifest(f)["revision"]) for p, f in public.items()}
+        if area_code and not any(_release_has_area(f, area_code) for f in public.values()):
+            return _error(404, f"area {area_code} is in none of the releases asked for",
+                          parameter="area_code")
+        rows = pl.concat([answer_rows(f, query, areas) for f in public.values()],
+                         how="vertical_relaxed")
+        total = rows.select(pl.len()).collect().item()
+        offset = (query.page_size or 0) * (query.page - 1)
+        page = answer_page(rows, query) if offset < total or offset == 0 else None
+    except (OSError, ValueError, pl.exceptions.PolarsError) as error:
+        raise ProviderOutage("release store", error) from error
+    pages = max(1, -(-total // query.page_size)) if query.page_size else 1
+    if page is None:
+        return _error(404, f"page {query.page} does not exist: the answer has {pages} "
+                      f"page(s) of at most {query.page_size} rows", parameter="page")
+    fmt = "csv" if accept and "text/csv" in accept else "json"
+    body = render_page(page, query, revisions, fmt)
+    refused = _over_volume(session, user, limits, len(body), now)
+    if refused is not None:
+        return refused
+    digest = hashlib.sha256(body).hexdigest()
+    answer = {"table": table, "revisions": revisions, "format": fmt, **query.record(),
+              "rows": page.height, "size": len(body), "sha256": digest}
+    span = periods[0] if len(periods) == 1 else f"{periods[0]}..{periods[-1]}"  # 16 chars
+    delivery = record_online_answer(session, user, table, span, areas, answer, now)
+    assert user.agency_id is not None
+    _charge(session, user.agency_id, len(body), now)
+    audit.record(session, user.username, "query", f"delivery:{delivery.id}", now,
+                 {"channel": CHANNEL, "table": table, "period": query.period,
+                  "revisions": revisions, "rows": page.height, "area_code": area_code,
+                  "area_level": query.area_level, "page": query.page, "pages": pages,
+                  "sha256": digest, "size": len(body)}, agency_id=user.agency_id)
     session.commit()  # the record is written before the answer is sent, or there is no 200
     content_type = "text/csv; charset=utf-8" if fmt == "csv" else "application/json"
     headers = (("X-Delivery-Id", delivery.id), ("X-Content-SHA256", digest))
@@ -801,6 +921,36 @@ OPENAPI: dict[str, Any] = {
                     "429": {"description": "rate limit or daily volume exceeded (Retry-After)"},
                     "503": {"description": "the provider's system is failing (Retry-After): "
                             "not a refusal; resend the query after the repair (point 15)"},
+                },
+            }
+        },
+        "/api/v1/query": {
+            "post": {
+                "summary": "A query document (CONTRACT §7): periods, areas, measures, kept "
+                "keys, age bands, stub and heading",
+                "description": (
+                    "The body is the query document (JSON). The answer is {query, columns, "
+                    "rows, revisions}: query the normalised document, one column per stub "
+                    "dimension and per heading combination (values joined with |), "
+                    "revisions the public revision each period was read from; or CSV with "
+                    "Accept: text/csv. The grant is checked for the table, every area the "
+                    "query can touch (areas: each code; within: that code; neither: the "
+                    "areas the grant allows) and every period (published only). Recorded "
+                    "as an online-query delivery kept 1 day (X-Delivery-Id, "
+                    "X-Content-SHA256) and in the audit log."
+                ),
+                "requestBody": {"required": True, "content": {"application/json": {
+                    "schema": {"type": "object", "required": ["table", "periods",
+                                                              "area_level"]}}}},
+                "responses": {
+                    "200": {"description": "{query, columns, rows, revisions} or CSV"},
+                    "400": {"description": "invalid or too large: {error, problems} with "
+                            "every reason"},
+                    "401": {"description": "no or bad token"},
+                    "403": {"description": "a table, area or period outside the grant, or "
+                            "the agency is suspended, lapsed or terminated (audited)"},
+                    "429": {"description": "rate limit or daily volume exceeded (Retry-After)"},
+                    "503": {"description": "the provider's system is failing (Retry-After)"},
                 },
             }
         },

@@ -36,6 +36,7 @@ from access.api import (
     table_answer,
 )
 from access.db import database_url, make_engine, session_factory, upgrade_engine
+from access.query_api import MAX_BODY, query_answer
 from dashboards.downloads import install_downloads
 from dashboards.web import PUBLIC_PAGES, install
 
@@ -216,6 +217,17 @@ def create_app(settings: ServerSettings, clock: type[datetime] = datetime) -> Fl
             return _answer(table_answer(
                 session, request.headers.get("Authorization"), settings.releases, table,
                 _single(request.args), request.headers.get("Accept"), now(), limits,
+            ))
+
+    @app.post("/api/v1/query")
+    def query() -> Response:
+        """CONTRACT §7's query document in the body; a body too large is not read."""
+        too_big = (request.content_length or 0) > MAX_BODY
+        body = b" " * (MAX_BODY + 1) if too_big else request.get_data(cache=False)
+        with sessions() as session:
+            return _answer(query_answer(
+                session, request.headers.get("Authorization"), settings.releases, body,
+                request.headers.get("Accept"), now(), limits,
             ))
 
     @app.get("/api/v1/log")

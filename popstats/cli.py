@@ -469,6 +469,38 @@ def export_command(release_dir: Path, table: str, fmt: str, encoding: str, polic
                + (f"; marked 「{embargo.zh}」" if embargo is not None else ""))
 
 
+@main.command("query")
+@click.option("--spec", "spec_file", required=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="The query document (JSON, CONTRACT §7).")
+@click.option("--format", "fmt", required=True, help="csv, xlsx, ods, parquet, sav, dta (the "
+              "result table); px, jsonstat, sdmx-csv, netcdf (its cells as a cube).")
+@click.option("--encoding", default="utf-8-sig", show_default=True, type=ENCODING,
+              help="Text formats' encoding.")
+@click.option("--policy", type=click.Choice(["strict", "ncr", "replace"]), default="strict",
+              show_default=True, help="What to do with characters the encoding cannot hold.")
+@click.option("--releases", "releases_dir", default=None, type=click.Path(file_okay=False),
+              help="Releases folder (default: $POPSTATS_RELEASES, else demo/releases).")
+@click.option("--embargoed", is_flag=True,
+              help="Allow periods whose current revision is scheduled (not yet public); the "
+              "file is then marked 未公布，禁止外流. Drafts are written with a warning and the "
+              "same marking.")
+@click.option("--max-cells", default=5_000_000, show_default=True,
+              type=click.IntRange(min=1), help="Refuse a larger result (split the query).")
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path))
+def query_command(spec_file: Path, fmt: str, encoding: str, policy: str,
+                  releases_dir: str | None, embargoed: bool, max_cells: int, out: Path) -> None:
+    """Run a query document on the current revision of each period and write the result.
+
+    An invalid document exits with status 2 and every reason. Embargo rules are those of
+    export: a scheduled revision is refused unless --embargoed; a draft is written with a
+    warning and marked 未公布，禁止外流."""
+    from popstats.query_run import run_query_command
+
+    run_query_command(spec_file, fmt, encoding, policy, releases_dir, embargoed, max_cells,
+                      out, now=_now(), both=_both)
+
+
 @main.command()
 @click.option("--releases", "releases_dir", default=None, type=click.Path(file_okay=False),
               help="Releases folder to serve (default: $POPSTATS_RELEASES, else demo/releases).")

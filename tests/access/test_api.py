@@ -154,7 +154,8 @@ def test_rate_limiter_sliding_window(session: Session) -> None:
 
 
 def test_openapi_describes_every_path() -> None:
-    assert set(OPENAPI["paths"]) == {"/api/v1/releases", "/api/v1/tables/{table}", "/api/v1/log"}
+    assert set(OPENAPI["paths"]) == {"/api/v1/releases", "/api/v1/tables/{table}", "/api/v1/log",
+                                     "/api/v1/query"}
 
 
 @given(st.lists(st.tuples(st.one_of(st.none(), st.text(max_size=8)),

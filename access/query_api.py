@@ -1,0 +1,199 @@
+"""``POST /api/v1/query`` (CONTRACT §7 under the rules of §6), framework-free like
+``access.api``, whose guards and records it reuses.
+
+Order of checks, each answered before the next is tried:
+
+1. 400 — the body: JSON of at most ``MAX_BODY`` bytes, a valid query document
+   (``{"error", "problems"}`` with every reason), before anything touches the database;
+2. 401 — no or a bad token;
+3. 403, audited — the table outside the grant, any area the query can touch outside it
+   (``areas``: each code; ``within``: the code itself; neither: the areas the grant allows,
+   which then bound the answer), a period not published, or a suspended, lapsed or
+   terminated agency;
+4. 503 — the release store or database failing (point 15), audited as ``api.outage``;
+5. 400 — a result of more than ``max_cells`` cells (with the advice to split);
+6. 429 — the agency's daily volume used up;
+7. 200 — ``{"query", "columns", "rows", "revisions"}`` (or CSV with ``Accept: text/csv``),
+   recorded as an online-query delivery (the normalised query, the revisions, the answer's
+   SHA-256 and size) and audited, committed before it is sent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+
+import polars as pl
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from access import audit
+from access.api import (
+    CHANNEL,
+    ApiLimits,
+    ApiResponse,
+    ProviderOutage,
+    _charge,
+    _error,
+    _over_volume,
+    _refuse,
+    _unauthorized,
+    bearer_user,
+    outage_answer,
+    release_store_online,
+    rows_json,
+)
+from access.deliveries import Forbidden, authorize, record_online_answer
+from access.grants import granted_areas
+from access.models import NATIONAL, User
+from exports.delimited import safe_csv_bytes
+from stats.publication import published_revision_dir
+from stats.query import DEFAULT_MAX_CELLS, Query, QueryError, QueryResult, parse_query
+from stats.query_plan import TooLarge, area_count, check_size
+from stats.query_source import run_on_releases
+from stats.release import read_manifest
+
+MAX_BODY = 512 * 1024  # 20,000 area codes fit with room to spare
+
+
+def inside(areas: list[str]) -> Callable[[pl.Expr], pl.Expr] | None:
+    """A filter on ``area_code`` for areas inside any of ``areas`` (None: national, all)."""
+    if NATIONAL in areas:
+        return None
+    lengths = sorted({len(a) for a in areas})
+
+    def allowed(code: pl.Expr) -> pl.Expr:
+        if not lengths:
+            return pl.lit(False)
+        return pl.any_horizontal(code.str.slice(0, n).is_in([a for a in areas if len(a) == n])
+                                 for n in lengths)
+    return allowed
+
+
+def period_span(periods: tuple[str, ...] | list[str]) -> str:
+    """What a delivery's ``period`` (16 characters) holds: the period, or ``FIRST..LAST``."""
+    return periods[0] if len(periods) == 1 else f"{periods[0]}..{periods[-1]}"
+
+
+def parse_body(body: bytes) -> Query:
+    """The normalised query of a request body.
+
+    Raises
+    ------
+    QueryError
+        Every reason the body is not a valid query document.
+    """
+    if len(body) > MAX_BODY:
+        raise QueryError([f"the body is larger than {MAX_BODY:,} bytes"])
+    try:
+        doc = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise QueryError([f"the body is not JSON (UTF-8): {error}"]) from error
+    return parse_query(doc)
+
+
+def render_result(result: QueryResult, fmt: str) -> bytes:
+    """JSON exactly as §7 shows (rows encoded by polars; column titles stay as they are) or
+    CSV by the formula-safe writer. Deterministic for a release revision and a query."""
+    frame = result.frame
+    if fmt == "csv":
+        return safe_csv_bytes(frame)
+    plain = frame.rename({c: f"c{i}" for i, c in enumerate(frame.columns)})
+    head = {"query": result.query.as_json(), "columns": frame.columns}
+    tail = json.dumps({"revisions": result.revisions}, ensure_ascii=False)[1:]
+    return (json.dumps(head, ensure_ascii=False)[:-1] + ', "rows": ' + rows_json(plain)
+            + ", " + tail).encode()
+
+
+def query_answer(session: Session, authorization: str | None, releases: Path, body: bytes,
+                 accept: str | None, now: datetime, limits: ApiLimits = ApiLimits(),
+                 max_cells: int = DEFAULT_MAX_CELLS) -> ApiResponse:
+    """``POST /api/v1/query``, in the order of the module's description."""
+    try:
+        query = parse_body(body)
+    except QueryError as error:
+        return _error(400, "invalid query", problems=error.problems)
+    user = bearer_user(session, authorization, now)
+    if user is None:
+        return _unauthorized()
+    obj = f"query:{query.table}"
+    try:
+        return _answer(session, user, releases, query, accept, now, limits, max_cells)
+    except ProviderOutage as outage:
+        return outage_answer(session, user, obj, now, outage)
+    except SQLAlchemyError as error:
+        return outage_answer(session, user, obj, now, ProviderOutage("database", error))
+
+
+def _published(releases: Path, query: Query, now: datetime) -> dict[str, Path | None]:
+    try:
+        if not release_store_online(releases):
+            raise ProviderOutage("release store")
+        return {p: published_revision_dir(releases, p, now) for p in query.periods}
+    except (OSError, ValueError) as error:
+        raise ProviderOutage("release store", error) from error
+
+
+def _answer(session: Session, user: User, releases: Path, query: Query, accept: str | None,
+            now: datetime, limits: ApiLimits, max_cells: int) -> ApiResponse:
+    table = query.table
+    granted = granted_areas(session, user, table, CHANNEL, now)
+    if not granted:
+        return _refuse(session, user, table, now,
+                       f"table {table!r} is outside your grant, or your agency's access is "
+                       "suspended, lapsed or terminated")
+    asked = list(query.areas) if query.areas is not None else (
+        [query.within] if query.within is not None else [])
+    try:
+        if asked:  # every code named, or the area the query reaches into, must be granted
+            authorize(session, user, [table], asked, CHANNEL, now)
+    except Forbidden:
+        outside = ", ".join(a for a in asked if a not in granted)[:200]
+        return _error(403, f"area(s) {outside or ', '.join(asked)[:200]} outside your grant")
+    dirs = _published(releases, query, now)
+    if unpublished := [p for p, d in dirs.items() if d is None]:
+        return _refuse(session, user, table, now,
+                       f"period(s) {', '.join(unpublished)} outside your grant (not published)")
+    allowed = inside(granted)
+    folders = {p: d for p, d in dirs.items() if d is not None}
+    try:
+        n_areas = area_count(folders[query.periods[-1]], query, allowed)
+    except (OSError, pl.exceptions.PolarsError) as error:
+        raise ProviderOutage("release store", error) from error
+    try:
+        check_size(query, n_areas, max_cells)
+    except TooLarge as error:
+        return _error(400, "query too large", problems=[str(error)])
+    try:
+        result = run_on_releases(query, folders, allowed=allowed)
+        revisions = {p: int(read_manifest(d)["revision"]) for p, d in folders.items()}
+    except QueryError as error:  # a published period without the table (an older release)
+        return _error(400, "invalid query", problems=error.problems)
+    except (OSError, ValueError, pl.exceptions.PolarsError) as error:
+        raise ProviderOutage("release store", error) from error
+    fmt = "csv" if accept and "text/csv" in accept else "json"
+    body = render_result(result, fmt)
+    refused = _over_volume(session, user, limits, len(body), now)
+    if refused is not None:
+        return refused
+    digest = hashlib.sha256(body).hexdigest()
+    areas = asked or granted
+    answer = {"endpoint": "POST /api/v1/query", "table": table, "query": query.as_json(),
+              "revisions": revisions, "format": fmt, "rows": result.frame.height,
+              "size": len(body), "sha256": digest}
+    delivery = record_online_answer(session, user, table, period_span(query.periods), areas,
+                                    answer, now)
+    assert user.agency_id is not None
+    _charge(session, user.agency_id, len(body), now)
+    audit.record(session, user.username, "query", f"delivery:{delivery.id}", now,
+                 {"channel": CHANNEL, "endpoint": "POST /api/v1/query", "table": table,
+                  "query": query.as_json(), "revisions": revisions,
+                  "rows": result.frame.height, "sha256": digest, "size": len(body)},
+                 agency_id=user.agency_id)
+    session.commit()  # recorded before it is sent, or there is no 200
+    content_type = "text/csv; charset=utf-8" if fmt == "csv" else "application/json"
+    return ApiResponse(200, body, content_type,
+                       (("X-Delivery-Id", delivery.id), ("X-Content-SHA256", digest)))
