@@ -161,8 +161,13 @@ def _answer(session: Session, user: User, releases: Path, query: Query, accept: 
     folders = {p: d for p, d in dirs.items() if d is not None}
     try:
         n_areas = area_count(folders[query.periods[-1]], query, allowed)
+        # areas of the level there are, but none of them granted: outside the grant
+        none_granted = n_areas == 0 and area_count(folders[query.periods[-1]], query) > 0
     except (OSError, pl.exceptions.PolarsError) as error:
         raise ProviderOutage("release store", error) from error
+    if none_granted:
+        return _refuse(session, user, table, now, f"no {query.area_level} area the query asks "
+                       "for is within your grant")
     try:
         check_size(query, n_areas, max_cells)
     except TooLarge as error:

@@ -263,13 +263,14 @@ def _px(result: QueryResult, meta: QueryMeta, dest: BinaryIO, encoding: str) -> 
     zh, _ = meta.titles
     shown = {d: [names.get(c, c) for c in cats] if d == "area" else cats for d, cats in dims}
     lines = ['CHARSET="ANSI";', f'CODEPAGE="{CODEPAGES.get(encoding, "utf-8")}";',
-             'LANGUAGE="zh";', f"MATRIX={quoted(result.query.table)};",
+             f'LANGUAGE="{"en" if result.query.labels == "en" else "zh"}";', f"MATRIX={quoted(result.query.table)};",
              f"TITLE={quoted(zh)};", f"CONTENTS={quoted(zh)};", 'UNITS="";',
              f"SOURCE={quoted(PROVIDER_ZH)};",
              f"STUB={listed(result.query.stub)};", f"HEADING={listed(result.query.heading)};"]
     lines += [f'VALUES("{d}")={listed(shown[d])};' for d, _ in dims]
     lines += [f'CODES("{d}")={listed(cats)};' for d, cats in dims]
-    lines.append(f"NOTE={quoted(json.dumps(meta.describe(), ensure_ascii=False))};")
+    note = "; ".join(f"{k}: {v}" for k, v in meta.describe().items() if k != "query")
+    lines.append(f"NOTE={quoted(note)};")
     width = 1
     for dim in result.query.heading:
         width *= len(dict(dims)[dim])

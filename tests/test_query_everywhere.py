@@ -10,6 +10,7 @@ import hashlib
 import io
 import json
 import warnings
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -380,3 +381,55 @@ def test_get_bad_period_forms_are_400(world, period):
 
 def test_get_range_with_an_unpublished_period_is_403(world):
     assert _get(world, "period=2025-02..2025-03").status_code == 403
+
+
+# ---------------------------------------------------------------- more of §6 and §7
+
+
+def test_a_level_with_no_granted_area_is_403(world):
+    before = len(_audit(world))
+    doc = {"table": "population", "periods": ["2025-01"], "area_level": "national"}
+    assert _post(world, doc, who="taipei").status_code == 403
+    assert any(e.action == "access.refused" for e in _audit(world)[before:])
+    assert _post(world, doc).status_code == 200
+
+
+def test_labelled_result_same_in_api_json_and_cli_cp950(world):
+    doc = {**CUBE_DOC, "labels": "zh-TW"}
+    body = _post(world, doc).get_json()
+    assert body["columns"] == ["area_code", "area_name", "sex", "114年1月|人口數",
+                               "114年2月|人口數"]
+    assert [r[:3] for r in body["rows"]] == [["63000", "臺北市", "男"], ["63000", "臺北市", "女"],
+                                             ["64000", "高雄市", "男"], ["64000", "高雄市", "女"]]
+    result, out = _cli(world, doc, "csv", "--encoding", "cp950")
+    assert result.exit_code == 0, result.output
+    rows = list(csv.reader(io.StringIO(out.read_bytes().decode("cp950"))))
+    assert rows == [body["columns"], *[[str(v) for v in r] for r in body["rows"]]]
+    result, out = _cli(world, {**doc, "labels": "en"}, "px", "--encoding", "cp950")
+    assert result.exit_code == 0, result.output
+    text = out.read_bytes().decode("cp950")
+    assert 'STUB="area","sex";' in text and 'LANGUAGE="en";' in text
+    assert 'VALUES("area")="Taipei City","Kaohsiung City";' in text
+    assert 'CODES("area")="63000","64000";' in text
+    assert 'VALUES("sex")="male","female";' in text
+    assert 'VALUES("period")="Jan 2025","Feb 2025";' in text
+
+
+def test_publication_opens_the_query_at_the_exact_second(world):
+    from stats.publication import list_releases
+
+    at = next(r["published_at"] for r in list_releases(world["releases"], datetime.now(UTC))
+              if r["period"] == "2025-03")
+    moment = datetime.fromisoformat(at)
+    doc = {**FLAT_DOC, "periods": ["2025-03"]}
+    for when, status in ((moment - timedelta(seconds=1), 403), (moment, 200)):
+        class Clock(datetime):
+            @classmethod
+            def now(cls, tz=None):
+                return when
+
+        app = create_app(ServerSettings(releases=world["releases"], db_url=world["db"],
+                                        outbox=world["root"] / "outbox"), clock=Clock)
+        answer = app.test_client().post("/api/v1/query", json=doc,
+                                        headers={"Authorization": world["national"]})
+        assert answer.status_code == status, (when, answer.get_json())
