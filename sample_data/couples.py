@@ -58,19 +58,33 @@ def _weights() -> np.ndarray:
     )
 
 
-def draw_status_events(rng: np.random.Generator, keys: np.ndarray,
-                       expected: dict[str, float]) -> dict[str, np.ndarray]:
-    """Rows of the persons with each status event this month, ``expected`` in total each."""
+def birth_weights() -> np.ndarray:
+    """Relative monthly chance of giving birth per key (sex x age x marital status)."""
+    return _weights()[:, CATEGORIES.index("birth")]
+
+
+def draw_status_events(rng: np.random.Generator, keys: np.ndarray, village: np.ndarray,
+                       expected: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Rows of the persons with each status event this month.
+
+    ``expected`` gives each category's expected events per village (MOI's village rates);
+    within a village a person's chance follows the weight of their key (sex, age, marital
+    status). One uniform draw per person decides between the categories. The chances are
+    tabled per (village, key) once, so each person costs one lookup.
+    """
     weight = _weights()
-    counts = np.bincount(keys, minlength=len(weight)).astype(np.float64)
-    totals = counts @ weight
-    factor = np.array([expected.get(c, 0.0) / t if t > 0 else 0.0
-                       for c, t in zip(CATEGORIES, totals, strict=True)])
-    cumulative = np.cumsum(np.minimum(weight * factor, 1.0), axis=1)
-    cumulative = np.minimum(cumulative, 1.0).astype(np.float32)
+    n_keys, n_villages = len(weight), len(next(iter(expected.values())))
+    cell = village.astype(np.int32) * n_keys + keys
+    counts = np.bincount(cell, minlength=n_villages * n_keys).reshape(n_villages, n_keys)
+    sums = counts @ weight  # villages x categories: the weight each village holds
+    wanted = np.stack([np.asarray(expected.get(c, np.zeros(n_villages)), dtype=np.float64)
+                       for c in CATEGORIES], axis=1)
+    factor = np.divide(wanted, sums, out=np.zeros_like(sums), where=sums > 0)
+    total = np.minimum((factor @ weight.T).astype(np.float32), np.float32(1.0)).ravel()[cell]
     u = rng.random(len(keys), dtype=np.float32)
-    rows = np.flatnonzero(u < cumulative[:, -1][keys])
-    category = (u[rows, None] >= cumulative[keys[rows]]).sum(axis=1)
+    rows = np.flatnonzero(u < total)
+    cumulative = np.cumsum(weight[keys[rows]] * factor[village[rows]], axis=1)
+    category = np.minimum((u[rows, None] >= cumulative).sum(axis=1), len(CATEGORIES) - 1)
     return {c: rows[category == i] for i, c in enumerate(CATEGORIES)}
 
 

@@ -10,13 +10,13 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 
-from sample_data import demography as demo
+from sample_data.calibration import Calibration
 from sample_data.events import Calendar
 from sample_data.geography import Geography
 from sample_data.population import FIRST_HOUSEHOLD_ID, day_number, initial_population
@@ -31,7 +31,7 @@ from sample_data.writing import (
     write_csv,
     write_parquet,
 )
-from stats.codes import CodeTable, demo_code_table, month_index
+from stats.codes import CodeTable, builtin_code_table, month_index
 from stats.periods import Month
 
 MANIFEST = "sample_manifest.json"
@@ -90,14 +90,6 @@ def _check(scale: float, months: int, corrections: int, file_format: str, encodi
         raise ValueError(f"unknown date style {date_style!r}; expected iso, roc or mixed")
 
 
-def _national_total(geo: Geography, month: Month, scale: float) -> int:
-    """Residents to simulate: the 2024 populations of the counties present, times ``scale``."""
-    present = {geo.county_codes[c] for c in np.unique(geo.county[geo.valid(month_index(month))])}
-    thousands = sum(demo.COUNTY_POPULATION_2024.get(c, demo.DEFAULT_COUNTY_POPULATION)
-                    for c in present)
-    return round(1000 * thousands * scale)
-
-
 def write_sample(
     out: Path,
     *,
@@ -126,7 +118,7 @@ def write_sample(
         The first event month and the number of event months; residents files run from
         the month before ``start`` to the last month.
     codes
-        Code table; ``None`` means the built-in demo table.
+        Code table; ``None`` means the built-in official table.
     corrections
         Number of register corrections (persons added or dropped without an event).
     file_format
@@ -151,11 +143,13 @@ def write_sample(
     say = progress or (lambda _line: None)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    codes = codes if codes is not None else demo_code_table()
+    codes = codes if codes is not None else builtin_code_table()
     geo = Geography.from_codes(codes)
+    calibration = Calibration.for_geography(geo)
+    geo = replace(geo, county_pull=calibration.county_pull)
     code_array = pa.array(geo.codes.tolist(), type=pa.string())
     first = start.shift(-1)
-    pop = initial_population(_rng(seed, _STAGE_INITIAL), geo, _national_total(geo, first, scale),
+    pop = initial_population(_rng(seed, _STAGE_INITIAL), geo, calibration, scale,
                              month_index(first), first.last_day)
     counters = Counters(int(pop.pid.max(initial=0)) + 1,
                         int(pop.hh.max(initial=FIRST_HOUSEHOLD_ID)) + 1)
@@ -192,7 +186,7 @@ def write_sample(
             calendar = Calendar.of(day_number(month.first_day), day_number(month.last_day))
             result = simulate_month(
                 pop, geo, _rng(seed, _STAGE_MONTH, index), month_index=index, label=str(month),
-                calendar=calendar, scale=scale, counters=counters,
+                calendar=calendar, scale=scale, counters=counters, calibration=calibration,
                 corrections=int(per_month[k]), first_month_index=month_index(first),
             )
             snapshot.result()  # at most two snapshots in memory besides the one being built

@@ -30,6 +30,7 @@ class Geography:
     county_codes: list[str]
     valid_from: np.ndarray  # month index, or a very small number when open
     valid_to: np.ndarray  # month index, or a very large number when open
+    county_pull: np.ndarray | None = None  # calibrated pull per county (None: the constants)
 
     @classmethod
     def from_codes(cls, codes: CodeTable) -> Geography:
@@ -104,6 +105,8 @@ class Geography:
 
     def attraction(self) -> np.ndarray:
         """Per county: weight of being chosen as destination of a move between counties."""
+        if self.county_pull is not None:
+            return self.county_pull
         return np.array([demo.COUNTY_ATTRACTION.get(c, 1.0) for c in self.county_codes])
 
     def recoding(self, month_index: int) -> dict[int, int]:

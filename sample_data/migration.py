@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from sample_data import demography as demo
+from sample_data.calibration import pull_for
 from sample_data.events import MOVE, Calendar, EventBatch, make_events
 from sample_data.geography import Geography, pick_in_ranges
 from sample_data.population import FIRST_HOUSEHOLD_ID, Population
@@ -24,6 +25,11 @@ if TYPE_CHECKING:
 
 SAME_VILLAGE, SAME_TOWNSHIP, SAME_COUNTY, OTHER_COUNTY = range(4)
 NEW_VILLAGE_PULL = 0.5  # a newly created village attracts like half an average neighbour
+# Of the persons moving alone, the share who join a household at the destination (moving in
+# with a partner or relatives) instead of registering a new one: calibrated so that
+# households grow about 2 % a year while the population shrinks slowly, as household size
+# falls in MOI's figures (2.63 persons in 2021-03, 2.47 at the end of 2024).
+LONE_MOVER_JOINS = 0.5
 
 
 @dataclass(frozen=True)
@@ -65,12 +71,29 @@ def village_weights(pop: Population, geo: Geography, month_index: int,
 
 
 def destinations(rng: np.random.Generator, geo: Geography, weight: np.ndarray,
-                 origin: np.ndarray, kind: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Destination village per move; a kind impossible here widens to the next one."""
+                 origin: np.ndarray, kind: np.ndarray, group: np.ndarray | None = None,
+                 net: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Destination village per move; a kind impossible here widens to the next one.
+
+    ``group`` is the number of persons each move carries and ``net`` the wanted net
+    migration per county this month: the counties' pulls are then solved for this month's
+    actual movers between counties (who leave where the young and mobile live), so each
+    county gains or loses as MOI's figures say; without them the geography's pulls apply.
+    """
     cumulative = np.r_[0.0, np.cumsum(weight)]
-    pulled = weight * geo.attraction()[geo.county]
-    cumulative_pulled = np.r_[0.0, np.cumsum(pulled)]
     kind = kind.copy()
+    counties = len(geo.county_start) - 1
+    if net is not None and group is not None:
+        # moves between counties as drawn (those widened from failed nearer moves are few)
+        between = kind == OTHER_COUNTY
+        out = np.bincount(geo.county[origin[between]], weights=group[between],
+                          minlength=counties)
+        county_weight = np.bincount(geo.county, weights=weight, minlength=counties)
+        pull = pull_for(county_weight, out, net)
+    else:
+        pull = geo.attraction()
+    pulled = weight * pull[geo.county]
+    cumulative_pulled = np.r_[0.0, np.cumsum(pulled)]
     dest = np.where(kind == SAME_VILLAGE, origin, -1).astype(np.int64)
     town, county = geo.town[origin], geo.county[origin]
     t0, t1 = geo.town_start[town], geo.town_start[town + 1]
@@ -91,6 +114,18 @@ def destinations(rng: np.random.Generator, geo: Geography, weight: np.ndarray,
     return dest.astype(np.int16), kind
 
 
+def random_resident(rng: np.random.Generator, village: np.ndarray,
+                    where: np.ndarray) -> np.ndarray:
+    """For each village index in ``where``, the row of a random resident there (-1: none)."""
+    if not len(where):
+        return np.zeros(0, dtype=np.int64)
+    order = np.argsort(village, kind="stable")
+    count = np.bincount(village, minlength=int(where.max()) + 1)
+    start = np.r_[0, np.cumsum(count)[:-1]]
+    pick = start[where] + (rng.random(len(where)) * count[where]).astype(np.int64)
+    return np.where(count[where] > 0, order[np.minimum(pick, len(order) - 1)], -1)
+
+
 def draw_moves(
     rng: np.random.Generator,
     pop: Population,
@@ -101,6 +136,7 @@ def draw_moves(
     first_month_index: int,
     counters: Counters,
     calendar: Calendar,
+    net: np.ndarray | None = None,
 ) -> Moves:
     """The month's domestic moves, started by the persons ``starting``.
 
@@ -122,6 +158,8 @@ def draw_moves(
         Household numbers for new households.
     calendar
         The month's days.
+    net
+        Wanted net migration per county this month (persons), or None for fixed pulls.
 
     Returns
     -------
@@ -147,10 +185,19 @@ def draw_moves(
 
     origin = np.r_[pop.village[leaders], pop.village[alone]].astype(np.int64)
     weight = village_weights(pop, geo, month_index, first_month_index)
-    dest, kind = destinations(rng, geo, weight, origin, np.r_[leader_kind, alone_kind])
+    group = np.r_[np.bincount(member_group[members], minlength=len(leaders) + 1)[1:],
+                  np.ones(len(alone))].astype(np.float64)
+    dest, kind = destinations(rng, geo, weight, origin, np.r_[leader_kind, alone_kind],
+                              group, net)
     # a new household at the destination, except for a family's address change in its village
+    joining = np.r_[np.zeros(len(leaders), bool), rng.random(len(alone)) < LONE_MOVER_JOINS]
+    host = np.full(len(origin), -1, dtype=np.int64)
+    host[joining] = random_resident(rng, pop.village, dest[joining].astype(np.int64))
+    joining &= host >= 0
     new_household = np.r_[kind[: len(leaders)] != SAME_VILLAGE, np.ones(len(alone), bool)]
+    new_household &= ~joining
     household = np.r_[pop.hh[leaders], pop.hh[alone]].astype(np.int32)
+    household[joining] = pop.hh[host[joining]]
     household[new_household] = counters.households(int(new_household.sum()))
     registration = calendar.registrations(rng, len(origin))
     lag = demo.draw_lags(rng, len(origin), "moves")

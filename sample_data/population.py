@@ -14,6 +14,7 @@ from datetime import date
 import numpy as np
 
 from sample_data import demography as demo
+from sample_data.calibration import Calibration, draw_band_sex_age, household_numbers
 from sample_data.geography import Geography
 
 EPOCH = date(1970, 1, 1)
@@ -72,9 +73,10 @@ def empty_population() -> Population:
 
 
 def initial_population(
-    rng: np.random.Generator, geo: Geography, total: int, month_index: int, reference: date
+    rng: np.random.Generator, geo: Geography, calibration: Calibration, scale: float,
+    month_index: int, reference: date,
 ) -> Population:
-    """The register at the end of the first snapshot month, ``total`` persons.
+    """The register at the end of the first snapshot month, calibrated village by village.
 
     Parameters
     ----------
@@ -82,8 +84,10 @@ def initial_population(
         Random generator of this stage.
     geo
         The villages; only those valid in ``month_index`` are populated.
-    total
-        Number of residents.
+    calibration
+        MOI's figures on the villages of ``geo``: sizes, age bands, sex, households.
+    scale
+        Fraction of Taiwan's population.
     month_index
         The snapshot month (``year * 12 + month - 1``).
     reference
@@ -92,16 +96,17 @@ def initial_population(
     Returns
     -------
     Population
-        Persons sorted by village, ids in that order.
+        Persons sorted by village (in random order within it), ids in that order.
     """
-    sizes = geo.initial_sizes(rng, total, month_index)
+    sizes = calibration.sizes(rng, geo, scale, month_index)
     village = np.repeat(np.arange(geo.size, dtype=np.int16), sizes)
     n = len(village)
     ref_day = day_number(reference)
     decimal_year = reference.year + (reference.timetuple().tm_yday / 365.25)
-    cells = demo.draw_categories(rng, demo.age_sex_distribution(decimal_year), n).astype(np.int16)
-    sex = (1 + cells // (demo.MAX_AGE + 1)).astype(np.int8)
-    age = (cells % (demo.MAX_AGE + 1)).astype(np.int16)
+    # each row is drawn on its own, so rows lie in random order within their village
+    # (households look for the nearest mother)
+    sex, age = draw_band_sex_age(rng, calibration, village, decimal_year)
+    cells = demo.cell_of(sex, age)
     # uniform within the year of age: completed age at the reference date is `age`
     offset = ((age + rng.random(n, dtype=np.float32)) * np.float32(demo.DAYS_PER_YEAR))
     birth = (ref_day - offset.astype(np.int32)).astype(np.int32)
@@ -111,7 +116,7 @@ def initial_population(
     highland = rng.random(n, dtype=np.float32) >= lowland[village]
     indigenous = np.where(is_indigenous, np.where(highland, 2, 1), 0).astype(np.int8)
     marital = demo.draw_marital(rng, cells)
-    hh = _initial_households(rng, village, sex, age)
+    hh = _initial_households(rng, calibration, village, sex, age)
     pid = np.arange(FIRST_PERSON_ID, FIRST_PERSON_ID + n, dtype=np.int64)
     return Population(pid, hh, village, sex, birth, indigenous, marital)
 
@@ -138,11 +143,12 @@ def _any_adult(rng: np.random.Generator, adults: np.ndarray, village: np.ndarray
 
 
 def _initial_households(
-    rng: np.random.Generator, village: np.ndarray, sex: np.ndarray, age: np.ndarray,
+    rng: np.random.Generator, calibration: Calibration, village: np.ndarray, sex: np.ndarray,
+    age: np.ndarray,
 ) -> np.ndarray:
     """Household numbers: adults grouped at random within villages, children with a mother.
 
-    Adults (20+) of a village form households of 1-5; a young child joins the household
+    Adults (20+) of a village form its MOI number of households; a young child joins the household
     of a woman of the village aged 20-49, an older child one aged 30-64; failing that of
     any adult of the village, failing that (tiny villages) a household of its own.
     """
@@ -150,13 +156,7 @@ def _initial_households(
     hh = np.full(n, -1, dtype=np.int64)
     adult = age >= demo.ADULT_AGE
     adults = np.flatnonzero(adult)
-    if len(adults):
-        boundary = np.zeros(len(adults), dtype=bool)
-        ends = np.cumsum(demo.draw_household_sizes(rng, len(adults)))
-        boundary[ends[ends < len(adults)]] = True
-        boundary[0] = True
-        boundary[1:] |= village[adults[1:]] != village[adults[:-1]]
-        hh[adults] = np.cumsum(boundary) - 1
+    hh[adults] = household_numbers(rng, calibration, village, adult)[adults]
     next_hh = int(hh.max()) + 1 if len(adults) else 0
     women = sex == 2
     for young, mothers in demo.MOTHER_AGES:

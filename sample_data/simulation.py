@@ -15,6 +15,7 @@ import numpy as np
 
 from sample_data import couples
 from sample_data import demography as demo
+from sample_data.calibration import Calibration
 from sample_data.events import (
     BIRTH,
     DEATH,
@@ -95,14 +96,30 @@ def recode(pop: Population, geo: Geography, month_index: int,
     return pop.with_columns(village=remap[pop.village]), entries
 
 
+def village_probability(cell_weight: np.ndarray, cells: np.ndarray, village: np.ndarray,
+                        target: np.ndarray) -> np.ndarray:
+    """Per person: a chance proportional to the weight of their cell, scaled in each village
+    so that the village expects ``target[village]`` events (its MOI rate × its residents).
+    The chances are tabled per (village, cell) once, so each person costs one lookup."""
+    n_cells = len(cell_weight)
+    index = village.astype(np.int32) * n_cells + cells
+    counts = np.bincount(index, minlength=len(target) * n_cells).reshape(len(target), n_cells)
+    total = counts @ cell_weight
+    factor = np.divide(target, total, out=np.zeros(len(target)), where=total > 0)
+    table = np.minimum(factor[:, None] * cell_weight[None, :], 1.0).astype(np.float32)
+    return table.ravel()[index]
+
+
 def _location_events(
-    rng: np.random.Generator, pop: Population, cells: np.ndarray, season: int, scale: float
+    rng: np.random.Generator, pop: Population, cells: np.ndarray, season: int, scale: float,
+    deaths: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Rows of persons who die, who leave the register and who start a domestic move.
 
-    One uniform draw per person decides between the three, so nobody has two of them.
-    Movers may take their household along; fewer start so that the moved persons match
-    the national monthly total.
+    ``deaths`` are the expected deaths per village (calibrated); a person's chance follows
+    the age and sex of their cell within the village. One uniform draw per person decides
+    between the three, so nobody has two of them. Movers may take their household along;
+    fewer start so that the moved persons match the national monthly total.
     """
     counts = np.bincount(cells, minlength=demo.N_CELLS)
     household_size = np.bincount(pop.hh - FIRST_HOUSEHOLD_ID).astype(np.float64)
@@ -110,25 +127,24 @@ def _location_events(
     move_season = demo.SEASON["moves"][season]
     domestic = sum(demo.MOVES_PER_MONTH[k] for k in demo.MOVE_KINDS[:4]) * scale * move_season
     initiators = domestic / (1 + demo.WHOLE_HOUSEHOLD_SHARE * (person_weighted_size - 1))
-    p_death = _per_cell(demo.death_weights(), counts,
-                        demo.DEATHS_PER_MONTH * demo.SEASON["deaths"][season] * scale)
     p_leave = _per_cell(demo.emigration_weights(), counts,
                         demo.MOVES_PER_MONTH["to_abroad"] * scale * move_season)
     p_move = _per_cell(demo.move_weights(), counts, initiators)
-    t1 = p_death.astype(np.float32)
-    t2 = (p_death + p_leave).astype(np.float32)
-    t3 = np.minimum(p_death + p_leave + p_move, 1.0).astype(np.float32)
+    t1 = village_probability(demo.death_weights(), cells, pop.village, deaths)
+    t2 = t1 + p_leave.astype(np.float32)[cells]
+    t3 = np.minimum(t2 + p_move.astype(np.float32)[cells], np.float32(1.0))
     u = rng.random(len(pop), dtype=np.float32)
-    candidate = np.flatnonzero(u < t3[cells])
-    uc, cc = u[candidate], cells[candidate]
-    return (candidate[uc < t1[cc]], candidate[(uc >= t1[cc]) & (uc < t2[cc])],
-            candidate[uc >= t2[cc]])
+    candidate = np.flatnonzero(u < t3)
+    uc = u[candidate]
+    t1, t2 = t1[candidate], t2[candidate]
+    return (candidate[uc < t1], candidate[(uc >= t1) & (uc < t2)], candidate[uc >= t2])
 
 
-def _status_targets(season: int, scale: float) -> dict[str, float]:
-    """Expected marriages, divorces (by kind of couple) and births this month."""
-    marriages = demo.MARRIAGES_PER_MONTH * demo.SEASON["marriages"][season] * scale
-    divorces = demo.DIVORCES_PER_MONTH * demo.SEASON["divorces"][season] * scale
+def _status_targets(calibration: Calibration, residents: np.ndarray,
+                    season: int) -> dict[str, np.ndarray]:
+    """Expected marriages, divorces (by kind of couple) and births per village this month."""
+    marriages = calibration.targets("marriages", residents, season)
+    divorces = calibration.targets("divorces", residents, season)
     same_m, same_v, male = (demo.SAME_SEX_MARRIAGE_SHARE, demo.SAME_SEX_DIVORCE_SHARE,
                             demo.SAME_SEX_MALE_SHARE)
     return {
@@ -138,8 +154,23 @@ def _status_targets(season: int, scale: float) -> dict[str, float]:
         "divorce": divorces * (1 - same_v),
         "divorce_male": divorces * same_v * male,
         "divorce_female": divorces * same_v * (1 - male),
-        "birth": demo.BIRTHS_PER_MONTH * demo.SEASON["births"][season] * scale,
+        "birth": calibration.targets("births", residents, season),
     }
+
+
+def _births_kept(keys: np.ndarray, village: np.ndarray, gone: np.ndarray,
+                 villages: int) -> np.ndarray:
+    """Per village: 1 / the share of its expected births that mothers staying put give.
+
+    A mother drawn for a birth who dies, leaves or moves that month registers none here;
+    asking each village for that much more keeps its births at its MOI rate.
+    """
+    fertility = couples.birth_weights()
+    everyone = np.bincount(village, weights=fertility[keys], minlength=villages)
+    rows = np.flatnonzero(gone)
+    lost = np.bincount(village[rows], weights=fertility[keys[rows]], minlength=villages)
+    kept = everyone - lost
+    return np.divide(everyone, kept, out=np.ones(villages), where=kept > 0)
 
 
 def simulate_month(
@@ -154,6 +185,7 @@ def simulate_month(
     counters: Counters,
     corrections: int,
     first_month_index: int,
+    calibration: Calibration,
 ) -> MonthResult:
     """Events registered in one month and the snapshot at its end.
 
@@ -177,6 +209,8 @@ def simulate_month(
         Number of register corrections to inject into this month's snapshot.
     first_month_index
         The month of the initial snapshot (villages valid later start empty).
+    calibration
+        MOI's per-village rates and seasons on the villages of ``geo``.
 
     Returns
     -------
@@ -188,18 +222,25 @@ def simulate_month(
     n = len(pop)
     age = np.maximum(demo.ages_at(pop.birth, calendar.first + 14), 0)
     cells = demo.cell_of(pop.sex, age)
-    dying, leaving, starting = _location_events(rng, pop, cells, season, scale)
+    residents = np.bincount(pop.village, minlength=geo.size).astype(np.float64)
+    dying, leaving, starting = _location_events(
+        rng, pop, cells, season, scale, calibration.targets("deaths", residents, season))
     alive = np.ones(n, dtype=bool)
     alive[dying] = False
     alive[leaving] = False
+    net = calibration.net_migration * scale * demo.SEASON["moves"][season]
     moves = draw_moves(rng, pop, geo, starting, ~alive, month_index, first_month_index,
-                       counters, calendar)
+                       counters, calendar, net)
     moving = np.zeros(n, dtype=bool)
     moving[moves.person] = True
 
     # -- status events: marriage, divorce, birth (one uniform draw decides)
     people = couples.People(pop.sex, age, pop.marital, pop.village, geo.county, alive)
-    drawn = couples.draw_status_events(rng, people.keys(cells), _status_targets(season, scale))
+    keys = people.keys(cells)
+    targets = _status_targets(calibration, residents, season)
+    targets["birth"] = targets["birth"] * _births_kept(keys, pop.village, ~alive | moving,
+                                                       geo.size)
+    drawn = couples.draw_status_events(rng, keys, pop.village, targets)
     del cells
     taken = np.zeros(n, dtype=bool)
     wed = couples.couples(rng, people, drawn, taken, "marriage")

@@ -10,14 +10,17 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
-import numpy as np
 import polars as pl
 
+from stats.data import AREA_CODES
 from stats.periods import Month, Period
 
 NATIONAL_CODE = "00000"
+NATIONAL_NAME, NATIONAL_NAME_EN = "全國", "Taiwan"
+BUILTIN_SOURCE = "built-in official code table (MOI, 2021-01…2026-06)"
 LEVELS = ("national", "county", "township", "village")
 CODE_LENGTH = {"national": 5, "county": 5, "township": 8, "village": 11}
 
@@ -70,6 +73,14 @@ CODE_TABLE_SCHEMA = {
 }
 
 
+# English names, optional: a table built without them gets them as nulls
+ENGLISH_SCHEMA = {
+    "village_name_en": pl.String,  # null when MOI gives none (retired villages)
+    "town_name_en": pl.String,
+    "county_name_en": pl.String,
+}
+
+
 class CodeTableError(ValueError):
     """A code table file that cannot be read as an official code table."""
 
@@ -83,9 +94,15 @@ def month_index(month: Month) -> int:
 class CodeTable:
     """Village codes with names and validity, plus where the table came from."""
 
-    villages: pl.DataFrame  # columns of CODE_TABLE_SCHEMA
+    villages: pl.DataFrame  # columns of CODE_TABLE_SCHEMA, and of ENGLISH_SCHEMA if known
     source: str
     version: str
+
+    def __post_init__(self) -> None:
+        missing = [pl.lit(None, dtype).alias(name) for name, dtype in ENGLISH_SCHEMA.items()
+                   if name not in self.villages.columns]
+        if missing:  # frozen: the filled frame replaces the given one once, here
+            object.__setattr__(self, "villages", self.villages.with_columns(missing))
 
     def villages_valid_in(self, months: Iterable[Month]) -> pl.DataFrame:
         """Villages valid on at least one day of the given months."""
@@ -107,26 +124,36 @@ class CodeTable:
         return pl.concat(frames)
 
     def areas(self, period: Period) -> pl.DataFrame:
-        """Every area of the period at every level: area_level, area_code, area_name."""
-        villages = self.villages_valid_in(period.months)
-        towns = villages.group_by("town_code").agg(
-            pl.col("county_name").first(), pl.col("town_name").first()
+        """Every area of the period at every level: area_level, area_code, area_name and
+        area_name_en (``Jieshou Vil., Nangan Township, Lienchiang County``; null when a part
+        has no English name, e.g. a retired village: readers show the Chinese name then)."""
+        villages = self.villages_valid_in(period.months).with_columns(
+            # MOI's English names carry stray double spaces ("Lianxin  Vil.")
+            pl.col(c).str.replace_all(r"\s+", " ").str.strip_chars()
+            for c in ("county_name_en", "town_name_en", "village_name_en")
         )
-        counties = villages.group_by("county_code").agg(pl.col("county_name").first())
+        towns = villages.group_by("town_code").agg(
+            pl.col("county_name", "town_name", "county_name_en", "town_name_en").first()
+        )
+        counties = villages.group_by("county_code").agg(
+            pl.col("county_name", "county_name_en").first()
+        )
         return pl.concat(
             [
-                pl.DataFrame(
-                    {"area_level": ["national"], "area_code": [NATIONAL_CODE], "area_name": ["全國"]}
-                ),
+                pl.DataFrame({"area_level": ["national"], "area_code": [NATIONAL_CODE],
+                              "area_name": [NATIONAL_NAME], "area_name_en": [NATIONAL_NAME_EN]}),
                 counties.select(
                     pl.lit("county").alias("area_level"),
                     pl.col("county_code").alias("area_code"),
                     pl.col("county_name").alias("area_name"),
+                    pl.col("county_name_en").alias("area_name_en"),
                 ).sort("area_code"),
                 towns.select(
                     pl.lit("township").alias("area_level"),
                     pl.col("town_code").alias("area_code"),
                     (pl.col("county_name") + pl.col("town_name")).alias("area_name"),
+                    pl.concat_str("town_name_en", "county_name_en", separator=", ")
+                    .alias("area_name_en"),
                 ).sort("area_code"),
                 villages.select(
                     pl.lit("village").alias("area_level"),
@@ -134,6 +161,8 @@ class CodeTable:
                     (pl.col("county_name") + pl.col("town_name") + pl.col("village_name")).alias(
                         "area_name"
                     ),
+                    pl.concat_str("village_name_en", "town_name_en", "county_name_en",
+                                  separator=", ").alias("area_name_en"),
                 ).sort("area_code"),
             ]
         )
@@ -181,6 +210,8 @@ def load_code_table(path: str | Path) -> CodeTable:
     else:
         raise CodeTableError(f"{path}: no 'town_name' or 'county_town_name' column")
     code = normalise_village_code(pl.col("village_code"))
+    town_en, county_en = english_names()
+    village_en = pl.col("village_name_en") if "village_name_en" in df.columns else pl.lit(None)
     villages = df.with_columns(village_code=code).select(
         "village_code",
         pl.col("village_name"),
@@ -188,11 +219,16 @@ def load_code_table(path: str | Path) -> CodeTable:
         town_name.alias("town_name"),
         pl.col("village_code").str.slice(0, 5).alias("county_code"),
         county_name.alias("county_name"),
+        pl.when(village_en.str.len_chars() > 0).then(village_en).alias("village_name_en"),
+        pl.col("village_code").str.slice(0, 8).replace_strict(town_en, default=None)
+        .alias("town_name_en"),
+        pl.col("village_code").str.slice(0, 5).replace_strict(county_en, default=None)
+        .alias("county_name_en"),
         _parse_month_column("valid_from") if "valid_from" in df.columns
         else pl.lit(None, pl.Int32).alias("valid_from"),
         _parse_month_column("valid_to") if "valid_to" in df.columns
         else pl.lit(None, pl.Int32).alias("valid_to"),
-    ).cast(CODE_TABLE_SCHEMA)  # type: ignore[arg-type]
+    ).cast({**CODE_TABLE_SCHEMA, **ENGLISH_SCHEMA})  # type: ignore[arg-type]
     bad = villages.filter(~pl.col("village_code").str.contains(r"^\d{11}$"))
     if bad.height:
         raise CodeTableError(
@@ -201,76 +237,40 @@ def load_code_table(path: str | Path) -> CodeTable:
     return CodeTable(villages, source=str(path), version="sha256:" + hashlib.sha256(raw).hexdigest())
 
 
-# --- the built-in demo geography -------------------------------------------------------
+# --- the built-in official table ------------------------------------------------------
 
-# Common elements of Taiwanese place names, with a romanisation for English labels.
-_STEMS = (
-    ("中正", "Zhongzheng"), ("中山", "Zhongshan"), ("復興", "Fuxing"), ("民生", "Minsheng"),
-    ("和平", "Heping"), ("忠孝", "Zhongxiao"), ("仁愛", "Renai"), ("信義", "Xinyi"),
-    ("光明", "Guangming"), ("建國", "Jianguo"), ("民權", "Minquan"), ("民族", "Minzu"),
-    ("成功", "Chenggong"), ("永安", "Yongan"), ("長安", "Changan"), ("福德", "Fude"),
-    ("興隆", "Xinglong"), ("東興", "Dongxing"), ("西門", "Ximen"), ("南興", "Nanxing"),
-    ("北勢", "Beishi"), ("新庄", "Xinzhuang"), ("大埔", "Dapu"), ("頂寮", "Dingliao"),
-    ("下坑", "Xiakeng"), ("竹圍", "Zhuwei"), ("溪洲", "Xizhou"), ("港口", "Gangkou"),
-    ("山腳", "Shanjiao"), ("田寮", "Tianliao"), ("後厝", "Houcuo"), ("番社", "Fanshe"),
-    ("水源", "Shuiyuan"), ("富貴", "Fugui"), ("安和", "Anhe"), ("文化", "Wenhua"),
-    ("德興", "Dexing"), ("明德", "Mingde"), ("崙背", "Lunbei"), ("新興", "Xinxing"),
-    ("龍潭", "Longtan"), ("鳳山", "Fengshan"), ("林口", "Linkou"), ("埔心", "Puxin"),
-    ("湖內", "Hunei"), ("社口", "Shekou"), ("橋頭", "Qiaotou"), ("潭墘", "Tanqian"),
-)
-_CITY_CODES = {"63000", "64000", "65000", "66000", "67000", "68000", "10017", "10018", "10020"}
-DEMO_VERSION = "demo-1"
+@lru_cache(maxsize=1)
+def english_names() -> tuple[dict[str, str], dict[str, str]]:
+    """English township and county names by code, from the built-in table (a user's
+    ``--codes`` file of the villages layout names only its villages in English)."""
+    shipped = pl.read_parquet(AREA_CODES, columns=["town_code", "town_name_en", "county_code",
+                                                   "county_name_en"])
+    towns = shipped.unique("town_code").drop_nulls("town_name_en")
+    return (dict(zip(towns["town_code"], towns["town_name_en"], strict=True)), COUNTY_NAMES_EN)
 
 
-def _demo_names(rng: np.random.Generator, count: int) -> list[tuple[str, str]]:
-    """``count`` distinct two-stem place names, deterministic for the generator."""
-    n = len(_STEMS)
-    picks = rng.permutation(n * n)
-    names = []
-    for p in picks:
-        a, b = divmod(int(p), n)
-        if a == b:
-            continue
-        names.append((_STEMS[a][0][0] + _STEMS[b][0][1], f"{_STEMS[a][1]}-{_STEMS[b][1]}"))
-        if len(names) == count:
-            break
-    return names
+def builtin_code_table() -> CodeTable:
+    """The official code table shipped with popstats (``stats/data/area_codes.parquet``).
 
-
-def demo_code_table() -> CodeTable:
-    """The built-in demo geography: real counties, invented townships and villages.
-
-    Every county has as many townships and villages as in reality; all codes are valid
-    throughout, so no external file is needed.
+    Every village code seen in MOI's monthly files 2021-01…2026-06 with its validity,
+    Chinese and English names (derived by ``stats/data/derive.py``; provenance in
+    ``stats/data/PROVENANCE.md``). ``--codes FILE`` replaces it with a newer official table.
     """
-    rng = np.random.default_rng(20240101)
-    rows: dict[str, list[str]] = {k: [] for k in CODE_TABLE_SCHEMA if not k.startswith("valid")}
-    for county_code, county_name, _, n_towns, n_villages in COUNTIES:
-        town_names = _demo_names(rng, n_towns)
-        # every township at least one village, the rest spread unevenly
-        extra = rng.multinomial(n_villages - n_towns, rng.dirichlet(np.full(n_towns, 2.0)))
-        village_names = _demo_names(rng, int(extra.max()) + 1)
-        for t, ((stem, _), n_extra) in enumerate(zip(town_names, extra, strict=True)):
-            if county_code in _CITY_CODES:
-                suffix = "區"
-            else:
-                suffix = "市" if t == 0 else ("鎮" if t % 4 == 1 else "鄉")
-            town_code = f"{county_code}{(t + 1) * 10:03d}"
-            for v in range(int(n_extra) + 1):
-                rows["village_code"].append(f"{town_code}{v + 1:03d}")
-                rows["village_name"].append(
-                    village_names[v][0] + ("里" if suffix in "區市鎮" else "村")
-                )
-                rows["town_code"].append(town_code)
-                rows["town_name"].append(stem + suffix)
-                rows["county_code"].append(county_code)
-                rows["county_name"].append(county_name)
-    villages = pl.DataFrame(rows).with_columns(
-        pl.lit(None, pl.Int32).alias("valid_from"), pl.lit(None, pl.Int32).alias("valid_to")
-    )
-    return CodeTable(villages.cast(CODE_TABLE_SCHEMA), source="built-in demo", version=DEMO_VERSION)  # type: ignore[arg-type]
+    raw = AREA_CODES.read_bytes()
+    shipped = pl.read_parquet(raw)
+    villages = shipped.with_columns(
+        _parse_month_column("valid_from"), _parse_month_column("valid_to")
+    ).select(*CODE_TABLE_SCHEMA, *ENGLISH_SCHEMA).cast(
+        {**CODE_TABLE_SCHEMA, **ENGLISH_SCHEMA})  # type: ignore[arg-type]
+    return CodeTable(villages, source=BUILTIN_SOURCE,
+                     version="sha256:" + hashlib.sha256(raw).hexdigest())
+
+
+# The invented demo geography is gone; the quick start and tests ask for the built-in table
+# under its old name.
+demo_code_table = builtin_code_table
 
 
 def code_table(path: str | Path | None) -> CodeTable:
-    """The official table at ``path``, or the demo table when no path is given."""
-    return demo_code_table() if path is None else load_code_table(path)
+    """The official table at ``path``, or the built-in official table when no path is given."""
+    return builtin_code_table() if path is None else load_code_table(path)

@@ -2,9 +2,11 @@
 county, township or village for a published period, inside one of the caller's granted
 areas, as a map with the same values in a table beside it.
 
-Without boundary files the map is a tile map of the 22 counties (one square each, placed
-roughly where the county lies); with ``popstats serve --boundaries`` it draws the real
-boundaries, at every level the files hold. Both are plain cartesian plotly traces (filled
+The map draws the real county, township and village boundaries shipped with popstats
+(``stats/data/boundaries``, MOI/NLSC geometry of about 2021); ``popstats serve --boundaries``
+replaces them with the user's files. A level the configured files lack falls back to a tile
+map of the 22 counties (one square each, placed roughly where the county lies) for counties,
+and is not offered for townships and villages. Both are plain cartesian plotly traces (filled
 filled scatter polygons, layout rectangles): plotly.js's geo subplots — ``go.Choropleth``
 even with inline GeoJSON — fetch a base map from ``cdn.plot.ly`` first, which the
 dashboards' strict CSP blocks and which an offline server cannot reach, so the map would
@@ -16,6 +18,7 @@ checked, audited); everything else on the map is grey and its data never read.
 
 from __future__ import annotations
 
+import gzip
 import json
 import logging
 import math
@@ -43,6 +46,7 @@ from dashboards.shell import not_permitted, page_allowed, title
 from dashboards.web import Refused, current_user, services
 from stats.catalogue import COLUMNS, VALUE_LABELS
 from stats.codes import COUNTIES, COUNTY_NAMES, COUNTY_NAMES_EN
+from stats.data import BOUNDARIES
 from stats.schemas import TABLE_COLUMNS
 
 PATH = "/map"
@@ -56,7 +60,7 @@ TABLE_NAMES = {"population": ("人口", "population"), "vital_events": ("人口�
 MEASURES = {f"{table}:{column}": (table, column)
             for table in TABLES for column in TABLE_COLUMNS[table]}
 NATIONAL = "00000"
-SUFFIXES = (".json", ".topojson", ".geojson")
+SUFFIXES = (".json", ".topojson", ".geojson")  # each also gzip-compressed (".json.gz")
 PLOT_CONFIG = {"displaylogo": False, "showLink": False, "showSendToCloud": False,
                "showEditInChartStudio": False}
 log = logging.getLogger(__name__)
@@ -70,7 +74,15 @@ def _stamp(path: Path) -> tuple[str, int, int]:
     return str(path.resolve()), stat.st_mtime_ns, stat.st_size
 
 
+def _boundary_file(path: Path) -> bool:
+    name = path.name.lower().removesuffix(".gz")
+    return path.is_file() and any(name.endswith(suffix) for suffix in SUFFIXES)
+
+
 def _read(path: str) -> dict[str, Any]:
+    if path.lower().endswith(".gz"):
+        with gzip.open(path, "rt", encoding="utf-8") as handle:
+            return json.load(handle)
     with Path(path).open(encoding="utf-8") as handle:
         return json.load(handle)
 
@@ -94,12 +106,14 @@ def _file_shapes(path: str, _mtime: int, _size: int, name: str, level: str) -> g
 
 
 def boundary_sources(source: Path | None) -> dict[str, tuple[tuple[str, int, int], str]]:
-    """For each level, the file (stamp) and object holding its boundaries. A file whose
-    finest level is that level wins (``towns-10t.json`` also carries counties, but
-    ``counties-10t.json`` is the county file); then file name order."""
-    if source is None or not source.exists():
+    """For each level, the file (stamp) and object holding its boundaries: the configured
+    files, or the shipped ones when none are configured. A file whose finest level is that
+    level wins (``towns-10t.json`` also carries counties, but ``counties-10t.json`` is the
+    county file); then file name order."""
+    source = BOUNDARIES if source is None else source
+    if not source.exists():
         return {}
-    files = sorted(p for p in source.iterdir() if p.suffix.lower() in SUFFIXES) \
+    files = sorted(p for p in source.iterdir() if _boundary_file(p)) \
         if source.is_dir() else [source]
     found: dict[str, tuple[tuple[bool, str], tuple[str, int, int], str]] = {}
     for path in files:
@@ -227,9 +241,10 @@ def layout(measure: str | None = None, level: str | None = None, area: str | Non
 def level_note(available: dict[str, Any]) -> str:
     if "township" in available and "village" in available:
         return ""
-    return t("鄉鎮市區及村里地圖需要邊界檔（popstats serve --boundaries）；目前只提供縣市方塊圖。",
-             "Township and village maps need boundary files (popstats serve --boundaries); "
-             "only the county tile map is offered now.")
+    return t("鄉鎮市區及村里地圖需要邊界檔（popstats serve --boundaries 所指的檔案缺少此層級）；"
+             "目前只提供縣市地圖。",
+             "Township and village maps need boundary files (the files given to popstats serve "
+             "--boundaries lack that level); only the county map is offered now.")
 
 
 # --- the callback ---------------------------------------------------------------------------
@@ -302,7 +317,8 @@ def result(values: pl.DataFrame, column: str, integer: bool, level: str, root: s
         drawn = geo.within(shapes.codes, root) if level != "county" else shapes.codes
         joined = geo.join_codes(geo.within(shapes.codes, root), painted["area_code"].to_list())
         drawing = boundary_figure(shapes, drawn, painted, scale)
-        notes.append(join_note(joined))
+        notes.append(join_note(joined, dict(zip(painted["area_code"].to_list(),
+                                                painted["name"].to_list(), strict=True))))
     measure = bracketed(measure_label(column), unit_label(column))
     caption = t(f"{area_name(root, period)} 各{level_label(level)}{measure}，{period_both(period)}",
                 f"{measure} by {level_label(level)}, {area_name(root, period)}, "
@@ -332,10 +348,13 @@ def value_table(painted: pl.DataFrame, caption: str, column: str) -> Any:
         style={"flex": "1 1 18rem", "maxHeight": "40rem", "overflow": "auto"})
 
 
-def join_note(joined: geo.BoundaryJoin) -> Any:
+def join_note(joined: geo.BoundaryJoin, names: dict[str, str] | None = None) -> Any:
     """How many boundaries found no row and rows no boundary (codes differ between the
-    boundary file's vintage and the release's code table)."""
-    features, rows = joined.features_without_data, joined.rows_without_feature
+    boundary file's vintage and the release's code table: villages created since are not
+    on the map), each listed by code and, for rows, name."""
+    features = joined.features_without_data
+    rows = [f"{code} {names[code]}" if names and code in names else code
+            for code in joined.rows_without_feature]
     if not features and not rows:
         return html.P(t("每個邊界都有對應資料。", "Every boundary matched a release row."),
                       className="note")

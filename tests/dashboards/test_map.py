@@ -1,5 +1,6 @@
-"""The Map page through crafted callbacks: the county tile map of the shared demo (no
-boundary files), the real boundaries of a release built on the official codes, what each
+"""The Map page through crafted callbacks: the shipped boundaries drawn by default, the
+county tile map when the configured boundary files lack counties, the real boundaries of a
+release built on the official codes served with the shared files, what each
 role gets, refusals (audited), both languages, and the values in the figure and the table
 checked against the release files."""
 
@@ -78,15 +79,26 @@ def new_audit(served: dict, username: str, before: int) -> list[tuple[str, str]]
     return audit_actions(served, username)[before:]
 
 
-# --- the tile map (no boundary files) ---------------------------------------------------
+# --- the tile map (configured boundary files without counties) ----------------------------
 
-def test_tile_map_has_22_tiles_at_distinct_positions_and_the_release_values(served):
-    answer = call(logged_in(served, "national_user"), map_body())
+@pytest.fixture(scope="module")
+def tiled(served: dict, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """The shared demo served with ``--boundaries`` naming an empty folder: the user's files
+    replace the shipped ones and hold no level, so counties are tiles."""
+    root = tmp_path_factory.mktemp("tiled")
+    (root / "boundaries").mkdir()
+    settings = ServerSettings(releases=served["releases"], db_url=served["db"],
+                              outbox=root / "outbox", boundaries=root / "boundaries")
+    return {**served, "app": create_app(settings)}
+
+
+def test_tile_map_has_22_tiles_at_distinct_positions_and_the_release_values(tiled):
+    answer = call(logged_in(tiled, "national_user"), map_body())
     shapes = figure(answer)["layout"]["shapes"]
     assert len(shapes) == 22 and sorted(s["name"] for s in shapes) == COUNTY_CODES
     assert len({(s["x0"], s["y0"]) for s in shapes}) == 22
     assert geo.OUTSIDE not in tiles(answer).values()  # a national grant colours all 22
-    expected = released(served["releases"], "population", "population", "county")
+    expected = released(tiled["releases"], "population", "population", "county")
     assert plotted(answer) == expected
     # the table beside the map: code, name, value as printed
     rows = {r[0]: r[1:] for r in table_rows(answer)[1:]}
@@ -94,26 +106,26 @@ def test_tile_map_has_22_tiles_at_distinct_positions_and_the_release_values(serv
     assert sorted(rows) == COUNTY_CODES
 
 
-def test_tile_labels_carry_name_and_value(served):
-    answer = call(logged_in(served, "national_user"), map_body("vital_events:births"))
-    births = released(served["releases"], "vital_events", "births", "county")
+def test_tile_labels_carry_name_and_value(tiled):
+    answer = call(logged_in(tiled, "national_user"), map_body("vital_events:births"))
+    births = released(tiled["releases"], "vital_events", "births", "county")
     (labels,) = [t for t in figure(answer)["data"] if t.get("mode") == "text"]
     assert f"高雄市<br>{births['64000']:,}" in labels["text"]
     assert len(labels["text"]) == 22
 
 
-def test_taipei_user_sees_only_taipei_coloured(served):
-    client = logged_in(served, "taipei_user")
-    before = len(audit_actions(served, "taipei_user"))
+def test_taipei_user_sees_only_taipei_coloured(tiled):
+    client = logged_in(tiled, "taipei_user")
+    before = len(audit_actions(tiled, "taipei_user"))
     answer = call(client, map_body(root="63000"))
     fills = tiles(answer)
     assert [code for code, fill in fills.items() if fill != geo.OUTSIDE] == ["63000"]
     assert plotted(answer) == {"63000": released(
-        served["releases"], "population", "population", "county")["63000"]}
+        tiled["releases"], "population", "population", "county")["63000"]}
     (labels,) = [t for t in figure(answer)["data"] if t.get("mode") == "text"]
     assert len(labels["text"]) == 1 and labels["text"][0].startswith("臺北市<br>")
     assert [r[0] for r in table_rows(answer)[1:]] == ["63000"]
-    views = [d for a, d in new_audit(served, "taipei_user", before) if a == "view"]
+    views = [d for a, d in new_audit(tiled, "taipei_user", before) if a == "view"]
     assert len(views) == 1 and '"areas": ["63000"]' in views[0] and "population" in views[0]
 
 
@@ -138,11 +150,11 @@ def test_crafted_request_outside_the_grant_is_refused_and_audited(served, userna
     assert "view" not in [a for a, _ in new]
 
 
-def test_kaohsiung_user_maps_vital_events_of_kaohsiung(served):
-    client = logged_in(served, "kaohsiung_user")
+def test_kaohsiung_user_maps_vital_events_of_kaohsiung(tiled):
+    client = logged_in(tiled, "kaohsiung_user")
     answer = call(client, map_body("vital_events:deaths", root="64000"))
     assert plotted(answer) == {"64000": released(
-        served["releases"], "vital_events", "deaths", "county")["64000"]}
+        tiled["releases"], "vital_events", "deaths", "county")["64000"]}
     assert [c for c, f in tiles(answer).items() if f != geo.OUTSIDE] == ["64000"]
 
 
@@ -178,17 +190,17 @@ def test_invalid_or_unpublished_requests_read_nothing(served):
     assert new_audit(served, "moi_official", before) == []
 
 
-def test_without_boundaries_township_and_village_maps_are_not_drawn(served):
-    client = logged_in(served, "moi_official")
-    before = len(audit_actions(served, "moi_official"))
+def test_without_boundaries_township_and_village_maps_are_not_drawn(tiled):
+    client = logged_in(tiled, "moi_official")
+    before = len(audit_actions(tiled, "moi_official"))
     for level in ("township", "village"):
         answer = call(client, map_body(level=level, root="63000"))
         assert "需要邊界檔" in text_of(answer) and not components(answer.get_json(), "Graph")
-    assert new_audit(served, "moi_official", before) == []
+    assert new_audit(tiled, "moi_official", before) == []
 
 
-def test_layout_offers_the_granted_measures_areas_and_only_the_county_level(served):
-    tree = page(logged_in(served, "taipei_user"), "/map")
+def test_layout_offers_the_granted_measures_areas_and_only_the_county_level(tiled):
+    tree = page(logged_in(tiled, "taipei_user"), "/map")
     for control in ("map-measure", "map-level", "map-root", "map-period"):
         labels = [c for c in components(tree, "Label") if c["props"].get("htmlFor") == control]
         assert len(labels) == 1, control
@@ -203,18 +215,18 @@ def test_layout_offers_the_granted_measures_areas_and_only_the_county_level(serv
         "population:population"
     assert not components(tree, "Graph")  # no data in the layout
 
-    kaohsiung = page(logged_in(served, "kaohsiung_user"), "/map")
+    kaohsiung = page(logged_in(tiled, "kaohsiung_user"), "/map")
     offered = [o["value"] for o in dropdown(kaohsiung, "map-measure")["options"]]
     assert offered and all(m.startswith("vital_events:") for m in offered)
     assert [o["value"] for o in dropdown(kaohsiung, "map-root")["options"]] == ["64000"]
 
-    national = page(logged_in(served, "national_user"), "/map")
+    national = page(logged_in(tiled, "national_user"), "/map")
     roots = [o["value"] for o in dropdown(national, "map-root")["options"]]
     assert roots == ["00000", *COUNTY_CODES]
 
 
-def test_the_page_in_both_languages(served):
-    client = logged_in(served, "taipei_user")
+def test_the_page_in_both_languages(tiled):
+    client = logged_in(tiled, "taipei_user")
     chinese = call(client, map_body(root="63000"))
     words = text_of(chinese)
     assert "人口數" in words and "114年3月" in words and "臺北市<br>" in words
@@ -387,3 +399,46 @@ def test_a_single_geojson_file_is_joined_on_codes_too(bounded, tmp_path):
     assert len(table_rows(answer)) == 1 + 12
     # the county level has no boundaries in this file: the tile map stands in
     assert len(figure(call(client, map_body(root="63000")))["layout"]["shapes"]) == 22
+
+
+# --- the shipped boundaries: real maps without any flag -----------------------------------
+
+def test_default_county_map_draws_the_22_shipped_county_boundaries(served):
+    answer = call(logged_in(served, "national_user"), map_body())
+    fills = fills_by_code(answer)
+    assert sorted(fills) == COUNTY_CODES and geo.OUTSIDE not in fills.values()
+    assert not figure(answer)["layout"].get("shapes")  # boundaries, not tiles
+    assert plotted(answer) == released(served["releases"], "population", "population", "county")
+
+
+def test_default_township_map_of_taipei_draws_its_12_districts_where_taipei_lies(served):
+    answer = call(logged_in(served, "taipei_user"), map_body(level="township", root="63000"))
+    expected = released(served["releases"], "population", "population", "township", "63000")
+    assert len(expected) == 12 and plotted(answer) == expected
+    assert sorted(fills_by_code(answer)) == sorted(expected)
+    xs = [x for t in figure(answer)["data"] if t.get("fill") == "toself" for x in t["x"]
+          if x is not None]
+    assert min(xs) > 121.4 and max(xs) < 121.7  # Taipei's longitudes only
+
+
+def test_default_village_map_lists_the_villages_the_boundary_file_lacks_by_name(served):
+    """Taoyuan created villages after the boundary file's vintage (~2021): they are in the
+    table and named under the map, not silently dropped."""
+    answer = call(logged_in(served, "moi_official"), map_body(level="village", root="68000"))
+    rows = released(served["releases"], "population", "population", "village", "68000")
+    areas = pl.read_parquet(served["releases"] / "2025-03" / "areas.parquet")
+    names = dict(zip(areas["area_code"].to_list(), areas["area_name"].to_list(), strict=True))
+    drawn = set(fills_by_code(answer))
+    missing = set(rows) - drawn
+    assert missing, "Taoyuan's new villages are not in the ~2021 boundary file"
+    words = text_of(answer)
+    assert f"{len(missing)} 筆資料無對應邊界" in words
+    assert all(f"{code} {names[code]}" in words for code in missing)
+    assert {r[0] for r in table_rows(answer)[1:]} == set(rows)
+
+
+def test_default_layout_offers_every_level_without_a_flag(served):
+    tree = page(logged_in(served, "moi_official"), "/map")
+    levels = {o["value"]: o["disabled"] for o in dropdown(tree, "map-level")["options"]}
+    assert levels == {"county": False, "township": False, "village": False}
+    assert "需要邊界檔" not in text(tree["response"]["_pages_content"]["children"])

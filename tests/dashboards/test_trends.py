@@ -56,13 +56,13 @@ def test_each_line_equals_the_release_files_month_by_month(served):
     answer = call(client, trends("vital_events", "births", ["63000", "63000010"]))
     assert answer.status_code == 200
     found = lines(answer)
-    assert list(found) == ["臺北市", "臺北市水安區"]
+    assert list(found) == ["臺北市", "臺北市松山區"]
     for name, area in zip(found, ["63000", "63000010"], strict=True):
         assert found[name]["x"] == ["113年3月", "114年1月", "114年2月", "114年3月"]
         assert found[name]["y"] == [released(served, "vital_events", p, area, "births")
                                     for p in MONTHS]
     rows = table_rows(answer)
-    assert rows[0] == ["統計期", "臺北市", "臺北市水安區"]
+    assert rows[0] == ["統計期", "臺北市", "臺北市松山區"]
     march = released(served, "vital_events", "2025-03", "63000", "births")
     assert rows[-1][:2] == ["114年3月", f"{march:,}"]
 

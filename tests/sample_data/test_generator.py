@@ -12,7 +12,7 @@ import pytest
 
 import stats.encodings  # noqa: F401  (registers the euc_tw codec)
 from sample_data.generator import MANIFEST, write_sample
-from stats.codes import CodeTable, demo_code_table, load_code_table, month_index
+from stats.codes import CodeTable, builtin_code_table, load_code_table, month_index
 from stats.periods import Month
 from stats.schemas import EVENT_COLUMNS, RESIDENT_COLUMNS
 
@@ -324,7 +324,7 @@ def test_files_columns_and_types_follow_the_contract(small: Path) -> None:
 
 
 def test_codes_are_valid_in_their_month(small: Path) -> None:
-    valid = valid_codes(demo_code_table(), START)
+    valid = valid_codes(builtin_code_table(), START)
     for k in range(-1, 3):
         assert set(residents(small, START.shift(k))["village_code"].unique()) <= valid
     for k in range(3):
