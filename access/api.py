@@ -43,6 +43,7 @@ from access import audit
 from access.accounts import hash_secret
 from access.calendar import end_of_day, local_date
 from access.deliveries import RETRIED_CHANNELS, Forbidden, authorize, record_online_answer
+from access.notices import agency_notices, blocking_notices, notice_text
 from access.grants import granted_areas
 from access.models import ApiRequest, ApiToken, ApiVolume, Delivery, User
 from access.packages import granted_rows
@@ -430,6 +431,13 @@ def rows_json(frame: pl.DataFrame) -> str:
 
 
 def _refuse(session: Session, user: User, table: str, now: datetime, reason: str) -> ApiResponse:
+    """403, audited; when the agency is under a notice (suspended, lapsed, terminated: points
+    19 and 20) the answer says so in one line, in English and in Chinese."""
+    assert user.agency_id is not None
+    told = blocking_notices(agency_notices(session, user.agency_id, now))
+    extra = {"notice": " ".join(notice_text(n, "zh") for n in told)} if told else {}
+    if told:
+        reason = f"{reason} — {' '.join(notice_text(n, 'en') for n in told)}"
     audit.record(
         session,
         user.username,
@@ -440,7 +448,24 @@ def _refuse(session: Session, user: User, table: str, now: datetime, reason: str
         agency_id=user.agency_id,
     )
     session.commit()
-    return _error(403, reason)
+    return _error(403, reason, **extra)
+
+
+def notices_answer(session: Session, authorization: str | None, now: datetime) -> ApiResponse:
+    """``GET /api/v1/notices``: what the agency must know about its linking (points 19, 20) —
+    answered to its token even while its access is suspended, lapsed or terminated, since
+    the same-day notice must reach it. Read-only; audited."""
+    user = bearer_user(session, authorization, now)
+    if user is None:
+        return _unauthorized()
+    assert user.agency_id is not None
+    notices = agency_notices(session, user.agency_id, now)
+    audit.record(session, user.username, "notices.read", f"agency:{user.agency_id}", now,
+                 {"channel": CHANNEL, "notices": len(notices)}, agency_id=user.agency_id)
+    session.commit()
+    body = {"agency": user.agency.name if user.agency else None,
+            "notices": [n.as_json() for n in notices]}
+    return ApiResponse(200, json.dumps(body, ensure_ascii=False).encode())
 
 
 def answer_rows(release: Path, query: Query, areas: list[str]) -> pl.LazyFrame:
@@ -730,7 +755,8 @@ def _periods_answer(session: Session, user: User, releases: Path, query: Query,
     if refused is not None:
         return refused
     digest = hashlib.sha256(body).hexdigest()
-    answer = {"table": table, "revisions": revisions, "format": fmt, **query.record(),
+    answer = {"table": table, "period": query.period, "revisions": revisions, "format": fmt,
+              **query.record(),
               "rows": page.height, "size": len(body), "sha256": digest}
     span = periods[0] if len(periods) == 1 else f"{periods[0]}..{periods[-1]}"  # 16 chars
     delivery = record_online_answer(session, user, table, span, areas, answer, now)
@@ -748,9 +774,26 @@ def _periods_answer(session: Session, user: User, releases: Path, query: Query,
                        headers + _paging_headers(query, total, pages))
 
 
+def revision_folder(releases: Path, period: str, revision: int) -> Path:
+    """The folder of one revision of a period (releases are never changed in place).
+
+    Raises
+    ------
+    ValueError
+        The revision is gone.
+    """
+    folders = [f for f in revision_dirs(releases, period)
+               if int(read_manifest(f)["revision"]) == int(revision)]
+    if not folders:
+        raise ValueError(f"revision {revision} of {period} is gone")
+    return folders[0]
+
+
 def reproduce_answer(releases: Path, delivery: Delivery) -> bytes:
     """The exact bytes of a recorded online-query answer, made again from its release
-    revision (immutable and checksummed) and checked against the recorded SHA-256.
+    revision(s) (immutable and checksummed) and checked against the recorded SHA-256: a
+    table answer of one period, of a range or list of periods, or a query document's
+    (``POST /api/v1/query``).
 
     Raises
     ------
@@ -758,17 +801,29 @@ def reproduce_answer(releases: Path, delivery: Delivery) -> bytes:
         Not an online-query answer, its revision is gone, or the bytes differ.
     """
     options = delivery.options
-    if delivery.channel != CHANNEL or "revision" not in options:
+    if delivery.channel != CHANNEL or not {"revision", "revisions"} & set(options):
         raise ValueError(f"delivery {delivery.id} is not a recorded online-query answer")
-    folders = [f for f in revision_dirs(releases, delivery.period)
-               if int(read_manifest(f)["revision"]) == int(options["revision"])]
-    if not folders:
-        raise ValueError(f"revision {options['revision']} of {delivery.period} is gone")
-    query = Query(options["table"], delivery.period, options.get("area_level"),
-                  options.get("area_code"), int(options["page"]),
-                  int(options["page_size"]) if options.get("page_size") else None)
-    page = answer_page(answer_rows(folders[0], query, list(delivery.areas)), query)
-    body = render_page(page, query, int(options["revision"]), options["format"])
+    if "query" in options:
+        from access.query_api import reproduce_query_body  # it builds on this module
+
+        body = reproduce_query_body(releases, delivery)
+    elif "revisions" in options:
+        revisions = {p: int(r) for p, r in options["revisions"].items()}
+        query = Query(options["table"], options["period"], options.get("area_level"),
+                      options.get("area_code"), int(options["page"]),
+                      int(options["page_size"]) if options.get("page_size") else None,
+                      tuple(revisions))
+        rows = pl.concat([answer_rows(revision_folder(releases, p, r), query,
+                                      list(delivery.areas)) for p, r in revisions.items()],
+                         how="vertical_relaxed")
+        body = render_page(answer_page(rows, query), query, revisions, options["format"])
+    else:
+        folder = revision_folder(releases, delivery.period, int(options["revision"]))
+        query = Query(options["table"], delivery.period, options.get("area_level"),
+                      options.get("area_code"), int(options["page"]),
+                      int(options["page_size"]) if options.get("page_size") else None)
+        page = answer_page(answer_rows(folder, query, list(delivery.areas)), query)
+        body = render_page(page, query, int(options["revision"]), options["format"])
     if hashlib.sha256(body).hexdigest() != delivery.sha256:
         raise ValueError(f"delivery {delivery.id}: the answer made again differs from the "
                          "recorded SHA-256")
@@ -778,12 +833,16 @@ def reproduce_answer(releases: Path, delivery: Delivery) -> bytes:
 LOG_FIELDS = ("seq", "time", "actor", "action", "object", "channel", "details")
 MAX_LOG_DAYS = 366
 NOTICE_ACTIONS = ("delivery.ready", "delivery.failed", "delivery.notified")
+# what the agency is told about its grants: in its own log too (point 19's same-day notice)
+SANCTION_ACTIONS = ("grant.suspended", "grant.restored", "grant.lapsed",
+                    "grant.termination_requested", "grant.terminated")
 
 
 def _is_notice(entry: dict[str, Any]) -> bool:
     """An entry telling the agency about one of its file or media requests."""
-    return (entry["action"] in NOTICE_ACTIONS
-            and entry["details"].get("channel") in RETRIED_CHANNELS)
+    return entry["action"] in SANCTION_ACTIONS or (
+        entry["action"] in NOTICE_ACTIONS
+        and entry["details"].get("channel") in RETRIED_CHANNELS)
 
 
 def log_answer(
@@ -951,6 +1010,18 @@ OPENAPI: dict[str, Any] = {
                             "the agency is suspended, lapsed or terminated (audited)"},
                     "429": {"description": "rate limit or daily volume exceeded (Retry-After)"},
                     "503": {"description": "the provider's system is failing (Retry-After)"},
+                },
+            }
+        },
+        "/api/v1/notices": {
+            "get": {
+                "summary": "What the agency must know about its linking: suspension (with "
+                "the deadline to improve), lapse, termination (points 19, 20); answered even "
+                "while its access is suspended",
+                "responses": {
+                    "200": {"description": "{agency, notices: [{kind, grant, provider, since, "
+                            "deadline, reason, contact, text_zh, text_en}]}"},
+                    "401": {"description": "no or bad token"},
                 },
             }
         },

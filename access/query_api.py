@@ -44,11 +44,12 @@ from access.api import (
     bearer_user,
     outage_answer,
     release_store_online,
+    revision_folder,
     rows_json,
 )
 from access.deliveries import Forbidden, authorize, record_online_answer
 from access.grants import granted_areas
-from access.models import NATIONAL, User
+from access.models import NATIONAL, Delivery, User
 from exports.delimited import safe_csv_bytes
 from stats.publication import published_revision_dir
 from stats.query import DEFAULT_MAX_CELLS, Query, QueryError, QueryResult, parse_query
@@ -202,3 +203,15 @@ def _answer(session: Session, user: User, releases: Path, query: Query, accept: 
     content_type = "text/csv; charset=utf-8" if fmt == "csv" else "application/json"
     return ApiResponse(200, body, content_type,
                        (("X-Delivery-Id", delivery.id), ("X-Content-SHA256", digest)))
+
+
+def reproduce_query_body(releases: Path, delivery: Delivery) -> bytes:
+    """The bytes of a recorded ``POST /api/v1/query`` answer, made again from the release
+    revisions it was read from, within the areas recorded (the codes asked for, each inside
+    the grant, or the grant's areas: the same rows either way); the caller checks the
+    SHA-256."""
+    options = delivery.options
+    query = parse_query(options["query"])
+    folders = {p: revision_folder(releases, p, int(r)) for p, r in options["revisions"].items()}
+    result = run_on_releases(query, folders, allowed=inside(list(delivery.areas)))
+    return render_result(result, options["format"])

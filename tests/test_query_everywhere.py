@@ -433,3 +433,31 @@ def test_publication_opens_the_query_at_the_exact_second(world):
         answer = app.test_client().post("/api/v1/query", json=doc,
                                         headers={"Authorization": world["national"]})
         assert answer.status_code == status, (when, answer.get_json())
+
+
+def test_recorded_answers_are_made_again_byte_for_byte(world):
+    from access.api import reproduce_answer
+
+    answers = [_post(world, BANDED), _post(world, FLAT_DOC, who="taipei", accept="text/csv"),
+               _post(world, {k: v for k, v in CUBE_DOC.items() if k != "areas"}, who="taipei"),
+               _get(world, "period=2025-02,2025-01&area_level=county&page_size=5&page=2"),
+               _get(world, "period=2025-01..2025-02", who="taipei")]
+    with session_factory(make_engine(world["db"]))() as session:
+        for answer in answers:
+            assert answer.status_code == 200, answer.data[:200]
+            delivery = session.get(Delivery, answer.headers["X-Delivery-Id"])
+            assert reproduce_answer(world["releases"], delivery) == answer.data
+
+
+def test_api_refuses_too_many_cells_with_the_advice_to_split(world):
+    from access.query_api import query_answer
+
+    with session_factory(make_engine(world["db"]))() as session:
+        now = datetime.now(UTC)
+        # 1 county × 2 periods × 2 measures = 4 cells
+        body = json.dumps(FLAT_DOC).encode()
+        refused = query_answer(session, world["national"], world["releases"], body, None, now,
+                               max_cells=3)
+        assert refused.status == 400 and "split" in refused.json()["problems"][0]
+        assert query_answer(session, world["national"], world["releases"], body, None, now,
+                            max_cells=4).status == 200
