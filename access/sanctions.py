@@ -1,7 +1,8 @@
 """Violations (point 19) and termination (point 20).
 
 Point 19: a violation is notified the same day with a deadline to improve; linking is
-suspended at once (every token and session of the agency revoked); the provider restores
+suspended at once (the grant refuses every read; the agency's users and tokens are told
+why, on every page and in every API answer: ``access.notices``); the provider restores
 it after review; an agency unimproved for more than six months (逾半年) must apply again.
 The six months are counted as the Civil Code counts periods (arts. 120-121): the notice day
 is not counted, and the period ends at the end (24:00, Taipei) of the day before the
@@ -24,7 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from access import audit
-from access.accounts import AccessError, revoke_agency_access
+from access.accounts import AccessError
 from access.calendar import add_months, end_of_day, local_date, start_of_day
 from access.models import Grant, Termination, User, Violation
 from access.permissions import area_covers
@@ -87,7 +88,8 @@ def _check_sanctioner(session: Session, official: User, grant: Grant, now: datet
 def record_violation(
     session: Session, grant: Grant, official: User, description: str, deadline: date, now: datetime
 ) -> Violation:
-    """Record a violation, notify the agency today and suspend its grant and access at once."""
+    """Record a violation, notify the agency today (``access.notices``) and suspend its
+    grant at once."""
     _check_sanctioner(session, official, grant, now)
     if grant.state in ("lapsed", "terminated"):
         raise SanctionError(f"grant {grant.id} is {grant.state}; nothing to suspend")
@@ -101,8 +103,10 @@ def record_violation(
         deadline=deadline,
     )
     session.add(violation)
+    # Suspended at once: ``can_view`` refuses the grant's data (and its files) from now on.
+    # Tokens and sessions stay, so that the agency can still be told (access.notices): on
+    # every page, in every API refusal and at GET /api/v1/notices — not only logged out.
     grant.state = "suspended"
-    revoked = revoke_agency_access(session, grant.agency_id, now)
     session.flush()
     audit.record(
         session,
@@ -115,7 +119,6 @@ def record_violation(
             "description": description,
             "notice_date": str(local_date(now)),
             "deadline": str(deadline),
-            "revoked_credentials": revoked,
         },
         agency_id=grant.agency_id,
     )

@@ -31,6 +31,7 @@ from access.api import (
     admit_request,
     bearer_user,
     log_answer,
+    notices_answer,
     outage_answer,
     releases_answer,
     table_answer,
@@ -229,6 +230,11 @@ def create_app(settings: ServerSettings, clock: type[datetime] = datetime) -> Fl
                 session, request.headers.get("Authorization"), settings.releases, body,
                 request.headers.get("Accept"), now(), limits,
             ))
+
+    @app.get("/api/v1/notices")
+    def notices() -> Response:
+        with sessions() as session:
+            return _answer(notices_answer(session, request.headers.get("Authorization"), now()))
 
     @app.get("/api/v1/log")
     def own_log() -> Response:

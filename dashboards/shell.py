@@ -15,6 +15,7 @@ from dash import Input, Output, dcc, html
 from flask import g, has_request_context
 
 from access.models import User
+from access.notices import agency_notices, notice_text
 from dashboards.i18n import HTML_LANG, language, t
 from dashboards.web import services
 
@@ -68,6 +69,20 @@ def title(page_path: str) -> str:
     return t(page.zh, page.en)
 
 
+def agency_notice(user: User | None, lang: str) -> list[Any]:
+    """What an agency user must be told on every page (points 19, 20: suspended since when,
+    by whom, until when to improve, whom to contact; lapsed; terminated) — empty otherwise."""
+    if user is None or user.agency_id is None or not has_request_context():
+        return []
+    notices = agency_notices(g.db, user.agency_id, services().now())
+    if not notices:
+        return []
+    return [html.Div([
+        html.Strong(t("連結作業通知", "Notice about your linking")),
+        html.Ul([html.Li(notice_text(n, lang)) for n in notices]),
+    ], role="alert", id="agency-notice", className="notice")]
+
+
 def layout() -> Any:
     """The shell (``app.layout``): evaluated per request, so it follows user and language."""
     web = getattr(g, "web_user", None) if has_request_context() else None
@@ -97,6 +112,7 @@ def layout() -> Any:
                 html.Button(t("登出", "Log out"), type="submit", id="shell-logout"),
             ], method="post", action="/logout", className="inline"),
         ], className="shell-header"),
+        *agency_notice(user, lang),
         html.Main(dash.page_container, id="main"),
     ], lang=HTML_LANG[lang])
 

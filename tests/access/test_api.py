@@ -16,7 +16,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from access.accounts import issue_token
-from access.api import OPENAPI, RateLimiter, releases_answer, rows_json, table_answer
+from access.api import (
+    OPENAPI,
+    RateLimiter,
+    log_answer,
+    notices_answer,
+    releases_answer,
+    rows_json,
+    table_answer,
+)
 from access.models import ApiRequest, AuditEntry, Delivery
 from access.sanctions import record_violation
 from tests.access.conftest import NOW, World, grant_taipei
@@ -119,16 +127,28 @@ def test_outside_grant_403_and_audited(
     assert _refusals(session) == before + 1
 
 
-def test_suspended_agency_401_or_403(
+def test_suspended_agency_403_with_the_notice_and_notices_readable(
     session: Session, world: World, token: str, releases: Path, tmp_path: Path
 ) -> None:
-    record_violation(session, world.grant, world.taipei_official, "違規", date(2025, 5, 1), AT)  # type: ignore[attr-defined]
+    """Point 19: the suspension stops the data at once, and the same-day notice reaches the
+    agency through its own token: in the 403 (one line) and at GET /api/v1/notices."""
+    record_violation(session, world.grant, world.taipei_official, "違規利用",  # type: ignore[attr-defined]
+                     date(2025, 5, 1), AT)
     session.commit()
-    # suspension revokes the tokens at once: the old token is now invalid
-    assert _get(session, token, releases, tmp_path).status == 401
-    fresh = f"Bearer {issue_token(session, world.user, AT)}"
-    session.commit()
-    assert _get(session, fresh, releases, tmp_path).status == 403
+    refused = _get(session, token, releases, tmp_path)
+    assert refused.status == 403
+    body = refused.json()
+    assert "suspended your agency's linking from 2025-04-20 08:00 +08:00" in body["error"]
+    assert "\n" not in body["error"] and "114年5月1日前改善" in body["notice"]
+    told = notices_answer(session, token, AT)
+    assert told.status == 200
+    [notice] = told.json()["notices"]
+    assert (notice["kind"], notice["deadline"], notice["reason"]) == (
+        "suspended", "2025-05-01", "違規利用")
+    assert notices_answer(session, "Bearer nope", AT).status == 401
+    # the notice is in the agency's own log too
+    log = log_answer(session, token, {"from": "2025-04-20", "to": "2025-04-20"}, None, AT)
+    assert "grant.suspended" in [e["action"] for e in log.json()["entries"]]
 
 
 def test_releases_lists_published(
@@ -155,7 +175,7 @@ def test_rate_limiter_sliding_window(session: Session) -> None:
 
 def test_openapi_describes_every_path() -> None:
     assert set(OPENAPI["paths"]) == {"/api/v1/releases", "/api/v1/tables/{table}", "/api/v1/log",
-                                     "/api/v1/query"}
+                                     "/api/v1/query", "/api/v1/notices"}
 
 
 @given(st.lists(st.tuples(st.one_of(st.none(), st.text(max_size=8)),

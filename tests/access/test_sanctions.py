@@ -60,7 +60,9 @@ def test_violation_suspends_at_once_and_restore_reopens(session: Session, world:
     )
     session.commit()
     assert grant.state == "suspended" and not _sees(session, world, NOW)
-    assert token_user(session, token, NOW) is None  # tokens revoked at once
+    # the token still names its user (so GET /api/v1/notices reaches the agency), but no
+    # data: can_view refuses the suspended grant at once
+    assert token_user(session, token, NOW) is not None
     assert violation.noticed_at == NOW  # same-day notice
     restore(session, violation, world.moi_official, "已改善", datetime(2025, 4, 1, tzinfo=UTC))
     assert grant.state == "active" and _sees(session, world, datetime(2025, 4, 1, tzinfo=UTC))

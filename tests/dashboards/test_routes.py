@@ -191,19 +191,32 @@ def test_audit_chain_is_intact_after_the_matrix(served):
     assert verified.exit_code == 0, verified.output
 
 
-def test_suspended_agency_is_logged_out_at_once(served):
-    from datetime import UTC, datetime
+def test_suspended_agency_sees_the_notice_and_no_data(private):
+    """Point 19: a violation suspends the grant at once — the next callback gets no data —
+    and the agency's user is told on the page: by whom, since when, until when to improve."""
+    from datetime import UTC, datetime, timedelta
 
-    from access.accounts import revoke_agency_access
+    from access.calendar import local_date
+    from access.models import Grant
+    from access.sanctions import record_violation
 
-    client = logged_in(served, "kaohsiung_user")
-    assert client.get("/_dash-layout").status_code == 200
-    with db_session(served) as s:
+    client = logged_in(private, "kaohsiung_user")
+    assert '"className": "figures"' in text_of(call(client, overview_payload("64000")))
+    with db_session(private) as s:
         user = s.scalar(select(User).where(User.username == "kaohsiung_user"))
-        revoke_agency_access(s, user.agency_id, datetime.now(UTC))
+        grant = s.scalar(select(Grant).where(Grant.agency_id == user.agency_id))
+        official = s.scalar(select(User).where(User.provider_id == grant.provider_id,
+                                               User.role == "provider_official"))
+        now = private["clock"].now(UTC)
+        record_violation(s, grant, official, "查詢資料外流", local_date(now) + timedelta(days=30),
+                         now)
         s.commit()
-    assert client.get("/_dash-layout").status_code == 401
-    assert call(client, overview_payload("64000")).status_code == 401
+    refused = text_of(call(client, overview_payload("64000")))
+    assert '"className": "figures"' not in refused and "授權" in refused
+    shell = client.get("/_dash-layout")
+    assert shell.status_code == 200
+    shown = shell.get_data(as_text=True).encode().decode("unicode_escape")
+    assert "停止貴機關之連結作業" in shown and "查詢資料外流" in shown and "臺北時間" in shown
 
 
 def test_spoofed_page_request_offers_only_the_session_grant(served):
@@ -354,11 +367,14 @@ def test_a_suspended_agency_gets_nothing_on_any_route(private):
         now = private["clock"].now()
         record_violation(s, grant, official, "test", local_date(now) + timedelta(days=30), now)
         s.commit()
-    for path in PAGES + DASH_GETS + ("/assets/popstats.css",):
-        assert client.get(path).status_code == 401, path
-    assert call(client, overview_payload("63000")).status_code == 401
-    assert call(client, router("/builder")).status_code == 401
-    again, answer = login(private, "taipei_user")  # may log in, but sees nothing granted
+    # still signed in (so that it can be told), but no data on any route
+    assert "停止貴機關之連結作業" in client.get("/_dash-layout").get_data(as_text=True).encode(
+    ).decode("unicode_escape")
+    refused = text_of(call(client, overview_payload("63000")))
+    assert "您的授權不包含此地區" in refused and "出生數" not in refused
+    builder = text_of(call(client, router("/builder")))
+    assert "63000" not in builder  # nothing is offered for the suspended grant
+    again, answer = login(private, "taipei_user")  # a new login: the same, and told again
     assert answer.status_code == 303
     refused = text_of(call(again, overview_payload("63000")))
     assert "您的授權不包含此地區" in refused and "出生數" not in refused
