@@ -651,7 +651,13 @@ def _table_answer(session: Session, user: User, releases: Path, query: Query,
         return _error(403, f"area {area_code!r} is outside your grant")
     areas = [area_code] if area_code else granted
     try:
-        revision = int(read_manifest(release)["revision"])
+        manifest = read_manifest(release)
+        revision = int(manifest["revision"])
+        if table not in {t["table"] for t in manifest.get("tables", [])}:
+            # not an outage: the release never held it (v2-only tables need a v2 extract;
+            # life_table is built for years)
+            return _error(404, f"{table} is not in release {period} r{revision}",
+                          parameter="table")
         if area_code and not _release_has_area(release, area_code):
             return _error(404, f"area {area_code} is not in release {period} r{revision}",
                           parameter="area_code")

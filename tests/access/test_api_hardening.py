@@ -302,3 +302,18 @@ def test_no_200_for_an_answer_whose_record_failed(
     assert _count(session, Delivery) == 0 and not _actions(session, "query")
     (outage,) = _actions(session, "api.outage")
     assert outage.details["component"] == "database"
+
+
+def test_a_table_the_release_never_held_is_404_not_an_outage(
+    session: Session, world: World, releases: Path
+) -> None:
+    """A month's release holds no life table (years only) and a v1 release no v2-only table:
+    that is the request's matter (404), not a failing store (503)."""
+    grant_taipei(session, world, ["life_table", "fertility"], ["online_query"])
+    value = issue_token(session, world.user, NOW)
+    session.commit()
+    for table in ("life_table", "fertility"):
+        answer = _get(session, f"Bearer {value}", releases, table=table)
+        assert answer.status == 404, answer.body
+        assert f"{table} is not in release 2025-03" in answer.json()["error"]
+    assert _count(session, Delivery) == 0
