@@ -235,7 +235,9 @@ def _build_locked(
         table_entries = []
         for name, frame in tables.items():
             path = staging / f"{name}.parquet"
-            frame.write_parquet(path, statistics=True)
+            # one chunk: the pages of a Parquet file follow the frame's chunks, which vary
+            # from run to run; a rebuild of the same input then writes the same bytes
+            frame.rechunk().write_parquet(path, statistics=True)
             table_entries.append(
                 {"table": name, "file": path.name, "sha256": sha256_of(path), "rows": frame.height,
                  "columns": frame.columns}
