@@ -262,8 +262,9 @@ def _px(result: QueryResult, meta: QueryMeta, dest: BinaryIO, encoding: str) -> 
     names = _area_names(result, cells)
     zh, _ = meta.titles
     shown = {d: [names.get(c, c) for c in cats] if d == "area" else cats for d, cats in dims}
+    language = "en" if result.query.labels == "en" else "zh"
     lines = ['CHARSET="ANSI";', f'CODEPAGE="{CODEPAGES.get(encoding, "utf-8")}";',
-             f'LANGUAGE="{"en" if result.query.labels == "en" else "zh"}";', f"MATRIX={quoted(result.query.table)};",
+             f'LANGUAGE="{language}";', f"MATRIX={quoted(result.query.table)};",
              f"TITLE={quoted(zh)};", f"CONTENTS={quoted(zh)};", 'UNITS="";',
              f"SOURCE={quoted(PROVIDER_ZH)};",
              f"STUB={listed(result.query.stub)};", f"HEADING={listed(result.query.heading)};"]
@@ -331,6 +332,26 @@ def _netcdf(result: QueryResult, meta: QueryMeta, dest: BinaryIO, encoding: str)
     dest.write(dataset.to_netcdf(engine="h5netcdf"))
 
 
+def write_query_metadata(result: QueryResult, meta: QueryMeta, csv_path: Path) -> Path:
+    """The CSVW sidecar of a query's CSV (``<file>-metadata.json``): titles (with any
+    embargo marking), the column titles, the normalised query and the revisions. A CSV has
+    no room of its own for them."""
+    from exports.delimited import metadata_path
+
+    zh, en = meta.titles
+    doc = {"@context": "http://www.w3.org/ns/csvw", "url": csv_path.name,
+           "dc:title": [{"@value": zh, "@language": "zh-TW"}, {"@value": en, "@language": "en"}],
+           "dc:publisher": PROVIDER_ZH,
+           "tableSchema": {"columns": [{"titles": c} for c in result.frame.columns]},
+           "popstats:query": meta.query, "popstats:revisions": meta.revisions,
+           "popstats:meta": meta.describe()}
+    path = metadata_path(csv_path)
+    tmp = path.with_name(f".{path.name}.partial")
+    tmp.write_text(json.dumps(doc, ensure_ascii=False, indent=2), encoding="utf-8")
+    tmp.replace(path)
+    return path
+
+
 FLAT_WRITERS = {"csv": _csv, "xlsx": _xlsx, "ods": _ods, "parquet": _parquet,
                 "sav": _statpackage("sav"), "dta": _statpackage("dta")}
 CUBE_WRITERS = {"px": _px, "jsonstat": _jsonstat, "sdmx-csv": _sdmx_csv, "netcdf": _netcdf}
@@ -386,4 +407,4 @@ def _dispatch(result: QueryResult, fmt: str, meta: QueryMeta, dest: BinaryIO,
 
 
 __all__ = ["CUBES", "FLAT", "QueryExportError", "QueryMeta", "cube_cells", "query_meta",
-           "variable_names", "write_query"]
+           "variable_names", "write_query", "write_query_metadata"]

@@ -30,7 +30,7 @@ def run_query_command(spec_file: Path, fmt: str, encoding: str, policy: str,
     """The command's work; exits 2 on an invalid document, 1 on any other refusal, and
     leaves nothing written when it refuses."""
     from exports import UnknownFormat
-    from exports.query import QueryExportError, query_meta, write_query
+    from exports.query import QueryExportError, query_meta, write_query, write_query_metadata
     from exports.text import Unencodable, UnknownEncoding
     from stats.locations import resolve_locations
     from stats.publication import Embargo, embargo_of
@@ -77,6 +77,8 @@ def run_query_command(spec_file: Path, fmt: str, encoding: str, policy: str,
         meta = query_meta(result, embargo=(marking.zh, marking.en) if marking else None,
                           now=now)
         report = write_query(result, fmt, out, encoding=encoding, policy=policy, meta=meta)
+        if fmt in ("csv", "sdmx-csv"):  # titles, query, revisions, any embargo marking
+            write_query_metadata(result, meta, out)
     except QueryError as error:
         click.echo("\n".join(error.problems), err=True)
         sys.exit(EXIT_INVALID_INPUT)

@@ -326,6 +326,11 @@ def test_cli_embargo_rules_as_for_export(world):
     scheduled = {**FLAT_DOC, "periods": ["2025-03"]}
     result, out = _cli(world, scheduled, "csv")
     assert result.exit_code == 1 and "--embargoed" in result.output and not out.exists()
+    result, out = _cli(world, scheduled, "csv", "--embargoed")
+    assert result.exit_code == 0, result.output
+    sidecar = json.loads((out.parent / f"{out.name}-metadata.json").read_text("utf-8"))
+    assert sidecar["dc:title"][0]["@value"].startswith("【未公布，禁止外流至 ")
+    assert sidecar["popstats:revisions"] == {"2025-03": 1}
     result, out = _cli(world, scheduled, "xlsx", "--embargoed")
     assert result.exit_code == 0, result.output
     from openpyxl import load_workbook
