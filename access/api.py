@@ -947,9 +947,10 @@ OPENAPI: dict[str, Any] = {
                         "name": "period",
                         "in": "query",
                         "required": True,
-                        "schema": {"type": "string", "pattern": PERIOD.pattern,
-                                   "maxLength": 7},
-                        "description": RULES["period"],
+                        "schema": {"type": "string", "maxLength": MAX_PERIOD_TEXT},
+                        "description": RULES["period"] + ". With a range or list the JSON "
+                        "answer has revisions (period → revision) in place of revision, and "
+                        "holds the rows of every period, periods ascending",
                     },
                     {
                         "name": "area_level",
