@@ -183,26 +183,24 @@ def draw_band_sex_age(rng: np.random.Generator, calibration: Calibration,
 
 def household_numbers(rng: np.random.Generator, calibration: Calibration, village: np.ndarray,
                       adult: np.ndarray) -> np.ndarray:
-    """A household (0-based, village by village) for every adult; -1 for the others.
+    """A household (0-based, village by village) for each adult (rows where ``adult``).
 
     Each village gets its MOI number of households (residents / household size), at most
     one per adult: the first adults found each head one, the rest join one at random.
     """
     adults = np.flatnonzero(adult).astype(np.int32)
-    hh = np.full(len(village), -1, dtype=np.int64)
     if not len(adults):
-        return hh
+        return np.zeros(0, dtype=np.int32)
     where = village[adults].astype(np.int32)
     count = np.bincount(where, minlength=len(calibration.population))
     exact = np.bincount(village, minlength=len(count)) / np.maximum(
         calibration.household_size, 1.0)
     target = np.clip(np.floor(exact + rng.random(len(count))), 1, np.maximum(count, 1))
     first = np.r_[0, np.cumsum(count)[:-1]].astype(np.int32)
-    offset = np.r_[0, np.cumsum(target)[:-1]].astype(np.int64)
+    offset = np.r_[0, np.cumsum(target)[:-1]].astype(np.int32)
     rank = np.arange(len(adults), dtype=np.int32) - first[where]
     size = target.astype(np.int32)[where]
     # the first `size` adults of a village head a household each; the others join one
     joined = (rng.random(len(adults), dtype=np.float32) * size).astype(np.int32)
     pick = np.where(rank < size, rank, np.minimum(joined, size - 1))
-    hh[adults] = offset[where] + pick
-    return hh
+    return offset[where] + pick

@@ -153,10 +153,10 @@ def _initial_households(
     any adult of the village, failing that (tiny villages) a household of its own.
     """
     n = len(village)
-    hh = np.full(n, -1, dtype=np.int64)
+    hh = np.full(n, -1, dtype=np.int32)
     adult = age >= demo.ADULT_AGE
     adults = np.flatnonzero(adult)
-    hh[adults] = household_numbers(rng, calibration, village, adult)[adults]
+    hh[adults] = household_numbers(rng, calibration, village, adult)
     next_hh = int(hh.max()) + 1 if len(adults) else 0
     women = sex == 2
     for young, mothers in demo.MOTHER_AGES:
@@ -170,4 +170,5 @@ def _initial_households(
         alone = children[~found]
         hh[alone] = np.arange(next_hh, next_hh + len(alone))
         next_hh += len(alone)
-    return (hh + FIRST_HOUSEHOLD_ID).astype(np.int32)
+    hh += FIRST_HOUSEHOLD_ID
+    return hh
