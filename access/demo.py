@@ -31,8 +31,8 @@ from stats.catalogue import TABLES
 
 ALL_TABLES = tuple(TABLES)
 DEMO_RULES = {key: f"示範機關已訂定：{label}" for key, label in grants.RULE_ITEMS.items()}
-DEMO_PURPOSE = "示範用途：人口統計資料應用 / demonstration"
-DEMO_LEGAL_BASIS = "個人資料保護法第15條、戶籍法第65條 / demonstration"
+DEMO_PURPOSE = "示範用途：人口統計資料應用"
+DEMO_LEGAL_BASIS = "個人資料保護法第15條、戶籍法第65條"
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,7 @@ import polars as pl
 from exports.meta import ExportMeta
 from exports.safety import neutralise_formulas
 from exports.text import codec
-from stats.catalogue import VALUE_LABELS
+from stats.catalogue import value_labels
 from stats.schemas import table_schema
 
 CHUNK_ROWS = 200_000
@@ -151,8 +151,7 @@ def _column(name: str, dtype: pl.DataType, meta: ExportMeta) -> dict[str, Any]:
     if unit_zh or unit_en:
         described["schema:unitText"] = [{"@value": unit_zh, "@language": ZH},
                                         {"@value": unit_en, "@language": EN}]
-    if name in VALUE_LABELS:
-        labels = VALUE_LABELS[name]
+    if labels := value_labels(name, meta.spec.table):
         described["dc:description"] = [
             {"@value": "；".join(f"{k}={zh_}" for k, (zh_, _) in labels.items()), "@language": ZH},
             {"@value": "; ".join(f"{k}={en_}" for k, (_, en_) in labels.items()), "@language": EN},

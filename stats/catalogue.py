@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from stats.schemas import TABLE_COLUMNS, TABLE_KEYS, TABLE_LEVELS
+from stats.schemas import TABLE_COLUMNS, TABLE_KEY_VALUES, TABLE_KEYS, TABLE_LEVELS
 
 
 @dataclass(frozen=True)
@@ -290,3 +290,11 @@ def table_spec(name: str) -> TableSpec:
         return TABLES[name]
     except KeyError:
         raise UnknownTable(f"unknown table {name!r}; expected one of {', '.join(TABLES)}") from None
+
+
+def value_labels(key: str, table: str | None = None) -> dict[int | str, tuple[str, str]]:
+    """The (zh-TW, English) labels of the values ``key`` takes — in ``table`` when given (sex
+    0, both sexes, is the life table's alone)."""
+    labels = VALUE_LABELS.get(key, {})
+    taken = TABLE_KEY_VALUES.get(table or "", {}).get(key)
+    return {v: pair for v, pair in labels.items() if taken is None or v in taken}

@@ -23,6 +23,7 @@ import errno
 import fcntl
 import json
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -418,3 +419,21 @@ __all__ = ["CALENDAR", "MANIFEST", "PUBLICATIONS", "Embargo", "Publication",
            "PublicationConflict", "calendar", "embargo_of", "is_public", "list_releases",
            "plan_release", "publications", "publish", "published_revision_dir", "read_calendar",
            "read_log", "release_state", "revision_state", "state_of"]
+
+
+# Notes the system writes by itself (a build without --note, the demo): machine records in
+# English, shown to people in their language.
+SYSTEM_NOTES = {"first release": ("首次發布", "first release"),
+                "demo release": ("示範發布", "demo release")}
+_REBUILD = re.compile(r"^rebuild of revision (\d+)$")
+
+
+def note_label(note: str, lang: str = "zh") -> str:
+    """A revision's note as people read it: the system's own notes in ``lang``, a note a
+    person typed as typed."""
+    if note in SYSTEM_NOTES:
+        return SYSTEM_NOTES[note][lang == "en"]
+    if match := _REBUILD.match(note):
+        return (f"重新產製（取代第 {match.group(1)} 版）" if lang == "zh"
+                else f"rebuild of revision {match.group(1)}")
+    return note

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from stats.catalogue import COLUMNS, VALUE_LABELS, table_spec
+from stats.catalogue import COLUMNS, VALUE_LABELS, table_spec, value_labels
 from stats.definitions import REGULATION, SOURCE, definition
 from stats.periods import Period
-from stats.schemas import OUTSIDE_CODE, TABLE_KEY_VALUES
+from stats.schemas import OUTSIDE_CODE
 
 AGES = {"age": [(a, f"{a}歲" if a < 100 else "100歲以上", str(a) if a < 100 else "100 and over")
                 for a in range(101)]}
@@ -29,9 +29,8 @@ def code_list(key: str, lang: str, table: str | None = None) -> list[dict[str, s
         return [{"code": str(a), "label": zh if lang == "zh" else en} for a, zh, en in AGES[key]]
     if key == "to_code":
         return [{"code": code, "label": zh if lang == "zh" else en} for code, zh, en in DESTINATIONS]
-    taken = TABLE_KEY_VALUES.get(table or "", {}).get(key)
     return [{"code": str(code), "label": pair[lang == "en"]}
-            for code, pair in VALUE_LABELS.get(key, {}).items() if taken is None or code in taken]
+            for code, pair in value_labels(key, table).items()]
 
 
 def table_info(table: str, releases: list[dict[str, Any]], planned: list[dict[str, Any]],

@@ -18,7 +18,7 @@ from dashboards.data import is_official
 from dashboards.i18n import language, period_both, t
 from dashboards.shell import title
 from dashboards.web import current_user, services
-from stats.publication import calendar, list_releases
+from stats.publication import calendar, list_releases, note_label
 from stats.taipei import format_date, format_time
 
 dash.register_page(__name__, path="/releases", title="發布 Releases")
@@ -51,7 +51,7 @@ def release_rows(releases: Path, now: datetime, staff: bool, lang: str) -> list[
     shown = [r for r in list_releases(releases, now) if visible(r, staff)]
     shown.sort(key=lambda r: (r["period"], r["revision"]), reverse=True)
     return [[r["period"], str(r["revision"]), r["state"], _shown(r["published_at"], lang),
-             r.get("note") or ""] for r in shown]
+             note_label(r.get("note") or "", lang)] for r in shown]
 
 
 def calendar_rows(releases: Path, now: datetime, staff: bool, lang: str) -> list[list[str]]:
@@ -63,7 +63,7 @@ def calendar_rows(releases: Path, now: datetime, staff: bool, lang: str) -> list
             what = (f"第 {e['revision']} 版排定公布" if lang == "zh"
                     else f"revision {e['revision']} scheduled") if staff else (
                 "排定公布" if lang == "zh" else "scheduled")
-            note = e["note"] if staff else ""
+            note = note_label(e["note"], lang) if staff else ""
         else:
             when = format_date(date.fromisoformat(e["planned"]), lang)
             what, note = ("預定" if lang == "zh" else "planned"), e["note"]

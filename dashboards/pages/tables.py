@@ -19,7 +19,7 @@ from dashboards.pages.releases import state_label, visible
 from dashboards.shell import title
 from dashboards.web import current_user, services
 from stats.catalogue import TABLES
-from stats.publication import calendar, list_releases
+from stats.publication import calendar, list_releases, note_label
 from stats.table_info import table_info
 from stats.taipei import format_date, format_time
 
@@ -77,7 +77,7 @@ def _publication(info: dict[str, Any], lang: str, staff: bool) -> list[Any]:
     history = [html.Tr([html.Th(period_both(r["period"]), scope="row"),
                         html.Td(str(r["revision"]), className="num"),
                         html.Td(state_label(r["state"])),
-                        html.Td(_time(r["published_at"], lang)), html.Td(r.get("note") or "")])
+                        html.Td(_time(r["published_at"], lang)), html.Td(note_label(r.get("note") or "", lang))])
                for r in info["revisions"] if visible(r, staff)][:24]
     return [
         html.Table(html.Tbody(rows), className="facts"),

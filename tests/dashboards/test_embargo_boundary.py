@@ -77,7 +77,7 @@ def test_the_dashboards_show_the_release_from_its_second_and_not_before(schedule
         [PERIOD, "2026-12-10 16:00 +08:00", "revision 1 scheduled", "first release"]]
     staff_rows = release_rows(releases, BEFORE, staff=True, lang="zh")
     assert [r for r in staff_rows if r[0] == PERIOD] == [
-        [PERIOD, "1", "scheduled", "115年12月10日 16:00 臺北時間", "first release"]]
+        [PERIOD, "1", "scheduled", "115年12月10日 16:00 臺北時間", "首次發布"]]
     scheduled["clock"].moment = AT
     with app.test_request_context("/"):
         assert PERIOD in data.published_periods("month")

@@ -164,3 +164,13 @@ def test_outliers_against_an_areas_own_history():
 def test_the_release_report_reads_the_state_from_the_publication_log(releases):
     publish(releases, "2024-03", by="stat.wang", now=datetime.now(UTC) - timedelta(minutes=1))
     assert release_report(releases, "2024-03")["state"] == "published"
+
+
+def test_the_systems_own_notes_are_shown_in_the_readers_language():
+    from stats.publication import note_label
+
+    assert note_label("first release", "zh") == "首次發布"
+    assert note_label("first release", "en") == "first release"
+    assert note_label("rebuild of revision 2", "zh") == "重新產製（取代第 2 版）"
+    assert note_label("demo release", "zh") == "示範發布"
+    assert note_label("更正臺東縣戶數", "en") == "更正臺東縣戶數"  # typed by a person: as typed

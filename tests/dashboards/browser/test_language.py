@@ -54,11 +54,9 @@ ZH_ALLOWED = {
     "euc-tw", "HKSCS", "English", "API", "ROC", "SHA-256", "Excel", "OpenDocument", "Windows",
     "PxWeb", "CNS",
 }
-# Found on pages of other owners and left to them (issue 9.9): the release notes the build
-# writes by itself ("first release", "rebuild of revision N": stats/release.py) and the demo's
-# ("demo release": popstats/demo.py) are English in zh-TW mode. Remove an entry once fixed.
-OPEN_ELSEWHERE = {"releases": {"English: 'first'", "English: 'release'", "English: 'demo'",
-                               "English: 'rebuild'", "English: 'of'", "English: 'revision'"}}
+# Nothing is left to other pages any more (the system's own release notes are shown in the
+# reader's language: stats.publication.note_label).
+OPEN_ELSEWHERE: dict[str, set[str]] = {}
 CODE = re.compile(r"^(?:[A-Z]{3}\d{2}|Q[1-4])$")  # table codes (POP01), quarters (2025-Q1)
 LATIN_RUN = re.compile(r"[A-Za-z][A-Za-z0-9_\-]*[A-Za-z0-9]|[A-Za-z]{2,}")
 CJK_RUN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff\u3000-\u303f\uff01-\uff5e]+")
