@@ -740,7 +740,13 @@ def _periods_answer(session: Session, user: User, releases: Path, query: Query,
     areas = [area_code] if area_code else granted
     try:
         public = {p: f for p, f in folders.items() if f is not None}
-        revisions = {p: int(read_manifest(f)["revision"]) for p, f in public.items()}
+        manifests = {p: read_manifest(f) for p, f in public.items()}
+        revisions = {p: int(m["revision"]) for p, m in manifests.items()}
+        if never := [p for p, m in manifests.items()
+                     if table not in {t["table"] for t in m.get("tables", [])}]:
+            # not an outage: those releases never held it (as for one period)
+            return _error(404, f"{table} is not in the release(s) of {', '.join(never)}",
+                          parameter="table")
         if area_code and not any(_release_has_area(f, area_code) for f in public.values()):
             return _error(404, f"area {area_code} is in none of the releases asked for",
                           parameter="area_code")

@@ -11,6 +11,7 @@ Order of checks, each answered before the next is tried:
    which then bound the answer), a period not published, or a suspended, lapsed or
    terminated agency;
 4. 503 — the release store or database failing (point 15), audited as ``api.outage``;
+   404 — a period whose release never held the table (a month's life table);
 5. 400 — a result of more than ``max_cells`` cells (with the advice to split);
 6. 429 — the agency's daily volume used up;
 7. 200 — ``{"query", "columns", "rows", "revisions"}`` (or CSV with ``Accept: text/csv``),
@@ -161,6 +162,15 @@ def _answer(session: Session, user: User, releases: Path, query: Query, accept: 
     allowed = inside(granted)
     folders = {p: d for p, d in dirs.items() if d is not None}
     try:
+        never = [p for p, d in folders.items() if table not in
+                 {t["table"] for t in read_manifest(d).get("tables", [])}]
+    except (OSError, ValueError) as error:
+        raise ProviderOutage("release store", error) from error
+    if never:  # not an outage: those releases never held it (v2-only tables, life tables)
+        return _error(404, f"{table} is not in the release(s) of {', '.join(never)}",
+                      problems=[f"periods: {table} is not in the release of "
+                                f"{', '.join(never)}"])
+    try:
         n_areas = area_count(folders[query.periods[-1]], query, allowed)
         # areas of the level there are, but none of them granted: outside the grant
         none_granted = n_areas == 0 and area_count(folders[query.periods[-1]], query) > 0
@@ -176,8 +186,6 @@ def _answer(session: Session, user: User, releases: Path, query: Query, accept: 
     try:
         result = run_on_releases(query, folders, allowed=allowed)
         revisions = {p: int(read_manifest(d)["revision"]) for p, d in folders.items()}
-    except QueryError as error:  # a published period without the table (an older release)
-        return _error(400, "invalid query", problems=error.problems)
     except (OSError, ValueError, pl.exceptions.PolarsError) as error:
         raise ProviderOutage("release store", error) from error
     fmt = "csv" if accept and "text/csv" in accept else "json"

@@ -466,3 +466,13 @@ def test_api_refuses_too_many_cells_with_the_advice_to_split(world):
         assert refused.status == 400 and "split" in refused.json()["problems"][0]
         assert query_answer(session, world["national"], world["releases"], body, None, now,
                             max_cells=4).status == 200
+
+
+def test_a_table_the_releases_never_held_is_404_not_an_outage(world):
+    doc = {"table": "life_table", "periods": ["2025-01"], "area_level": "national",
+           "labels": "codes"}
+    answer = _post(world, doc)
+    assert answer.status_code == 404 and "2025-01" in answer.get_json()["error"]
+    got = world["client"].get("/api/v1/tables/life_table?period=2025-01..2025-02",
+                              headers={"Authorization": world["national"]})
+    assert got.status_code == 404 and got.get_json()["parameter"] == "table"
