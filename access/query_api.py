@@ -33,21 +33,15 @@ from sqlalchemy.orm import Session
 
 from access import audit
 from access.api import (
-    CHANNEL,
-    ApiLimits,
-    ApiResponse,
     ProviderOutage,
-    _charge,
-    _error,
-    _over_volume,
-    _refuse,
-    _unauthorized,
-    bearer_user,
     outage_answer,
+    refuse,
     release_store_online,
     revision_folder,
     rows_json,
 )
+from access.api_http import CHANNEL, ApiResponse, bearer_user, error_answer, unauthorized
+from access.api_limits import ApiLimits, charge_volume, over_volume
 from access.deliveries import Forbidden, authorize, record_online_answer
 from access.grants import granted_areas
 from access.models import NATIONAL, Delivery, User
@@ -117,10 +111,10 @@ def query_answer(session: Session, authorization: str | None, releases: Path, bo
     try:
         query = parse_body(body)
     except QueryError as error:
-        return _error(400, "invalid query", problems=error.problems)
+        return error_answer(400, "invalid query", problems=error.problems)
     user = bearer_user(session, authorization, now)
     if user is None:
-        return _unauthorized()
+        return unauthorized()
     obj = f"query:{query.table}"
     try:
         return _answer(session, user, releases, query, accept, now, limits, max_cells)
@@ -144,7 +138,7 @@ def _answer(session: Session, user: User, releases: Path, query: Query, accept: 
     table = query.table
     granted = granted_areas(session, user, table, CHANNEL, now)
     if not granted:
-        return _refuse(session, user, table, now,
+        return refuse(session, user, table, now,
                        f"table {table!r} is outside your grant, or your agency's access is "
                        "suspended, lapsed or terminated")
     asked = list(query.areas) if query.areas is not None else (
@@ -154,10 +148,10 @@ def _answer(session: Session, user: User, releases: Path, query: Query, accept: 
             authorize(session, user, [table], asked, CHANNEL, now)
     except Forbidden:
         outside = ", ".join(a for a in asked if a not in granted)[:200]
-        return _error(403, f"area(s) {outside or ', '.join(asked)[:200]} outside your grant")
+        return error_answer(403, f"area(s) {outside or ', '.join(asked)[:200]} outside your grant")
     dirs = _published(releases, query, now)
     if unpublished := [p for p, d in dirs.items() if d is None]:
-        return _refuse(session, user, table, now,
+        return refuse(session, user, table, now,
                        f"period(s) {', '.join(unpublished)} outside your grant (not published)")
     allowed = inside(granted)
     folders = {p: d for p, d in dirs.items() if d is not None}
@@ -167,7 +161,7 @@ def _answer(session: Session, user: User, releases: Path, query: Query, accept: 
     except (OSError, ValueError) as error:
         raise ProviderOutage("release store", error) from error
     if never:  # not an outage: those releases never held it (v2-only tables, life tables)
-        return _error(404, f"{table} is not in the release(s) of {', '.join(never)}",
+        return error_answer(404, f"{table} is not in the release(s) of {', '.join(never)}",
                       problems=[f"periods: {table} is not in the release of "
                                 f"{', '.join(never)}"])
     try:
@@ -177,12 +171,12 @@ def _answer(session: Session, user: User, releases: Path, query: Query, accept: 
     except (OSError, pl.exceptions.PolarsError) as error:
         raise ProviderOutage("release store", error) from error
     if none_granted:
-        return _refuse(session, user, table, now, f"no {query.area_level} area the query asks "
+        return refuse(session, user, table, now, f"no {query.area_level} area the query asks "
                        "for is within your grant")
     try:
         check_size(query, n_areas, max_cells)
     except TooLarge as error:
-        return _error(400, "query too large", problems=[str(error)])
+        return error_answer(400, "query too large", problems=[str(error)])
     try:
         result = run_on_releases(query, folders, allowed=allowed)
         revisions = {p: int(read_manifest(d)["revision"]) for p, d in folders.items()}
@@ -190,7 +184,7 @@ def _answer(session: Session, user: User, releases: Path, query: Query, accept: 
         raise ProviderOutage("release store", error) from error
     fmt = "csv" if accept and "text/csv" in accept else "json"
     body = render_result(result, fmt)
-    refused = _over_volume(session, user, limits, len(body), now)
+    refused = over_volume(session, user, limits, len(body), now)
     if refused is not None:
         return refused
     digest = hashlib.sha256(body).hexdigest()
@@ -201,7 +195,7 @@ def _answer(session: Session, user: User, releases: Path, query: Query, accept: 
     delivery = record_online_answer(session, user, table, period_span(query.periods), areas,
                                     answer, now)
     assert user.agency_id is not None
-    _charge(session, user.agency_id, len(body), now)
+    charge_volume(session, user.agency_id, len(body), now)
     audit.record(session, user.username, "query", f"delivery:{delivery.id}", now,
                  {"channel": CHANNEL, "endpoint": "POST /api/v1/query", "table": table,
                   "query": query.as_json(), "revisions": revisions,

@@ -23,20 +23,17 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from access.api import (
-    OPENAPI,
-    ApiLimits,
-    ApiResponse,
     ProviderOutage,
-    RateLimiter,
-    admit_request,
-    bearer_user,
     log_answer,
     notices_answer,
     outage_answer,
     releases_answer,
     table_answer,
 )
+from access.api_http import ApiResponse, bearer_user
+from access.api_limits import ApiLimits, RateLimiter, admit_request
 from access.db import database_url, make_engine, session_factory, upgrade_engine
+from access.openapi import OPENAPI
 from access.query_api import MAX_BODY, query_answer
 from dashboards.downloads import install_downloads
 from dashboards.web import PUBLIC_PAGES, install

@@ -56,7 +56,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from access import accounts
 from access.accounts import LoginFailed
-from access.api import RateLimiter
+from access.api_limits import RateLimiter
 from access.models import User
 from dashboards.callback_guard import InvalidCallback, check
 from dashboards.i18n import LANG_COOKIE, LANGUAGES, language

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from access.api import MAX_PAGE_ROWS
+from access.api_params import MAX_PAGE_ROWS
 from dashboards.app import ServerSettings, create_app, plain_server
 from tests.test_serve_api import agency, served  # noqa: F401 - the module's served release
 

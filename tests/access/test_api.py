@@ -16,16 +16,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from access.accounts import issue_token
-from access.api import (
-    OPENAPI,
-    RateLimiter,
-    log_answer,
-    notices_answer,
-    releases_answer,
-    rows_json,
-    table_answer,
-)
+from access.api import log_answer, notices_answer, releases_answer, rows_json, table_answer
+from access.api_limits import RateLimiter
 from access.models import ApiRequest, AuditEntry, Delivery
+from access.openapi import OPENAPI
 from access.sanctions import record_violation
 from tests.access.conftest import NOW, World, grant_taipei
 

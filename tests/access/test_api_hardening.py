@@ -13,15 +13,9 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from access.accounts import issue_token
-from access.api import (
-    ApiLimits,
-    RateLimiter,
-    admit_request,
-    bearer_token,
-    releases_answer,
-    reproduce_answer,
-    table_answer,
-)
+from access.api import releases_answer, reproduce_answer, table_answer
+from access.api_http import bearer_token
+from access.api_limits import ApiLimits, RateLimiter, admit_request
 from access.models import AuditEntry, Delivery
 from tests.access.conftest import NOW, World, grant_taipei
 
