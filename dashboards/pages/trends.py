@@ -223,7 +223,13 @@ def show(table: Any, measure: Any, frequency: Any, areas: Any, start: Any, end: 
     areas = list(dict.fromkeys(areas))  # the order chosen, once each
     if len(areas) > MAX_AREAS:
         return alert(t(f"最多可選 {MAX_AREAS} 個地區。", f"Choose at most {MAX_AREAS} areas."))
-    periods = in_range(published_periods(frequency), start, end)
+    published = published_periods(frequency)
+    if start in published and end in published and published.index(start) > published.index(end):
+        return alert(t(f"起始期間（{period_label(start)}）在結束期間（{period_label(end)}）之後，"
+                       "請對調。",
+                       f"The start ({period_label(start)}) comes after the end "
+                       f"({period_label(end)}): swap them."))
+    periods = in_range(published, start, end)
     if not periods:
         return alert(t("所選期間沒有已公布的資料。", "Nothing is published in the chosen range."))
     latest = periods[-1]

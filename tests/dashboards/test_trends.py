@@ -106,6 +106,8 @@ def test_date_range_limits_the_periods(served):
     empty = call(client, trends("population", "population", ["63000"], start="2025-03",
                                 end="2025-01"))
     assert not components(empty.get_json(), "Graph") and '"role": "alert"' in text_of(empty)
+    # a start after the end is said to be so (not "nothing published")
+    assert "起始期間（114年3月）在結束期間（114年1月）之後" in text_of(empty)
 
 
 # --- grants and the audit log -------------------------------------------------------------------
