@@ -42,6 +42,7 @@ from dashboards.data import (
     view,
 )
 from dashboards.downloads import file_url, save_staff_file
+from dashboards.figures import area_label_expr
 from dashboards.i18n import language, local_time, period_both, t
 from dashboards.selection import (
     CHANNELS,
@@ -253,8 +254,10 @@ def areas_offered(table: str | None, period: str | None, level: str | None,
     if table not in TABLES or period not in published_periods() or not level:
         return [], []
     found = areas_under(period, offered_roots(user, [table]), level)
-    options = _options([(c, f"{n} ({c})") for c, n in
-                        zip(found["area_code"], found["area_name"], strict=True)])
+    lang = language()
+    named = found.select("area_code", area_label_expr(lang, found.columns).alias("label"))
+    options = _options([(c, n if lang == "en" and n.endswith(f"({c})") else f"{n} ({c})")
+                        for c, n in zip(named["area_code"], named["label"], strict=True)])
     offered = set(found["area_code"].to_list())
     return options, [c for c in chosen or [] if c in offered]
 

@@ -177,6 +177,23 @@ def test_areas_offered_are_the_granted_ones_at_the_level(served):
     assert result["builder-areas"]["value"] == ["63000010"]  # the crafted 64000010 dropped
 
 
+def test_areas_offered_are_named_in_the_readers_language(served):
+    from dashboards.i18n import LANG_COOKIE
+
+    client = logged_in(served, "taipei_user")
+    body = payload([("builder-areas", "options"), ("builder-areas", "value")],
+                   [("builder-table", "value", "population"), ("builder-period", "value", PERIOD),
+                    ("builder-level", "value", "township")], [("builder-areas", "value", [])])
+    labels = {o["value"]: o["label"] for o in
+              call(client, body).get_json()["response"]["builder-areas"]["options"]}
+    assert labels["63000010"] == "臺北市松山區 (63000010)"
+    client.set_cookie(LANG_COOKIE, "en")
+    labels = {o["value"]: o["label"] for o in
+              call(client, body).get_json()["response"]["builder-areas"]["options"]}
+    assert labels["63000010"].startswith("Songshan District") and "(63000010)" in labels[
+        "63000010"]
+
+
 # --- file transfer -----------------------------------------------------------------------
 
 def test_csv_delivery_in_cp950_reads_back_as_the_selected_rows(private):
