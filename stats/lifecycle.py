@@ -1,9 +1,13 @@
-"""A person's registrations across the period's events files, checked together.
+"""A person's registrations within one events file, checked together.
 
 A register records a person's birth once and death once, and nothing of them after their
-death. The events of every month of a period (one for a month, three for a quarter, twelve
-for a year) are read together, so a DEATH in January and a MOVE in March of the same
-person is found like two rows of one file. Each problem names both rows.
+death: within a month's events file, a second BIRTH or DEATH of the same ``person_id``, or
+any event registered after their DEATH, is refused, naming both rows.
+
+Only within a file: CONTRACT §1 makes ``person_id`` "unique in the file" — a pseudonymous
+key the provider may draw anew for every monthly extract — so the same key in two months'
+files need not be the same person, and a quarter or a year built from lawful monthly files
+must not be refused for it.
 
 What the extract cannot show is not checked: marriages and divorces are one row per
 couple carrying spouse 1's ``person_id`` only, so a divorce in which a person was spouse 2,
@@ -67,7 +71,7 @@ def lifecycle_problems(
     # only births and deaths need ordering (a few percent of the events)
     once = (events.filter(pl.col("event_type").is_in(ONCE))
             .sort("registration_date", "order", nulls_last=True))
-    by_person = ["person_id", "event_type"]
+    by_person = ["file", "person_id", "event_type"]
     repeated = (
         once.with_columns(
             pl.int_range(pl.len()).over(by_person).alias("nth"),
@@ -81,15 +85,15 @@ def lifecycle_problems(
     )
     deaths = (
         once.filter(pl.col("event_type") == "DEATH")
-        .group_by("person_id", maintain_order=True)
+        .group_by("file", "person_id", maintain_order=True)
         .first()
-        .select("person_id", pl.col("registration_date").alias("died_registered"),
+        .select("file", "person_id", pl.col("registration_date").alias("died_registered"),
                 pl.col("occurrence_date").alias("died"),
                 _where(pl.col("name"), pl.col("row")).alias("death"))
     )
     after = (
         events.filter(pl.col("event_type") != "DEATH")
-        .join(deaths, on="person_id")
+        .join(deaths, on=["file", "person_id"])
         .filter((pl.col("registration_date") > pl.col("died_registered"))
                 | ((pl.col("registration_date") == pl.col("died_registered"))
                    & (pl.col("occurrence_date") > pl.col("died"))))

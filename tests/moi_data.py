@@ -126,8 +126,9 @@ def events_from_bdmd(frame: pl.DataFrame, month: Month) -> pl.DataFrame:
         "event_type",
         pl.lit(last).alias("registration_date"),
         occurred.alias("occurrence_date"),
-        # one person per event row across the months too: a person is born (dies) once
-        pl.format("p-{}-{}", pl.lit(month.compact), event_id).alias("person_id"),
+        # keys drawn anew each month (unique in the file, as CONTRACT §1 asks): the quarter
+        # and year builds must accept the same key in two months' files
+        pl.format("p-{}", event_id).alias("person_id"),
         "sex",
         pl.when(is_birth).then(occurred).otherwise(adult).alias("birth_date"),
         "village_code",

@@ -31,7 +31,7 @@ def quarter(folder: Path, events: dict[Month, list[dict]], fmt: str = "csv") -> 
     return write_extract(folder, {DEC: PEOPLE, MAR: PEOPLE}, months, fmt=fmt)
 
 
-# --- one person's events, read across the period's files ---------------------------------
+# --- one person's events within a month's file ------------------------------------------
 
 
 def test_a_person_registered_dead_twice_is_refused_naming_both_rows(tmp_path):
@@ -46,40 +46,44 @@ def test_a_person_registered_dead_twice_is_refused_naming_both_rows(tmp_path):
     ]
 
 
-def test_two_deaths_in_different_months_of_a_quarter_are_refused(tmp_path):
+def test_a_person_born_twice_in_one_month_is_refused(tmp_path):
     quarter(tmp_path, {
-        JAN: [event("a1", "DEATH", date(2024, 1, 8), pid="p1", village=V1)],
-        MAR: [event("c1", "DEATH", date(2024, 3, 8), pid="p1", village=V1)],
-    })
-    got = problems_of(tmp_path, "2024-Q1")
-    assert ("events_202403.csv", 1, "person_id", "p1",
-            "a second DEATH of this person (the first: events_202401.csv row 1)") in got
-
-
-def test_a_person_born_twice_is_refused(tmp_path):
-    quarter(tmp_path, {
-        JAN: [event("a1", "BIRTH", date(2024, 1, 8), pid="n1", born=date(2024, 1, 2), village=V1)],
-        FEB: [event("b1", "MOVE", date(2024, 2, 1), pid="p2", origin=KHH, destination=V1),
-              event("b2", "BIRTH", date(2024, 2, 9), pid="n1", born=date(2024, 1, 2), village=V1)],
+        FEB: [event("b0", "BIRTH", date(2024, 2, 3), pid="n1", born=date(2024, 1, 30), village=V1),
+              event("b1", "MOVE", date(2024, 2, 4), pid="p2", origin=KHH, destination=V1),
+              event("b2", "BIRTH", date(2024, 2, 9), pid="n1", born=date(2024, 1, 30), village=V1)],
     })
     assert problems_of(tmp_path, "2024-Q1") == [
-        ("events_202402.csv", 2, "person_id", "n1",
-         "a second BIRTH of this person (the first: events_202401.csv row 1)"),
+        ("events_202402.csv", 3, "person_id", "n1",
+         "a second BIRTH of this person (the first: events_202402.csv row 1)"),
     ]
 
 
-def test_a_death_in_january_then_a_move_in_march_is_refused(tmp_path):
+def test_a_death_then_a_later_move_in_the_same_month_is_refused(tmp_path):
     quarter(tmp_path, {
-        JAN: [event("a1", "DEATH", date(2024, 1, 10), pid="p1", village=V1)],
-        MAR: [event("c1", "MOVE", date(2024, 3, 4), pid="p1", origin=V1, destination=KHH),
+        MAR: [event("c0", "DEATH", date(2024, 3, 2), pid="p1", village=V1),
+              event("c1", "MOVE", date(2024, 3, 4), pid="p1", origin=V1, destination=KHH),
               event("c2", "MARRIAGE", date(2024, 3, 5), pid="p1", village=V1, partner_sex=2)],
     })
     assert problems_of(tmp_path, "2024-Q1") == [
-        ("events_202403.csv", 1, "person_id", "p1",
-         "MOVE registered after this person's DEATH (events_202401.csv row 1)"),
         ("events_202403.csv", 2, "person_id", "p1",
-         "MARRIAGE registered after this person's DEATH (events_202401.csv row 1)"),
+         "MOVE registered after this person's DEATH (events_202403.csv row 1)"),
+        ("events_202403.csv", 3, "person_id", "p1",
+         "MARRIAGE registered after this person's DEATH (events_202403.csv row 1)"),
     ]
+
+
+def test_the_same_key_in_two_months_files_is_not_one_person(tmp_path):
+    """CONTRACT §1: person_id is unique in the file — a pseudonymous key that may be drawn
+    anew each month — so keys repeating across a quarter's files are not refused."""
+    quarter(tmp_path, {
+        JAN: [event("a1", "DEATH", date(2024, 1, 8), pid="x1", village=V1),
+              event("a2", "BIRTH", date(2024, 1, 9), pid="x2", born=date(2024, 1, 2), village=V1)],
+        FEB: [event("b1", "MOVE", date(2024, 2, 10), pid="x1", origin=V1, destination=KHH)],
+        MAR: [event("c1", "DEATH", date(2024, 3, 8), pid="x1", village=V1),
+              event("c2", "BIRTH", date(2024, 3, 9), pid="x2", born=date(2024, 3, 2), village=V1)],
+    })
+    extract = load_extract(tmp_path, Period.parse("2024-Q1"), tiny_codes())
+    assert extract.events.collect().height == 5
 
 
 def test_events_registered_before_a_death_or_with_it_are_lawful(tmp_path):
