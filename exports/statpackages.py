@@ -36,7 +36,7 @@ import pyreadstat
 
 from exports.jsonstat import key_labels
 from exports.meta import ExportMeta
-from stats.catalogue import COLUMNS, VALUE_LABELS
+from stats.catalogue import COLUMNS, VALUE_LABELS, value_labels
 
 AREA_NAME_LABEL = ("區域名稱", "Area name")
 LEVELS = ("national", "county", "township", "village")
@@ -108,12 +108,13 @@ def metadata_notes(meta: ExportMeta, frame: pl.DataFrame) -> list[str]:
     return notes
 
 
-def _value_labels(frame: pl.DataFrame) -> dict[str, dict[Any, str]]:
-    """zh-TW value labels of the coded key columns present in the frame."""
+def _value_labels(frame: pl.DataFrame, table: str) -> dict[str, dict[Any, str]]:
+    """zh-TW value labels of the coded key columns present in the frame (those ``table``'s
+    values take: sex 0, both sexes, is the life table's alone)."""
     labels: dict[str, dict[Any, str]] = {}
     for key in ("sex", "marital_status", "indigenous"):
         if key in frame.columns:
-            labels[key] = {v: zh for v, (zh, _) in VALUE_LABELS[key].items()}
+            labels[key] = {v: zh for v, (zh, _) in value_labels(key, table).items()}
     if "age" in frame.columns:
         labels["age"] = {100: key_labels("age", 100)[0]}
     return labels
@@ -148,7 +149,7 @@ def write_sav(frame: pl.DataFrame, meta: ExportMeta, dest: BinaryIO, *, encoding
     """Write the table as an SPSS system file (UTF-8) with labels and documents."""
     measures = [c.name for c in meta.spec.columns if c.name in frame.columns
                 and c.name not in ("period", "area_level", "area_code", *meta.spec.keys)]
-    value_labels = _value_labels(frame)
+    value_labels = _value_labels(frame, meta.spec.table)
     level_labels = VALUE_LABELS["area_level"]
     value_labels["area_level"] = {lv: level_labels[lv][0] for lv in LEVELS}
     areas = _areas(frame)
@@ -245,7 +246,7 @@ def write_dta(frame: pl.DataFrame, meta: ExportMeta, dest: BinaryIO, *, encoding
     data = stata_frame(frame, meta)
     measures = [c.name for c in meta.spec.columns if c.name in frame.columns
                 and c.name not in ("period", "area_level", "area_code", *meta.spec.keys)]
-    value_labels = _value_labels(frame)
+    value_labels = _value_labels(frame, meta.spec.table)
     areas = _areas(frame)
     value_labels["area_id"] = dict(enumerate(areas["area_name"].fill_null("").to_list(), start=1))
     level_labels = VALUE_LABELS["area_level"]

@@ -170,6 +170,18 @@ FIELDS: dict[str, tuple[str, str]] = {
     "to": ("迄日", "To"), "username": ("帳號", "Username"),
     "valid_from": ("生效日", "Valid from"), "valid_to": ("到期日", "Valid to"),
     "violation": ("違規", "Violation"),
+    # answers, downloads, limits and checkpoints
+    "bytes": ("位元組數", "Bytes"), "sent_bytes": ("已送出位元組", "Bytes sent"),
+    "size": ("大小（位元組）", "Size (bytes)"), "page": ("頁次", "Page"),
+    "pages": ("總頁數", "Pages"), "page_size": ("每頁筆數", "Rows per page"),
+    "revisions": ("各期版次", "Revisions"), "notices": ("通知數", "Notices"),
+    "limit": ("上限", "Limit"), "used": ("已用", "Used"),
+    "window_seconds": ("計算區間（秒）", "Window (seconds)"),
+    "component": ("故障元件", "Failing component"), "problems": ("問題", "Problems"),
+    "form": ("簽章方式", "Signature form"), "key_id": ("金鑰識別碼", "Key id"),
+    "hash": ("雜湊值", "Hash"), "seq": ("序號", "Sequence number"),
+    "log_ok": ("紀錄鏈完整", "Log intact"), "agencies": ("機關數", "Agencies"),
+    "departing": ("離職帳號", "Departing account"), "query": ("查詢", "Query"),
 }
 LEVELS = {"national": ("全國", "national"), "county": ("縣市", "county"),
           "township": ("鄉鎮市區", "township"), "village": ("村里", "village")}

@@ -461,9 +461,10 @@ def test_violation_suspends_the_agency_at_once_and_restore_gives_access_back(pri
                                              description="查詢紀錄未留存",
                                              deadline=str(deadline))))
     assert "已登錄並當日通知" in answer
-    # the agency's logged-in client is out at its very next Dash request
-    assert taipei.get("/_dash-layout").status_code == 401
-    assert call(taipei, overview("63000")).status_code == 401
+    # the agency's logged-in client gets no data at its very next Dash request, and is told
+    assert "您的授權不包含此地區" in text_of(call(taipei, overview("63000")))
+    assert "停止貴機關之連結作業" in taipei.get("/_dash-layout").get_data(as_text=True).encode(
+    ).decode("unicode_escape")
     again = logged_in(private, "taipei_user")  # may log in, but sees nothing while suspended
     assert "您的授權不包含此地區" in text_of(call(again, overview("63000")))
     listed = call(official, listing(ids.VIOLATIONS))

@@ -57,7 +57,9 @@ ZH_ALLOWED = {
 # Nothing is left to other pages any more (the system's own release notes are shown in the
 # reader's language: stats.publication.note_label).
 OPEN_ELSEWHERE: dict[str, set[str]] = {}
-CODE = re.compile(r"^(?:[A-Z]{3}\d{2}|Q[1-4])$")  # table codes (POP01), quarters (2025-Q1)
+# table codes (POP01), quarters (2025-Q1), and hexadecimal ids and checksums (delivery ids,
+# SHA-256 prefixes: identifiers, not words)
+CODE = re.compile(r"^(?:[A-Z]{3}\d{2}|Q[1-4]|(?=[0-9a-f]*\d)[0-9a-f]{6,})$")
 LATIN_RUN = re.compile(r"[A-Za-z][A-Za-z0-9_\-]*[A-Za-z0-9]|[A-Za-z]{2,}")
 CJK_RUN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff\u3000-\u303f\uff01-\uff5e]+")
 PUNCTUATION_ONLY = re.compile(r"^[\u3000-\u303f\uff01-\uff5e]+$")
