@@ -50,8 +50,30 @@ def release_rows(releases: Path, now: datetime, staff: bool, lang: str) -> list[
     time it is (or will be) public, note."""
     shown = [r for r in list_releases(releases, now) if visible(r, staff)]
     shown.sort(key=lambda r: (r["period"], r["revision"]), reverse=True)
-    return [[r["period"], str(r["revision"]), r["state"], _shown(r["published_at"], lang),
-             note_label(r.get("note") or "", lang)] for r in shown]
+    return [revision_cells(r, lang) for r in shown]
+
+
+def revision_cells(release: dict[str, Any], lang: str) -> list[str]:
+    """One ``list_releases`` row as people read it: period, revision, state, public from,
+    note."""
+    return [release["period"], str(release["revision"]), release["state"],
+            _shown(release["published_at"], lang), note_label(release.get("note") or "", lang)]
+
+
+def revisions_table(cells: list[list[str]], caption: str | None = None) -> Any:
+    """The table of revisions (``revision_cells`` rows), here and on each table's page."""
+    return html.Table([
+        *([html.Caption(caption)] if caption else []),
+        html.Thead(html.Tr([html.Th(t("統計期", "Period"), scope="col"),
+                            html.Th(t("修訂", "Revision"), scope="col"),
+                            html.Th(t("狀態", "State"), scope="col"),
+                            html.Th(t("公布時間", "Public from"), scope="col"),
+                            html.Th(t("說明", "Note"), scope="col")])),
+        html.Tbody([html.Tr([html.Th(period_both(period), scope="row"),
+                             html.Td(revision, className="num"), html.Td(state_label(state)),
+                             html.Td(at), html.Td(note)])
+                    for period, revision, state, at, note in cells]),
+    ])
 
 
 def calendar_rows(releases: Path, now: datetime, staff: bool, lang: str) -> list[list[str]]:
@@ -75,16 +97,6 @@ def layout(**_: Any) -> Any:
     svc = services()
     staff = is_official(current_user())
     lang, now = language(), svc.now()
-    rows = [
-        html.Tr([
-            html.Th(period_both(period), scope="row"),
-            html.Td(revision, className="num"),
-            html.Td(state_label(state)),
-            html.Td(at),
-            html.Td(note),
-        ])
-        for period, revision, state, at, note in release_rows(svc.releases, now, staff, lang)
-    ]
     planned = [
         html.Tr([html.Th(period_both(period), scope="row"), html.Td(when), html.Td(what),
                  html.Td(note)])
@@ -92,15 +104,8 @@ def layout(**_: Any) -> Any:
     ]
     return html.Div([
         html.H1(title("/releases")),
-        html.Table([
-            html.Caption(t("已發布的統計及其修訂", "Releases and their revisions")),
-            html.Thead(html.Tr([html.Th(t("統計期", "Period"), scope="col"),
-                                html.Th(t("修訂", "Revision"), scope="col"),
-                                html.Th(t("狀態", "State"), scope="col"),
-                                html.Th(t("公布時間", "Public from"), scope="col"),
-                                html.Th(t("說明", "Note"), scope="col")])),
-            html.Tbody(rows),
-        ]),
+        revisions_table(release_rows(svc.releases, now, staff, lang),
+                        t("已發布的統計及其修訂", "Releases and their revisions")),
         html.H2(t("發布日程", "Release calendar")),
         html.Table([
             html.Caption(t("排定的公布時間與預定日期", "Scheduled publications and planned dates")),

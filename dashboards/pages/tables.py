@@ -15,11 +15,11 @@ from dash import dcc, html
 
 from dashboards.data import is_official
 from dashboards.i18n import language, period_both, t
-from dashboards.pages.releases import state_label, visible
+from dashboards.pages.releases import revision_cells, revisions_table, visible
 from dashboards.shell import title
 from dashboards.web import current_user, services
 from stats.catalogue import TABLES
-from stats.publication import calendar, list_releases, note_label
+from stats.publication import calendar, list_releases
 from stats.table_info import table_info
 from stats.taipei import format_date, format_time
 
@@ -74,22 +74,11 @@ def _publication(info: dict[str, Any], lang: str, staff: bool) -> list[Any]:
         html.Tr([html.Th(t("下次發布", "Next publication"), scope="row"),
                  html.Td(_next(upcoming, lang))]),
     ]
-    history = [html.Tr([html.Th(period_both(r["period"]), scope="row"),
-                        html.Td(str(r["revision"]), className="num"),
-                        html.Td(state_label(r["state"])),
-                        html.Td(_time(r["published_at"], lang)), html.Td(note_label(r.get("note") or "", lang))])
-               for r in info["revisions"] if visible(r, staff)][:24]
+    history = [revision_cells(r, lang) for r in info["revisions"] if visible(r, staff)][:24]
     return [
         html.Table(html.Tbody(rows), className="facts"),
         html.H2(t("修訂紀錄", "Revision history")),
-        html.Table([
-            html.Thead(html.Tr([html.Th(t("統計期", "Period"), scope="col"),
-                                html.Th(t("修訂", "Revision"), scope="col"),
-                                html.Th(t("狀態", "State"), scope="col"),
-                                html.Th(t("公布時間", "Public from"), scope="col"),
-                                html.Th(t("說明", "Note"), scope="col")])),
-            html.Tbody(history),
-        ]) if history else html.P(t("尚無公布。", "Nothing published yet.")),
+        revisions_table(history) if history else html.P(t("尚無公布。", "Nothing published yet.")),
     ]
 
 

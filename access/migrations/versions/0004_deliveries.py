@@ -1,4 +1,5 @@
-"""Deliveries at the point of use (placeholder: filled in by the change that needs it).
+"""No schema change: the deliveries work needed none. Kept because 0005 follows it and
+databases upgraded since record it.
 
 Revision ID: 0004
 Revises: 0003
@@ -19,8 +20,8 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    """Nothing yet."""
+    """Nothing to do."""
 
 
 def downgrade() -> None:
-    """Nothing yet."""
+    """Nothing to do."""
