@@ -365,6 +365,7 @@ def list_releases(releases: Path, now: datetime) -> list[dict[str, Any]]:
                     "published_by": publication.by if publication else None,
                     "note": (publication.note if publication else "") or manifest.get("note", ""),
                     "path": str(folder),
+                    "tables": [t["table"] for t in manifest.get("tables", [])],
                 }
             )
     return rows

@@ -32,3 +32,10 @@ def test_latest_publication_is_the_newest_public_period(served: dict) -> None:
     shown = text(page(client, "/tables", "?table=population"))
     assert "114年第1季" in shown or "114年3月" in shown
     assert "2024-12" not in shown  # built but never published: agencies learn nothing of it
+
+
+def test_a_table_no_release_holds_names_no_publication(served: dict) -> None:
+    """The served releases come from a v1 extract: they hold no fertility table."""
+    client = logged_in(served, "kaohsiung_user")
+    shown = text(page(client, "/tables", "?table=fertility"))
+    assert "尚無公布" in shown and "已公布" not in shown

@@ -48,3 +48,11 @@ def test_publication_facts() -> None:
     ages = next(k for k in info["keys"] if k["name"] == "age")["values"]
     assert (len(ages), ages[-1]["label"]) == (101, "100歲以上")
     assert table_info("population", [], [], "en")["latest"] is None
+
+
+def test_a_table_no_release_holds_has_no_publications() -> None:
+    """A v1 extract's releases hold no fertility table: its page names no publication."""
+    held = [{**r, "tables": ["population", "vital_events"]} for r in RELEASES]
+    info = table_info("fertility", held, PLANNED, "en")
+    assert info["latest"] is None and info["revisions"] == []
+    assert table_info("population", held, PLANNED, "en")["latest"]["period"] == "2025-Q1"
