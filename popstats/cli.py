@@ -226,8 +226,11 @@ def _both(moment: datetime | str | None) -> str:
 @click.option("--note", default="", help="Public note (e.g. what a revision corrects).")
 @click.option("--reschedule", is_flag=True,
               help="Move the time of a scheduled (not yet public) publication.")
+@click.option("--provisional", is_flag=True,
+              help="The figures are provisional: every cell is marked p (初步數) in files "
+              "until a final revision of the period is published.")
 def publish_command(releases: Path, period: str, at: str | None, by: str | None, note: str,
-                    reschedule: bool) -> None:
+                    reschedule: bool, provisional: bool) -> None:
     """Publish the current revision of a built period, now or at a set time."""
     from stats.publication import publish
     from stats.release import ReleaseError
@@ -240,13 +243,13 @@ def publish_command(releases: Path, period: str, at: str | None, by: str | None,
                                  "publish now", param_hint="--at")
     try:
         manifest = publish(releases, target, by=by or getpass.getuser(), now=now, at=when,
-                           note=note, reschedule=reschedule)
+                           note=note, reschedule=reschedule, provisional=provisional)
     except ReleaseError as exc:
         raise click.ClickException(str(exc)) from exc
     pub = manifest["publication"]
     state = "published" if manifest["status"] == "published" else "scheduled: public from"
     click.echo(f"{target} revision {manifest['revision']} {state} {_both(pub['at'])} "
-               f"by {pub['by']}")
+               f"by {pub['by']}" + (" (provisional: cells marked p)" if provisional else ""))
 
 
 @main.command("releases")

@@ -146,6 +146,7 @@ class Publication:
     by: str
     recorded_at: datetime | None
     note: str
+    provisional: bool = False  # published with --provisional: its cells are marked p
 
     def public(self, now: datetime) -> bool:
         return self.at <= now
@@ -156,7 +157,8 @@ def _from_record(record: dict[str, Any]) -> Publication:
     return Publication(revision=int(record["revision"]), at=_moment(record["at"]),
                        by=str(record.get("by") or ""),
                        recorded_at=_moment(recorded) if recorded else None,
-                       note=str(record.get("note") or ""))
+                       note=str(record.get("note") or ""),
+                       provisional=bool(record.get("provisional", False)))
 
 
 def publications(releases: Path | None, period: str,
@@ -273,8 +275,13 @@ def publish(
     at: datetime | None = None,
     note: str = "",
     reschedule: bool = False,
+    provisional: bool = False,
 ) -> dict[str, Any]:
     """Publish the current revision of ``period`` at ``at`` (default: now).
+
+    ``provisional``: the revision's figures are provisional (marked ``p`` in every file,
+    ``stats.marks``) until a final revision supersedes it; only then is the key written,
+    so the records of final publications stay as they were.
 
     A compare-and-set under the period's lock: the revision must be a draft (or, with
     ``reschedule``, scheduled and not yet public). Returns the manifest with the
@@ -305,9 +312,11 @@ def publish(
             "by": by,
             "recorded_at": iso(now),
             "note": note or manifest.get("note", ""),
+            **({"provisional": True} if provisional else {}),
         }
         _append(releases, period, record)
-    publication = {k: record[k] for k in ("at", "by", "recorded_at", "note")}
+    publication = {k: record[k] for k in ("at", "by", "recorded_at", "note", "provisional")
+                   if k in record}
     status = "published" if when <= now else "scheduled"
     return {**manifest, "publication": publication, "status": status}
 
@@ -364,6 +373,7 @@ def list_releases(releases: Path, now: datetime) -> list[dict[str, Any]]:
                     "published_at": iso(publication.at) if publication else None,
                     "published_by": publication.by if publication else None,
                     "note": (publication.note if publication else "") or manifest.get("note", ""),
+                    "provisional": bool(publication and publication.provisional),
                     "path": str(folder),
                     "tables": [t["table"] for t in manifest.get("tables", [])],
                 }
