@@ -328,11 +328,23 @@ def calendar_command(releases: Path, period: str | None, planned: str | None, no
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True,
               help="Labels in zh-TW (as the catalogue's) or English.")
-def report_command(releases: Path, period: str, as_json: bool, lang: str) -> None:
-    """The release report to read before publishing: totals, changes, residuals, outliers."""
+@click.option("--compare", "compare", default=None, metavar="rN",
+              help="Instead: compare the period's current (or --revision) revision with "
+              "revision N (r1 or 1), table by table and area by area.")
+@click.option("--revision", "revision", default=None, metavar="rN",
+              help="With --compare: the newer revision (default: the current one).")
+def report_command(releases: Path, period: str, as_json: bool, lang: str, compare: str | None,
+                   revision: str | None) -> None:
+    """The release report to read before publishing: totals, changes, residuals, outliers;
+    or with --compare, what changed between two revisions of the period."""
     from stats.release import ReleaseError
     from stats.report import release_report
 
+    if revision is not None and compare is None:
+        raise click.UsageError("--revision needs --compare (the revision to compare it with)")
+    if compare is not None:
+        _report_comparison(releases, str(_period(period)), compare, revision, as_json, lang)
+        return
     try:
         report = release_report(releases, str(_period(period)))
     except ReleaseError as exc:
@@ -341,6 +353,31 @@ def report_command(releases: Path, period: str, as_json: bool, lang: str) -> Non
         click.echo(json.dumps(report, ensure_ascii=False, indent=2, default=str))
         return
     click.echo(_format_report(report, lang))
+
+
+def _revision_number(text: str, name: str) -> int:
+    if not re.fullmatch(r"[rR]?\d+", text.strip()):
+        raise click.BadParameter(f"{text!r} is not a revision (r1, r2 … or 1, 2 …)",
+                                 param_hint=name)
+    return int(text.strip().lstrip("rR"))
+
+
+def _report_comparison(releases: Path, period: str, compare: str, revision: str | None,
+                       as_json: bool, lang: str) -> None:
+    from stats.comparison_text import format_comparison
+    from stats.release import ReleaseError
+    from stats.revision_compare import compare_revisions
+
+    old = _revision_number(compare, "--compare")
+    new = _revision_number(revision, "--revision") if revision is not None else None
+    try:
+        comparison = compare_revisions(releases, period, old, new)
+    except ReleaseError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if as_json:
+        click.echo(json.dumps(comparison, ensure_ascii=False, indent=2, default=str))
+        return
+    click.echo(format_comparison(comparison, lang), nl=False)
 
 
 def _format_report(report: dict, lang: str = "zh") -> str:
