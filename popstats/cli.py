@@ -455,6 +455,7 @@ def export_command(release_dir: Path, table: str, fmt: str, encoding: str, polic
     """
     from exports import UnknownFormat, load_for_export, write
     from exports.delimited import metadata_path, write_csv_metadata
+    from exports.marks import with_marks
     from exports.meta import with_embargo
     from exports.moi import load_for_moi
     from exports.sdmx import write_structure
@@ -462,6 +463,7 @@ def export_command(release_dir: Path, table: str, fmt: str, encoding: str, polic
     from stats.catalogue import UnknownTable
     from stats.publication import embargo_of
     from stats.release import MANIFEST, ReleaseError
+    from stats.revision_marks import release_marks
 
     if not (release_dir / MANIFEST).exists():
         raise click.BadParameter(f"{release_dir} holds no release (no {MANIFEST})",
@@ -488,6 +490,8 @@ def export_command(release_dir: Path, table: str, fmt: str, encoding: str, polic
     try:
         load = load_for_moi if fmt == "moi" else load_for_export
         frame, meta = load(release_dir, table)
+        if fmt != "moi":  # cells marked r/p where the format has room (MOI's layout has none)
+            meta = with_marks(meta, release_marks(release_dir, table, now, frame))
         if embargo is not None and fmt != "moi":
             meta = with_embargo(meta, embargo.zh, embargo.en)
         made = {} if keep_made_chars else load_private_use_map(made_chars)
@@ -507,6 +511,29 @@ def export_command(release_dir: Path, table: str, fmt: str, encoding: str, polic
     click.echo(f"wrote {out} ({fmt}, {encoding}, {frame.height:,} rows; "
                f"{len(report.mapped)} made characters mapped, {len(report.replaced)} replaced)"
                + (f"; marked 「{embargo.zh}」" if embargo is not None else ""))
+
+
+@main.command("bulletin")
+@click.option("--release", "release_dir", required=True,
+              type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="A release folder: RELEASES/P (the current revision) or a revision folder.")
+@click.option("--lang", type=click.Choice(["zh-TW", "en"]), default="zh-TW", show_default=True)
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="FILE.html (one self-contained page) or FILE.pdf (printed by Chromium).")
+@click.option("--embargoed", is_flag=True,
+              help="Allow a bulletin of a draft or scheduled (not yet public) revision, marked "
+              "未公布，禁止外流 at its top; comparisons may then use unpublished revisions.")
+def bulletin_command(release_dir: Path, lang: str, out: Path, embargoed: bool) -> None:
+    """Write the period's statistical bulletin (內政統計通報): headline text, key indicators
+    with their changes, the 13-period trend, the pyramid, the county table, notes."""
+    from popstats.bulletin_run import BulletinRefused, write_bulletin
+
+    try:
+        written = write_bulletin(release_dir, lang, out, now=_now(), embargoed=embargoed,
+                                 both=_both)
+    except BulletinRefused as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(written)
 
 
 @main.command("query")
