@@ -15,6 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from stats.store import ObjectPath, Place
+
 ENVIRONMENT = {
     "releases": "POPSTATS_RELEASES",
     "outbox": "POPSTATS_OUTBOX",
@@ -38,11 +40,25 @@ def is_object_store(location: str | os.PathLike[str]) -> bool:
 def absolute_path(location: str | os.PathLike[str], base: Path | None = None) -> Path:
     """``location`` as an absolute local path (``~`` expanded, ``..`` folded, links kept)."""
     if is_object_store(location):
-        raise LocationError(f"{location}: object storage (s3://) is not supported for this yet")
+        raise LocationError(f"{location}: only the releases and the outbox may be in object "
+                            "storage (s3://); this must be a local path")
     path = Path(location).expanduser()
     if not path.is_absolute():
         path = (base or Path.cwd()) / path
     return Path(os.path.normpath(path))
+
+
+def store_place(location: str | os.PathLike[str], base: Path | None = None) -> Place:
+    """A place that may be in an object store (the releases, the outbox): ``s3://bucket/prefix``
+    as an :class:`~stats.store.ObjectPath`, anything else as :func:`absolute_path`."""
+    if isinstance(location, ObjectPath):
+        return location
+    if is_object_store(location):
+        try:
+            return ObjectPath(str(location))
+        except ValueError as exc:
+            raise LocationError(str(exc)) from None
+    return absolute_path(location, base)
 
 
 def absolute_db_url(url: str, base: Path | None = None) -> str:
@@ -61,8 +77,8 @@ def absolute_db_url(url: str, base: Path | None = None) -> str:
 class Locations:
     """The resolved places one process works with."""
 
-    releases: Path
-    outbox: Path
+    releases: Place  # a local Path, or an ObjectPath for s3://bucket/prefix
+    outbox: Place
     db_url: str
     boundaries: Path | None = None
 
@@ -78,12 +94,14 @@ def resolve_locations(
 ) -> Locations:
     """The places given, else those of the ``POPSTATS_*`` variables, else the defaults
     (``demo/releases``, ``outbox`` beside the releases, the SQLite file ``popstats.db``),
-    every one made absolute against ``base`` (default: the current folder)."""
+    every local one made absolute against ``base`` (default: the current folder). The
+    releases and the outbox may be ``s3://bucket/prefix`` (stats.store); the database and
+    the boundaries are local."""
     env = os.environ if environ is None else environ
-    releases_path = absolute_path(releases or env.get(ENVIRONMENT["releases"]) or DEFAULT_RELEASES,
-                                  base)
+    releases_path = store_place(releases or env.get(ENVIRONMENT["releases"]) or DEFAULT_RELEASES,
+                                base)
     outbox_text = outbox or env.get(ENVIRONMENT["outbox"])
-    outbox_path = absolute_path(outbox_text, base) if outbox_text else releases_path.parent / "outbox"
+    outbox_path = store_place(outbox_text, base) if outbox_text else releases_path.parent / "outbox"
     boundaries_text = boundaries or env.get(ENVIRONMENT["boundaries"])
     return Locations(
         releases=releases_path,

@@ -13,6 +13,12 @@ expects (a draft, or a scheduled revision when rescheduling) and appends only if
 match, so of several racing publishers exactly one wins and the others are refused with
 the winner's name.
 
+In an object store (``s3://``, stats.store) there is no append and no lock: each record is
+its own object ``.revisions/P/publications/NNNNNNNN.json``, put only if absent. A publisher
+counts the records, decides from them, and puts record count+1: if another publisher put it
+meanwhile, the put fails, nothing is written, and the publisher decides again from the log
+that now holds the winner's record — the same compare-and-set, kept by the store.
+
 Releases published before the log existed carry a ``publication`` block in their
 manifest; it is read as that revision's first log record.
 """
@@ -25,7 +31,7 @@ import json
 import os
 import re
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -42,11 +48,13 @@ from stats.release import (
     revision_dirs,
     write_json_atomic,
 )
+from stats.store import is_remote
 from stats.taipei import format_time, iso, to_taipei
 
 CALENDAR = "calendar.json"
 PUBLICATIONS = "publications.jsonl"
 PUBLISH_LOCK = ".publish.lock"
+RECORDS = "publications"  # in an object store: one object per record, in this "folder"
 
 
 class PublicationConflict(ReleaseError):
@@ -78,7 +86,7 @@ def read_log(releases: Path, period: str) -> list[dict[str, Any]]:
     """
     path = _log_path(releases, period)
     try:
-        text = path.read_text(encoding="utf-8", errors="replace")
+        text = _log_text(path)
     except FileNotFoundError:
         return []
     records = []
@@ -98,10 +106,29 @@ def read_log(releases: Path, period: str) -> list[dict[str, Any]]:
     return records
 
 
-def _append(releases: Path, period: str, record: dict[str, Any]) -> None:
-    """Append one record in a single ``write`` and make it durable before returning."""
+def _record_objects(log: Path) -> list[Path]:
+    """An object store's records of a period, in order (their names are their numbers)."""
+    folder = log.parent / RECORDS
+    return [folder / key for key in sorted(folder.walk_keys()) if key.endswith(".json")]
+
+
+def _log_text(log: Path) -> str:
+    """The log's lines: the file, or in an object store its record objects one a line."""
+    if is_remote(log):
+        return "\n".join(record.read_text(encoding="utf-8", errors="replace")
+                         for record in _record_objects(log))
+    return log.read_text(encoding="utf-8", errors="replace")
+
+
+def _append(releases: Path, period: str, record: dict[str, Any], seen: int = 0) -> bool:
+    """Append one record in a single ``write`` and make it durable before returning.
+
+    In an object store: put it as record ``seen + 1`` if that is still free, and say whether
+    it was (False: another publisher appended after the ``seen`` records were counted)."""
     path = _log_path(releases, period)
     line = json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n"
+    if is_remote(path):
+        return (path.parent / RECORDS / f"{seen + 1:08d}.json").put_if_absent(line.encode("utf-8"))
     new = not path.exists()
     fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o666)
     try:
@@ -114,12 +141,17 @@ def _append(releases: Path, period: str, record: dict[str, Any]) -> None:
         os.close(fd)
     if new:
         as_umask_allows(path)
+    return True
 
 
 @contextmanager
 def _publish_lock(releases: Path, period: str) -> Iterator[None]:
     """Exclusive lock of a period's publications (waits for the holder; the kernel drops
-    it when a holder dies)."""
+    it when a holder dies). None in an object store: there the append is the compare-and-set."""
+    if is_remote(releases):
+        with nullcontext():
+            yield
+        return
     fd = os.open(releases / REVISIONS / period / PUBLISH_LOCK, os.O_RDWR | os.O_CREAT, 0o666)
     try:
         while True:
@@ -301,6 +333,7 @@ def publish(
     when = (at or now).astimezone(UTC)
     expected = "scheduled" if reschedule else "draft"
     with _publish_lock(releases, period):
+        seen = len(_record_objects(_log_path(releases, period))) if is_remote(releases) else 0
         found = publications(releases, period)
         state = state_of(revision, found, now)
         if state != expected:
@@ -314,7 +347,9 @@ def publish(
             "note": note or manifest.get("note", ""),
             **({"provisional": True} if provisional else {}),
         }
-        _append(releases, period, record)
+        if not _append(releases, period, record, seen):  # another publisher came first:
+            return publish(releases, period, by=by, now=now, at=at, note=note,  # decide again
+                           reschedule=reschedule, provisional=provisional)
     publication = {k: record[k] for k in ("at", "by", "recorded_at", "note", "provisional")
                    if k in record}
     status = "published" if when <= now else "scheduled"

@@ -17,12 +17,19 @@ refused at once with that pid, and the holder clears what a killed build left be
 (``.building-*`` folders, stray link files). Folders and files get the permissions of the
 process's umask, as any other program's would (``tempfile`` alone would make them 0700),
 so a dashboards service account in the builders' group can read a new release.
+
+In an object store (``s3://bucket/prefix``, stats.store) the same layout is kept by other
+means: the revision is built in a local scratch folder, its objects are put, its manifest
+last (a revision without a manifest is invisible), then the pointer object ``RELEASES/P``
+(one PUT) — so a build killed at any moment leaves the previous revision current. The
+build lock is an object put only if absent, naming host and pid.
 """
 
 from __future__ import annotations
 
 import errno
 import fcntl
+import hashlib
 import json
 import os
 import shutil
@@ -42,6 +49,8 @@ from stats.extract import load_extract
 from stats.io import sha256_of
 from stats.periods import Period
 from stats.schemas import TABLE_COLUMNS
+from stats.store import ObjectPath, complete_revisions, is_remote
+from stats.store_lock import object_build_lock
 from stats.tables import release_tables
 
 REVISIONS = ".revisions"
@@ -70,6 +79,8 @@ def _now() -> str:
 def revision_dirs(releases: Path, period: str) -> list[Path]:
     """Existing revision folders of a period, oldest first."""
     folder = releases / REVISIONS / period
+    if is_remote(folder):
+        return complete_revisions(folder)
     if not folder.is_dir():
         return []
     return sorted(p for p in folder.iterdir() if p.is_dir() and p.name.startswith("r"))
@@ -101,7 +112,10 @@ def as_umask_allows(path: Path, folder: bool = False) -> None:
 
 
 def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
-    """Replace a JSON file in one step (temp file + rename)."""
+    """Replace a JSON file in one step (temp file + rename; in an object store one PUT)."""
+    if is_remote(path):
+        path.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n")
+        return
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     as_umask_allows(Path(tmp))
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
@@ -115,6 +129,9 @@ def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
 def _point_current(releases: Path, period: str, target: Path) -> None:
     """Atomically make ``RELEASES/period`` point at ``target``."""
     link = releases / period
+    if is_remote(link):  # one PUT of the pointer object replaces the old one whole
+        link.symlink_to(target)
+        return
     if link.exists() and not link.is_symlink():
         raise ReleaseError(f"{link} is a plain folder, not a release link; refusing to replace it")
     tmp = releases / f".{period}.link-{os.getpid()}"
@@ -144,6 +161,11 @@ def build_lock(releases: Path, period: str) -> Iterator[Path]:
     BuildRunning
         At once, naming the pid of the build that holds the lock.
     """
+    if is_remote(releases):
+        with object_build_lock(releases / REVISIONS / period / BUILD_LOCK, period,
+                               BuildRunning) as scratch:
+            yield scratch  # a local folder: the revision is staged here, then put
+        return
     period_dir = releases / REVISIONS / period
     period_dir.mkdir(parents=True, exist_ok=True)
     fd = os.open(period_dir / BUILD_LOCK, os.O_RDWR | os.O_CREAT, 0o666)
@@ -186,8 +208,9 @@ def build_release(
     ValidationError
         When the extract has problems; nothing is written.
     """
-    new_folders = [f for f in (releases / REVISIONS / str(period), releases / REVISIONS, releases)
-                   if not f.exists()]  # deepest first
+    new_folders = [] if is_remote(releases) else [
+        f for f in (releases / REVISIONS / str(period), releases / REVISIONS, releases)
+        if not f.exists()]  # deepest first
     with build_lock(releases, str(period)) as period_dir:
         try:
             return _build_locked(extract_dir, period, releases, period_dir, codes,
@@ -268,14 +291,29 @@ def _build_locked(
             "publication": None,
         }
         write_json_atomic(staging / MANIFEST, manifest)
-        final = period_dir / f"r{revision:04d}"
-        os.rename(staging, final)
+        final = _put_in_place(staging, releases, period_dir, str(period), revision)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     _point_current(releases, str(period), final)
     progress(f"wrote {releases / str(period)} (revision {revision})")
     return BuiltRelease(period, revision, final, manifest)
+
+
+def _put_in_place(staging: Path, releases: Path | ObjectPath, period_dir: Path, period: str,
+                  revision: int) -> Path | ObjectPath:
+    """Move a finished staging folder to its revision's place: one rename locally; in an
+    object store every object put, the manifest last (then the local staging removed)."""
+    if not is_remote(releases):
+        final = period_dir / f"r{revision:04d}"
+        os.rename(staging, final)
+        return final
+    final = releases / REVISIONS / period / f"r{revision:04d}"
+    files = sorted(p for p in staging.iterdir() if p.name != MANIFEST)
+    for path in [*files, staging / MANIFEST]:
+        (final / path.name).upload(path)
+    shutil.rmtree(staging, ignore_errors=True)
+    return final
 
 
 def current_revision_dir(releases: Path, period: str) -> Path:
@@ -322,5 +360,11 @@ def verify_release(release_dir: Path) -> list[str]:
         entry["file"]
         for entry in entries
         if not (release_dir / entry["file"]).exists()
-        or sha256_of(release_dir / entry["file"]) != entry["sha256"]
+        or _sha256(release_dir / entry["file"]) != entry["sha256"]
     ]
+
+
+def _sha256(path: Path | ObjectPath) -> str:
+    if is_remote(path):
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    return sha256_of(path)

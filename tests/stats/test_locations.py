@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from stats.locations import LocationError, absolute_db_url, resolve_locations
+from stats.store import ObjectPath
 
 
 def test_relative_places_become_absolute_against_the_start_folder(tmp_path: Path) -> None:
@@ -46,6 +47,21 @@ def test_sqlite_query_kept() -> None:
         "sqlite+pysqlite:////b/a.db?timeout=3"
 
 
-def test_object_store_is_refused_clearly() -> None:
+def test_releases_and_outbox_may_be_in_an_object_store(tmp_path: Path) -> None:
+    found = resolve_locations(releases="s3://bucket/a//releases/", environ={}, base=tmp_path)
+    assert isinstance(found.releases, ObjectPath)
+    assert str(found.releases) == "s3://bucket/a/releases"
+    assert str(found.outbox) == "s3://bucket/a/outbox"  # beside the releases, as locally
+    mixed = resolve_locations(releases="s3://bucket/r", outbox="out", environ={}, base=tmp_path)
+    assert mixed.outbox == tmp_path / "out"
+
+
+@pytest.mark.parametrize("bad", ["s3://", "s3:///releases", "s3://bucket/a/../b"])
+def test_a_bad_bucket_url_is_refused_clearly(bad: str) -> None:
     with pytest.raises(LocationError, match="s3://"):
-        resolve_locations(releases="s3://bucket/releases", environ={})
+        resolve_locations(releases=bad, environ={})
+
+
+def test_the_database_and_boundaries_stay_local() -> None:
+    with pytest.raises(LocationError, match="local path"):
+        resolve_locations(releases="r", boundaries="s3://bucket/maps", environ={})
