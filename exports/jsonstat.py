@@ -11,7 +11,9 @@ is zh-TW (the publication language) and the English texts travel in ``extension`
 dimension has ``extension.label_en`` and, for coded keys, ``extension.category_label_en``;
 the dataset's ``extension`` holds the English title, notes and source plus the release's
 revision, table checksum and creation time. ``note`` holds the zh-TW footnotes. A null
-(a ratio with a zero denominator, CONTRACT §3) is ``null`` in ``value``.
+(a ratio with a zero denominator, CONTRACT §3) is ``null`` in ``value``. Cells marked r
+(revised) or p (provisional) (``exports.marks``) have that mark in ``status``, an object of
+value index → mark listing the marked cells only; the footnotes say what the marks mean.
 
 JSON is Unicode: the file is UTF-8 without BOM (RFC 8259 §8.1), whatever encoding is asked.
 
@@ -39,6 +41,7 @@ from typing import Any, BinaryIO
 
 import polars as pl
 
+from exports.marks import cube_marks
 from exports.meta import ExportMeta
 from stats.catalogue import VALUE_LABELS, Column, TableSpec
 from stats.schemas import OUTSIDE_CODE
@@ -266,6 +269,12 @@ def dataset(frame: pl.DataFrame, meta: ExportMeta) -> dict[str, Any]:
     dimensions[MEASURE] = measure
     value_list = cube.values().fill_nan(None).to_list() if floating else cube.values().to_list()
     ids = ["period", AREA, *cube.keys, MEASURE]
+    marks = cube_marks(cube, meta)
+    # JSON-stat 2.0 ``status``: an object of value index → status, for the marked cells only
+    marked = None if marks is None else (marks.to_frame("mark").with_row_index("i")
+                                         .filter(pl.col("mark") != ""))
+    status = {} if marked is None else {"status": dict(zip(
+        marked["i"].cast(pl.String).to_list(), marked["mark"].to_list(), strict=True))}
     return {
         "version": "2.0",
         "class": "dataset",
@@ -291,6 +300,7 @@ def dataset(frame: pl.DataFrame, meta: ExportMeta) -> dict[str, Any]:
             "software": info["software"],
         },
         "value": value_list,
+        **status,
     }
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -32,6 +32,9 @@ class ExportMeta:
     provider_en: str = PROVIDER_EN
     embargo_zh: str = ""  # 未公布，禁止外流至 … for a file from a revision not yet public
     embargo_en: str = ""
+    # the cells' marks, r revised / p provisional (``exports.marks.with_marks``): the table's
+    # keys and one mark column per measure; None when no cell has one
+    marks: pl.DataFrame | None = field(default=None, compare=False, repr=False)
 
     @property
     def created_taipei(self) -> tuple[str, str]:

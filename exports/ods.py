@@ -10,7 +10,9 @@ split at area boundaries exactly as in XLSX.
 Package rules (ODF 1.2 part 3, §3): ``mimetype`` is the first member, stored uncompressed
 without extra fields, so tools can sniff the type at a fixed offset; ``META-INF/manifest.xml``
 lists every part. Numbers are ``office:value-type="float"`` cells whose ``office:value`` is
-the exact value; their display format comes from the column's default cell style.
+the exact value; their display format comes from the column's default cell style, except a
+cell marked r (revised) or p (provisional) (``exports.marks``), whose own style shows the
+mark after the figure (``1,234 r``); the footnotes say what the marks mean.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import BinaryIO
 import polars as pl
 
 from exports import sheets
+from exports.marks import SUFFIX, frame_marks
 from exports.meta import ExportMeta
 from exports.sheets import (
     TOP_ROWS,
@@ -91,6 +94,23 @@ AUTOMATIC_STYLES = (
 )
 
 
+# Cells marked r/p (exports.marks) keep their value and show the mark after it by a data
+# style of their own; these styles are written only into a file that has marks.
+MARK_STYLES = "".join(
+    f'<number:number-style style:name="N{kind}_{mark}">'
+    f'{_NUMBER(_GROUPED.format(places))}<number:text> {mark}</number:text></number:number-style>'
+    + _cell_style(f"{kind}_{mark}", data=f"N{kind}_{mark}")
+    for kind, places in (("count", 0), ("ratio", 2)) for mark in ("r", "p"))
+
+
+def automatic_styles(marked: bool) -> str:
+    """``office:automatic-styles``; with the mark styles when ``marked``."""
+    if not marked:
+        return AUTOMATIC_STYLES
+    end = "</office:automatic-styles>"
+    return AUTOMATIC_STYLES.removesuffix(end) + MARK_STYLES + end
+
+
 def paragraph(value: str) -> str:
     """Text as the content of ``text:p``: ODF collapses runs of white space and drops it at
     the ends (ODF 1.2 §6.1.2), so such spaces, tabs and line breaks are written as elements."""
@@ -139,6 +159,14 @@ def _data_rows(block: pl.DataFrame, fields: tuple[Field, ...],
     for f in fields:
         if f.kind == "text":
             cell = pl.col(f.name).replace_strict(strings[f.name], return_dtype=pl.String)
+        elif SUFFIX + f.name in block.columns:  # a marked cell names its mark's style
+            mark = pl.col(SUFFIX + f.name)
+            styled = (pl.when(mark != "").then(pl.concat_str(
+                [pl.lit(' table:style-name="' + f.kind + "_"), mark, pl.lit('"')]))
+                .otherwise(pl.lit("")))
+            cell = pl.concat_str([pl.lit("<table:table-cell"), styled,
+                                  pl.lit(FLOAT_CELL.removeprefix("<table:table-cell")),
+                                  pl.col(f.name).cast(pl.String), pl.lit('"/>')])
         else:  # Float64 casts to the shortest text that reads back as the same double
             cell = pl.concat_str([pl.lit(FLOAT_CELL), pl.col(f.name).cast(pl.String),
                                   pl.lit('"/>')])
@@ -251,6 +279,9 @@ def write_ods(frame: pl.DataFrame, meta: ExportMeta, dest: BinaryIO, *, encoding
     lay = layout(frame, meta, max_rows or sheets.MAX_SHEET_ROWS)
     strings = {f.name: {v: string_cell(v) for v in frame[f.name].drop_nulls().unique()}
                for f in lay.fields if f.kind == "text"}
+    marks = frame_marks(frame, meta, [f.name for f in lay.fields if f.kind in ("count", "ratio")])
+    if marks is not None:  # beside the rows they mark, so a block slices both alike
+        frame = frame.hstack(marks)
     big = frame.height * len(lay.fields) * 64 > 2**31  # content.xml may pass 2 GiB: ZIP64 entry
     frozen = {p.sheet: TOP_ROWS for p in lay.parts} | {"columns": 1, "metadata": 1}
     with zipfile.ZipFile(dest, "w") as zf:
@@ -261,7 +292,8 @@ def write_ods(frame: pl.DataFrame, meta: ExportMeta, dest: BinaryIO, *, encoding
         zf.writestr(zip_entry("settings.xml", meta), _settings(frozen, lay.parts[0].sheet))
         with zf.open(zip_entry("content.xml", meta), "w", force_zip64=big) as fh:
             fh.write((HEAD + f'<office:document-content {XMLNS} office:version="1.2">'
-                      + AUTOMATIC_STYLES + "<office:body><office:spreadsheet>").encode())
+                      + automatic_styles(marks is not None)
+                      + "<office:body><office:spreadsheet>").encode())
             for part in lay.parts:
                 fh.write(_data_table_head(lay, part).encode())
                 for block in blocks(frame, part):

@@ -20,6 +20,10 @@ Grouped tables (``exports.jsonstat`` describes them): a key summed over is no va
 banded key is the variable 年齡組/Age group, its VALUES the band labels (``100+`` reads
 "100歲以上"/"100 and over") and its CODES the bands themselves (``0-4`` … ``100+``).
 
+Cells marked r (revised) or p (provisional) (``exports.marks``) get a ``DATANOTECELL``
+note symbol each (PX 2013: a cell's values in STUB, HEADING order, ``"*"`` for any; the
+symbol is shown after the figure), in zh and [en]; NOTE says what the marks mean.
+
 Encodings: every text encoding the registry offers; CODEPAGE names it: utf-8-sig and utf-8
 → "utf-8", cp950 → "big5" (.NET's name for code page 950, which PxWeb uses), big5hkscs →
 "big5-hkscs" (IANA name; PxWeb/.NET has no HKSCS decoder), euc-tw → "euc-tw" (no .NET
@@ -48,6 +52,7 @@ from exports.jsonstat import (
     key_labels,
     table_cube,
 )
+from exports.marks import cube_marks
 from exports.meta import ExportMeta
 from exports.text import codec
 from stats.periods import Period
@@ -201,7 +206,44 @@ def metadata_lines(cube: TableCube, meta: ExportMeta, encoding: str) -> list[str
              quoted(f"{meta.provider_en}, {info['source_en']}"))
     _keyword(lines, "NOTE", quoted(" ".join([*spec.footnotes_zh, provenance_zh])),
              quoted(" ".join([*spec.footnotes_en, provenance_en])))
+    lines += mark_lines(cube, meta)
     return lines
+
+
+def mark_lines(cube: TableCube, meta: ExportMeta) -> list[str]:
+    """``DATANOTECELL`` keywords giving each marked cell (``exports.marks``) its mark, r or
+    p, as a note symbol shown after the figure: the cell is named by its values in STUB then
+    HEADING order, ``"*"`` for all. When every cell has the same mark (a provisional
+    release), one keyword with ``"*"`` throughout says so."""
+    marks = cube_marks(cube, meta)
+    if marks is None:
+        return []
+    lines: list[str] = []
+    width = 1 + len(cube.keys) + 2  # area, keys, period, measure
+    if marks.n_unique() == 1:
+        cell = ",".join(['"*"'] * width)
+        _keyword(lines, f"DATANOTECELL({cell})", quoted(marks[0]), quoted(marks[0]))
+        return lines
+    columns = {m: meta.spec.column(m) for m in cube.measures}
+    names = dict(zip(cube.areas["area_code"].to_list(), area_values(cube), strict=True))
+    _, time_text = time_value(meta.period)
+    grid = cube.rows.select("area_code", *cube.keys).with_columns(
+        pl.lit(list(cube.measures), dtype=pl.List(pl.String)).alias("measure")
+    ).explode("measure").with_columns(marks.alias("mark")).filter(pl.col("mark") != "")
+    for lang in (0, 1):
+        parts = [pl.col("area_code").replace_strict(names, return_dtype=pl.String)]
+        parts += [pl.col(k).replace_strict({v: key_labels(k, v)[lang] for v in cube.key_values[k]},
+                                           return_dtype=pl.String) for k in cube.keys]
+        parts += [pl.lit(time_text), pl.col("measure").replace_strict(
+            {m: (c.zh, c.en)[lang] for m, c in columns.items()}, return_dtype=pl.String)]
+        quoted_parts = [pl.lit('"') + p.str.replace_all('"', "'") + pl.lit('"') for p in parts]
+        keyword = "DATANOTECELL" if lang == 0 else "DATANOTECELL[en]"
+        grid = grid.with_columns(pl.concat_str(
+            [pl.lit(f"{keyword}("), pl.concat_str(quoted_parts, separator=","),
+             pl.lit(')="'), pl.col("mark"), pl.lit('";')]).alias(f"line{lang}"))
+    # each zh keyword directly followed by its [en] form, as pyaxis pairs them
+    paired = grid.select(pl.concat_list("line0", "line1").alias("line")).explode("line")
+    return paired["line"].to_list()
 
 
 def data_lines(cube: TableCube) -> pl.Series:

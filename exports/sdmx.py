@@ -9,7 +9,8 @@ with STRUCTURE = ``dataflow``, STRUCTURE_ID = ``TW_MOI:DF_POP02(1.0)``, ACTION =
 named column) with the zh-TW area name, so the text encodings matter; lines end in CRLF
 (RFC 4180). A null (a ratio with a zero denominator) is written as SDMX writes a missing
 observation: OBS_VALUE ``NaN`` with OBS_STATUS ``M`` (missing, cannot exist); every other
-observation has OBS_STATUS ``A`` (normal).
+observation has OBS_STATUS ``A`` (normal), or, for a cell marked (``exports.marks``), ``R``
+(revised) or ``P`` (provisional); the DSD's CL_OBS_STATUS then lists those codes too.
 
 Codes: FREQ M/Q/A from the period; TIME_PERIOD in SDMX's forms, which are the contract's
 (``2025-03``, ``2025-Q1``, ``2025``); REF_AREA the area code; SEX ``M``/``F`` and AGE
@@ -49,9 +50,11 @@ from exports.jsonstat import (
     table_cube,
 )
 from exports.delimited import write_safe_csv
+from exports.marks import cube_marks
 from exports.meta import ExportMeta
 from exports.safety import neutralise_formulas
 from exports.text import prepare_text
+from stats.marks import PROVISIONAL, REVISED
 from stats.periods import Period
 
 AGENCY = "TW_MOI"
@@ -68,6 +71,11 @@ FREQ = {"month": ("M", "月", "Monthly"), "quarter": ("Q", "季", "Quarterly"),
         "year": ("A", "年", "Annual")}
 OBS_STATUS = {"A": ("正常值", "Normal value"),
               "M": ("無資料（分母為零，無法計算）", "Missing value; data cannot exist")}
+# the cell marks (exports.marks), listed only in a file that has them: P is SDMX's own
+# provisional value; SDMX's list has no revised value, so R is this agency's code
+MARK_STATUS = {"R": ("修正值（與本期前次公布之版次不同）",
+                     "Revised value (differs from the previous published revision)"),
+               "P": ("初步值", "Provisional value")}
 # names of the fixed concepts; a key's concept is named by the catalogue (key_column)
 CONCEPT_NAMES = {
     "FREQ": ("頻率", "Frequency"), "REF_AREA": ("區域", "Reference area"),
@@ -150,7 +158,13 @@ def observations(frame: pl.DataFrame, meta: ExportMeta) -> pl.DataFrame:
             .with_columns(pl.col("measure").replace_strict(order, return_dtype=pl.Int32)
                           .alias("_m"))
             .sort("_row", "_m"))
-    status = pl.when(pl.col("OBS_VALUE").is_null()).then(pl.lit("M")).otherwise(pl.lit("A"))
+    marks = cube_marks(cube, meta)
+    status = pl.when(pl.col("OBS_VALUE").is_null()).then(pl.lit("M"))
+    if marks is not None:  # aligned: long is in cube order, measure fastest
+        long = long.with_columns(marks.alias("_mark"))
+        status = (status.when(pl.col("_mark") == PROVISIONAL).then(pl.lit("P"))
+                  .when(pl.col("_mark") == REVISED).then(pl.lit("R")))
+    status = status.otherwise(pl.lit("A"))
     return long.select(
         pl.lit("dataflow").alias("STRUCTURE"),
         pl.lit(flow_id(meta)).alias("STRUCTURE_ID"),
@@ -268,8 +282,9 @@ def _codelists(structures: ET.Element, cube: TableCube, meta: ExportMeta) -> Non
     units = {unit_code(c.unit_en): (c.unit_zh, c.unit_en) for c in columns}
     _codelist(codelists, "CL_UNIT", CONCEPT_NAMES["UNIT_MEASURE"],
               [(u, zh, en, None) for u, (zh, en) in units.items()])
+    statuses = {**OBS_STATUS, **(MARK_STATUS if cube_marks(cube, meta) is not None else {})}
     _codelist(codelists, "CL_OBS_STATUS", CONCEPT_NAMES["OBS_STATUS"],
-              [(s, zh, en, None) for s, (zh, en) in OBS_STATUS.items()])
+              [(s, zh, en, None) for s, (zh, en) in statuses.items()])
 
 
 def _structure(structures: ET.Element, cube: TableCube, meta: ExportMeta) -> None:

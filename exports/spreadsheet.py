@@ -5,7 +5,9 @@ zh-TW/English labels, units, number formats, value labels) and a ``metadata`` sh
 (``ExportMeta.describe()``). A data sheet opens with a title block (titles, period in
 Gregorian and ROC form, units, source, provider, revision, checksum, creation time), a
 two-row header (zh-TW over English) and a hidden row of contract column names, frozen above
-the data; the footnotes follow the data. Counts carry ``#,##0``, codes ``0`` and ratios
+the data; the footnotes follow the data. A cell marked r (revised) or p (provisional)
+(``exports.marks``) keeps its value and shows the mark after it by its number format
+(``#,##0" r"``); the footnotes say what the marks mean. Counts carry ``#,##0``, codes ``0`` and ratios
 ``#,##0.00``; cells keep the unrounded values.
 
 Excel and LibreOffice Calc hold at most 1,048,576 rows per sheet. A table that does not fit
@@ -26,6 +28,7 @@ from typing import IO, BinaryIO
 
 import polars as pl
 
+from exports.marks import SUFFIX, frame_marks
 from exports.meta import ExportMeta
 from exports.sheets import (
     MAX_SHEET_ROWS,
@@ -55,21 +58,38 @@ _XFS = [(0, 0, 0, False), (49, 0, 0, False), (1, 0, 0, False), (3, 0, 0, False),
         (4, 0, 0, False), (0, 2, 0, False), (0, 1, 0, True), (0, 3, 1, True), (0, 1, 0, False)]
 _FONTS = ['<sz val="11"/>', '<b/><sz val="11"/>', '<b/><sz val="14"/>',
           '<i/><sz val="10"/><color rgb="FF595959"/>']
-STYLES = HEAD + (
-    f'<styleSheet xmlns="{MAIN}"><fonts count="{len(_FONTS)}">'
-    + "".join(f'<font>{f}<name val="Calibri"/></font>' for f in _FONTS)
-    + '</fonts><fills count="2"><fill><patternFill patternType="none"/></fill><fill>'
-    '<patternFill patternType="gray125"/></fill></fills><borders count="2"><border><left/>'
-    '<right/><top/><bottom/><diagonal/></border><border><left/><right/><top/>'
-    '<bottom style="thin"/><diagonal/></border></borders><cellStyleXfs count="1">'
-    '<xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs>'
-    f'<cellXfs count="{len(_XFS)}">'
-    + "".join(f'<xf numFmtId="{n}" fontId="{f}" fillId="0" borderId="{b}" xfId="0" '
-              'applyNumberFormat="1" applyFont="1" applyBorder="1"'
-              + ('><alignment wrapText="1" vertical="top"/></xf>' if w else "/>")
-              for n, f, b, w in _XFS)
-    + '</cellXfs><cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/>'
-    "</cellStyles></styleSheet>")
+# Cells marked r/p (exports.marks) keep their value; the mark is shown after the figure by
+# a number format of their own (``#,##0" r"``): custom numFmts 164-167 and cellXfs 9-12,
+# in the styles of a workbook that has marks only (others stay byte for byte as before).
+_MARK_FORMATS = {164: '#,##0" r"', 165: '#,##0" p"', 166: '#,##0.00" r"', 167: '#,##0.00" p"'}
+_MARK_XFS = [(164, 0, 0, False), (165, 0, 0, False), (166, 0, 0, False), (167, 0, 0, False)]
+MARK_STYLE = {("count", "r"): 9, ("count", "p"): 10, ("ratio", "r"): 11, ("ratio", "p"): 12}
+
+
+def _styles(marked: bool) -> str:
+    """``xl/styles.xml``; with the mark formats when ``marked``."""
+    xfs = _XFS + (_MARK_XFS if marked else [])
+    formats = ("" if not marked else f'<numFmts count="{len(_MARK_FORMATS)}">' + "".join(
+        f'<numFmt numFmtId="{i}" formatCode="{xml_text(code)}"/>'
+        for i, code in _MARK_FORMATS.items()) + "</numFmts>")
+    return HEAD + (
+        f'<styleSheet xmlns="{MAIN}">{formats}<fonts count="{len(_FONTS)}">'
+        + "".join(f'<font>{f}<name val="Calibri"/></font>' for f in _FONTS)
+        + '</fonts><fills count="2"><fill><patternFill patternType="none"/></fill><fill>'
+        '<patternFill patternType="gray125"/></fill></fills><borders count="2"><border><left/>'
+        '<right/><top/><bottom/><diagonal/></border><border><left/><right/><top/>'
+        '<bottom style="thin"/><diagonal/></border></borders><cellStyleXfs count="1">'
+        '<xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs>'
+        f'<cellXfs count="{len(xfs)}">'
+        + "".join(f'<xf numFmtId="{n}" fontId="{f}" fillId="0" borderId="{b}" xfId="0" '
+                  'applyNumberFormat="1" applyFont="1" applyBorder="1"'
+                  + ('><alignment wrapText="1" vertical="top"/></xf>' if w else "/>")
+                  for n, f, b, w in xfs)
+        + '</cellXfs><cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/>'
+        "</cellStyles></styleSheet>")
+
+
+STYLES = _styles(False)
 
 
 def column_letter(index: int) -> str:
@@ -123,8 +143,14 @@ def _data_rows(block: pl.DataFrame, first: int, fields: tuple[Field, ...],
             tail = '" t="s"><v>'
         else:  # Float64 casts to the shortest text that reads back as the same double
             value, tail = pl.col(f.name).cast(pl.String), '"><v>'
-        cell = pl.concat_str([pl.lit(f'<c r="{column_letter(i)}'), r,
-                              pl.lit(f'" s="{STYLE[f.kind]}{tail}'), value, pl.lit("</v></c>")])
+        style: pl.Expr = pl.lit(str(STYLE[f.kind]))
+        if SUFFIX + f.name in block.columns:  # a marked cell: its mark's number format
+            mark = pl.col(SUFFIX + f.name)
+            for (kind, symbol), xf in MARK_STYLE.items():
+                if kind == f.kind:
+                    style = pl.when(mark == symbol).then(pl.lit(str(xf))).otherwise(style)
+        cell = pl.concat_str([pl.lit(f'<c r="{column_letter(i)}'), r, pl.lit('" s="'), style,
+                              pl.lit(tail), value, pl.lit("</v></c>")])
         pieces.append(cell.fill_null(""))  # an empty value is no cell at all
     pieces.append(pl.lit("</row>"))
     return str(block.select(pl.concat_str(pieces).str.join("")).item()).encode()
@@ -143,7 +169,8 @@ def _sheet_head(last_ref: str, widths: Sequence[float], freeze: int, selected: b
             f'<sheetFormatPr defaultRowHeight="15"/><cols>{cols}</cols><sheetData>')
 
 
-def _package(names: list[str], meta: ExportMeta, data_sheets: int) -> dict[str, str]:
+def _package(names: list[str], meta: ExportMeta, data_sheets: int,
+             marked: bool = False) -> dict[str, str]:
     """The workbook's fixed parts: content types, relationships, workbook, properties."""
     d = {k: xml_text(v) for k, v in meta.describe().items()}
     n = len(names)
@@ -190,7 +217,7 @@ def _package(names: list[str], meta: ExportMeta, data_sheets: int) -> dict[str, 
         f'<workbookView activeTab="0"/></bookViews><sheets>{sheets}</sheets>'
         f"<definedNames>{titles}</definedNames></workbook>",
         "xl/_rels/workbook.xml.rels": HEAD + rels + "".join(book_rels) + "</Relationships>",
-        "xl/styles.xml": STYLES,
+        "xl/styles.xml": _styles(marked),
     }
 
 
@@ -251,7 +278,10 @@ def write_xlsx(frame: pl.DataFrame, meta: ExportMeta, dest: BinaryIO, *, encodin
     strings = {f.name: {v: str(sst(v)) for v in frame[f.name].drop_nulls().unique().sort()}
                for f in lay.fields if f.kind == "text"}
     names = [p.sheet for p in lay.parts] + ["columns", "metadata"]
-    parts = _package(names, meta, len(lay.parts))
+    marks = frame_marks(frame, meta, [f.name for f in lay.fields if f.kind in ("count", "ratio")])
+    if marks is not None:  # beside the rows they mark, so a block slices both alike
+        frame = frame.hstack(marks)
+    parts = _package(names, meta, len(lay.parts), marks is not None)
     big = frame.height * len(lay.fields) * 64 > 2**31  # sheet XML may pass 2 GiB: ZIP64 entry
     with zipfile.ZipFile(dest, "w") as zf:
         for name, text in parts.items():
