@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING
 import click
 
 from popstats.encoding_option import ENCODING
-from popstats.store_option import ReleasesPlace
 from stats.periods import Month, Period, PeriodError
 from stats.problems import ValidationError
 
@@ -122,19 +121,11 @@ def main() -> None:
               default="utf-8", show_default=True, help="CSV encoding.")
 @click.option("--dates", "date_style", type=click.Choice(["iso", "roc", "mixed"]), default="iso",
               show_default=True, help="CSV date style.")
-@click.option("--v1", "v1", is_flag=True,
-              help="The v1 extract (CONTRACT §1 columns only), as before v2 existed.")
-@click.option("--v2", "v2", is_flag=True,
-              help="The v2 extract with CONTRACT §8's columns (the default; accepted for scripts).")
 def sample(out: Path, scale: float, seed: int, start: str, months: int, codes: Path | None,
-           corrections: int, file_format: str, encoding: str, date_style: str, v1: bool,
-           v2: bool) -> None:
-    """Write a synthetic register extract (same arguments, identical files): v2 by default
-    (tribe; mother's birth date and original nationality; spouses' original nationality)."""
+           corrections: int, file_format: str, encoding: str, date_style: str) -> None:
+    """Write a synthetic register extract (same arguments, identical files)."""
     from sample_data.generator import write_sample
 
-    if v1 and v2:
-        raise click.UsageError("--v1 and --v2 exclude each other: give one (v2 is the default)")
     try:
         first = Month.parse(start)
     except PeriodError as exc:
@@ -143,7 +134,7 @@ def sample(out: Path, scale: float, seed: int, start: str, months: int, codes: P
         summary = write_sample(
             out, scale=scale, seed=seed, start=first, months=months, codes=_codes(codes),
             corrections=corrections, file_format=file_format, encoding=encoding,
-            date_style=date_style, progress=_progress, version=1 if v1 else 2,
+            date_style=date_style, progress=_progress,
         )
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
@@ -154,7 +145,7 @@ def sample(out: Path, scale: float, seed: int, start: str, months: int, codes: P
 @click.option("--input", "extract", required=True, type=click.Path(path_type=Path),
               help="Folder holding residents_YYYYMM and events_YYYYMM files.")
 @click.option("--period", required=True, help="2025-03, 2025-Q1 or 2025.")
-@click.option("--out", "releases", required=True, type=ReleasesPlace(),
+@click.option("--out", "releases", required=True, type=click.Path(path_type=Path),
               help="Releases folder.")
 @click.option("--codes", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Official code table; default: the built-in official table (MOI, 2021-01…2026-06).")
@@ -226,7 +217,7 @@ def _both(moment: datetime | str | None) -> str:
 
 
 @main.command("publish")
-@click.option("--releases", required=True, type=ReleasesPlace(exists=True))
+@click.option("--releases", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--period", required=True)
 @click.option("--at", "at", default=None, help="Publication time; default now. A future time is "
               "an embargo. Taipei time unless an offset is given: 2026-12-10 16:00, "
@@ -262,7 +253,7 @@ def publish_command(releases: Path, period: str, at: str | None, by: str | None,
 
 
 @main.command("releases")
-@click.option("--releases", required=True, type=ReleasesPlace(exists=True))
+@click.option("--releases", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True,
               help="Machine-readable output (times ISO 8601 in UTC with their offset).")
 def releases_command(releases: Path, as_json: bool) -> None:
@@ -297,7 +288,7 @@ def _pad(text: str, width: int) -> str:
 
 
 @main.command("calendar")
-@click.option("--releases", required=True, type=ReleasesPlace())
+@click.option("--releases", required=True, type=click.Path(path_type=Path))
 @click.option("--period", default=None, help="Period to plan (omit to show the calendar).")
 @click.option("--date", "planned", default=None,
               help="Planned publication date: 2026-12-10, or ROC 115/12/10 or 1151210.")
@@ -332,7 +323,7 @@ def calendar_command(releases: Path, period: str | None, planned: str | None, no
 
 
 @main.command("report")
-@click.option("--releases", required=True, type=ReleasesPlace(exists=True))
+@click.option("--releases", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--period", required=True)
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True,
@@ -397,7 +388,7 @@ def _format_report(report: dict, lang: str = "zh") -> str:
 
 @main.command("catalogue")
 @click.option("--table", default=None, help="One table (default: every table).")
-@click.option("--releases", default=None, type=ReleasesPlace(),
+@click.option("--releases", default=None, type=click.Path(file_okay=False, path_type=Path),
               help="Also say what of it is published and planned (a releases folder).")
 @click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
@@ -434,7 +425,7 @@ def catalogue_command(table: str | None, releases: Path | None, lang: str, as_js
 
 @main.command("export")
 @click.option("--release", "release_dir", required=True,
-              type=ReleasesPlace(exists=True, resolve=True),
+              type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="A release folder: RELEASES/P (the current revision) or a revision folder.")
 @click.option("--table", required=True, help="Table name, e.g. population_by_age.")
 @click.option("--format", "fmt", required=True, help="csv, xlsx, ods, sav, dta, parquet, netcdf, "
