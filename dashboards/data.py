@@ -35,6 +35,7 @@ from stats.codes import COUNTY_NAMES_EN
 from stats.periods import Period
 from stats.publication import list_releases, published_revision_dir
 from stats.release import read_areas, read_table
+from stats.schemas import OUTSIDE_CODE
 
 CHANNEL = "online_query"
 MAX_AREAS = 10_000  # codes per request: more than Taiwan's villages, townships and counties
@@ -125,6 +126,14 @@ def published_periods(kind: str | None = None) -> list[str]:
 def latest_period(kind: str = "month") -> str | None:
     periods = published_periods(kind)
     return periods[-1] if periods else None
+
+
+def periods_with(table: str, kind: str | None = None) -> list[str]:
+    """Published periods whose revision holds ``table``, oldest first (CONTRACT §8: v1
+    releases hold no v2-only tables, and only years hold the life table)."""
+    found = {r["period"] for r in _published_now()
+             if table in r.get("tables", []) and (kind is None or r["kind"] == kind)}
+    return sorted(found, key=_period_order)
 
 
 def release_dir(period: str) -> Path | None:
@@ -218,6 +227,8 @@ def refuse_unknown(user: User, table: str, areas: list[str], periods: list[str])
     checked first, against the release's own area list."""
     known = pl.concat([release_areas(p).select("area_code") for p in periods],
                       how="vertical") if periods else pl.DataFrame(schema={"area_code": pl.String})
+    if table == "migration_flows":  # its origin 99999, outside the register, is no area
+        known = pl.concat([known, pl.DataFrame({"area_code": [OUTSIDE_CODE]})])
     unknown = pl.Series("area_code", areas, dtype=pl.String)
     unknown = unknown.filter(~unknown.is_in(known["area_code"]))
     if unknown.is_empty():

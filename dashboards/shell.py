@@ -36,6 +36,8 @@ PAGES = (
     Page("/pyramid", "人口金字塔", "Population pyramid", EVERYONE),
     Page("/trends", "趨勢", "Trends", EVERYONE),
     Page("/map", "地圖", "Map", EVERYONE),
+    Page("/migration", "縣市間遷徙", "Migration", EVERYONE),
+    Page("/life", "平均餘命", "Life expectancy", EVERYONE),
     Page("/builder", "自訂報表", "Table builder", EVERYONE),
     Page("/releases", "發布", "Releases", EVERYONE),
     Page("/tables", "資料表", "Tables", EVERYONE),
