@@ -309,6 +309,7 @@ def _put_in_place(staging: Path, releases: Path | ObjectPath, period_dir: Path, 
         os.rename(staging, final)
         return final
     final = releases / REVISIONS / period / f"r{revision:04d}"
+    final.rmtree()  # objects a killed build put there (without a manifest: never seen)
     files = sorted(p for p in staging.iterdir() if p.name != MANIFEST)
     for path in [*files, staging / MANIFEST]:
         (final / path.name).upload(path)

@@ -391,3 +391,9 @@ def copy_file(source: Path, target: Place) -> None:
 def parquet_source(path: Place) -> str | Path:
     """What to hand polars for a Parquet file: a Path, or the ``s3://`` URL."""
     return str(path) if isinstance(path, ObjectPath) else path
+
+
+def followed(path: Place) -> Place:
+    """A release folder as polars must be given it: in a bucket the pointer ``RELEASES/P``
+    followed to its revision; a local path as given (the file system follows the link)."""
+    return path.resolve() if isinstance(path, ObjectPath) else path
