@@ -250,6 +250,7 @@ def publish_command(releases: Path, period: str, at: str | None, by: str | None,
     state = "published" if manifest["status"] == "published" else "scheduled: public from"
     click.echo(f"{target} revision {manifest['revision']} {state} {_both(pub['at'])} "
                f"by {pub['by']}" + (" (provisional: cells marked p)" if provisional else ""))
+    _bulletins(releases, target, int(manifest["revision"]), when or now)
 
 
 @main.command("releases")
@@ -511,6 +512,22 @@ def export_command(release_dir: Path, table: str, fmt: str, encoding: str, polic
     click.echo(f"wrote {out} ({fmt}, {encoding}, {frame.height:,} rows; "
                f"{len(report.mapped)} made characters mapped, {len(report.replaced)} replaced)"
                + (f"; marked 「{embargo.zh}」" if embargo is not None else ""))
+
+
+def _bulletins(releases: Path, period: str, revision: int, moment: datetime) -> None:
+    """The bulletin is made on publication (issue 14), comparing with what is public at the
+    publication moment; the publication stands even if it cannot be made (said on stderr)."""
+    from exports.bulletin_files import build_bulletins
+    from stats.release import REVISIONS, ReleaseError
+
+    if not isinstance(releases, Path):  # an object store: made by the dashboards on request
+        return
+    folder = releases / REVISIONS / period / f"r{revision:04d}"
+    try:  # silent when made: publish's output stays what scripts read
+        build_bulletins(releases, period, folder, moment)
+    except (OSError, ReleaseError) as exc:
+        click.echo(f"Warning: the bulletin was not made ({exc}); the dashboards make it on "
+                   "first request", err=True)
 
 
 @main.command("bulletin")
