@@ -18,7 +18,7 @@ import io
 import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -30,6 +30,7 @@ from exports.delimited import write_safe_csv
 from exports.meta import PROVIDER_EN, PROVIDER_ZH, SOFTWARE
 from exports.text import TextReport, codec, prepare_text
 from stats.catalogue import TABLES
+from stats.marks import mark_notes, marks_used
 from stats.query import SEPARATOR, QueryResult
 
 FLAT = ("csv", "xlsx", "ods", "parquet", "sav", "dta")
@@ -53,6 +54,9 @@ class QueryMeta:
     created_at: str
     embargo_zh: str = ""
     embargo_en: str = ""
+    # cell marks (stats.query_marks): the result's stub columns and one mark column per
+    # value column, row for row; None when no cell is marked
+    marks: pl.DataFrame | None = field(default=None, compare=False, repr=False)
 
     @property
     def titles(self) -> tuple[str, str]:
@@ -70,18 +74,64 @@ class QueryMeta:
                 "provider_zh": PROVIDER_ZH, "provider_en": PROVIDER_EN,
                 "created_at": self.created_at, "software": SOFTWARE,
                 **({"embargo_zh": self.embargo_zh, "embargo_en": self.embargo_en}
-                   if self.embargo_zh else {})}
+                   if self.embargo_zh else {}),
+                **self.mark_notes()}
+
+    def mark_notes(self) -> dict[str, str]:
+        """What the marks that occur mean (zh-TW, English), for the metadata and notes."""
+        if self.marks is None:
+            return {}
+        values = [c for c in self.marks.columns if c not in _stub_of(self.query)]
+        zh, en = mark_notes(marks_used(self.marks, values))
+        return {"marks_zh": " ".join(zh), "marks_en": " ".join(en)} if zh else {}
+
+
+def _stub_of(query: dict[str, Any]) -> list[str]:
+    """The stub columns of a normalised query document (``area_name`` when labelled)."""
+    names = []
+    for dim in query.get("stub", []):
+        names.append("area_code" if dim == "area" else dim)
+        if dim == "area" and query.get("labels") != "codes":
+            names.append("area_name")
+    return names
 
 
 def query_meta(result: QueryResult, *, embargo: tuple[str, str] | None = None,
-               now: datetime | None = None) -> QueryMeta:
+               now: datetime | None = None, marks: pl.DataFrame | None = None) -> QueryMeta:
     """The metadata of a result (``embargo``: the zh and en marking of a revision not yet
-    public, as ``stats.publication.Embargo`` gives them)."""
+    public, as ``stats.publication.Embargo`` gives them; ``marks``: the cells' marks, as
+    ``stats.query_marks.marks_for_query`` gives them)."""
     spec = TABLES[result.query.table]
     zh, en = embargo or ("", "")
     return QueryMeta(spec.title_zh, spec.title_en, result.query.as_json(),
                      dict(result.revisions), (now or datetime.now(UTC)).isoformat(
-                         timespec="seconds"), zh, en)
+                         timespec="seconds"), zh, en, marks)
+
+
+def _value_marks(frame: pl.DataFrame, meta: QueryMeta) -> pl.DataFrame | None:
+    """The marks of the value columns, named as ``frame``'s (the text of column titles may
+    have been made encodable: marks follow the columns by position)."""
+    if meta.marks is None:
+        return None
+    stub = _stub_of(meta.query)
+    values = [c for c in frame.columns if c not in stub]
+    marked = [c for c in meta.marks.columns if c not in stub]
+    if len(marked) != len(values) or meta.marks.height != frame.height:
+        return None
+    return meta.marks.select(pl.col(m).alias(v) for m, v in zip(marked, values, strict=True))
+
+
+def long_marks(result: QueryResult, meta: QueryMeta) -> pl.Series | None:
+    """The marks aligned with ``cube_cells(result)`` (row-major), or None."""
+    marks = _value_marks(result.frame, meta)
+    if marks is None:
+        return None
+    order = {name: i for i, name in enumerate(marks.columns)}
+    return (marks.with_row_index("__row")
+            .unpivot(index="__row", variable_name="__head", value_name="mark")
+            .with_columns(pl.col("__head").replace_strict(order, return_dtype=pl.Int32)
+                          .alias("__col"))
+            .sort("__row", "__col")["mark"])
 
 
 # ---------------------------------------------------------------- the cube
@@ -163,8 +213,24 @@ def _xlsx(frame: pl.DataFrame, meta: QueryMeta, dest: BinaryIO, encoding: str) -
     book = Workbook(write_only=True)
     data = book.create_sheet("data")
     data.append(frame.columns)
-    for row in frame.iter_rows():
-        data.append(list(row))
+    marks = _value_marks(frame, meta)
+    if marks is None:
+        for row in frame.iter_rows():
+            data.append(list(row))
+    else:  # a marked cell keeps its value; its number format shows the mark after it
+        from openpyxl.cell import WriteOnlyCell
+
+        first = frame.width - marks.width
+        for row, marked in zip(frame.iter_rows(), marks.iter_rows(), strict=True):
+            cells: list[Any] = list(row[:first])
+            for value, mark in zip(row[first:], marked, strict=True):
+                if mark and value is not None:
+                    cell = WriteOnlyCell(data, value=value)
+                    cell.number_format = f'General" {mark}"'
+                    cells.append(cell)
+                else:
+                    cells.append(value)
+            data.append(cells)
     info = book.create_sheet("metadata")
     for key, value in meta.describe().items():
         info.append([key, value])
@@ -177,29 +243,53 @@ def _ods(frame: pl.DataFrame, meta: QueryMeta, dest: BinaryIO, encoding: str) ->
     from odf.text import P
 
     doc = OpenDocumentSpreadsheet()
+    styles = _ods_mark_styles(doc) if meta.marks is not None else {}
 
-    def cell(value: Any) -> TableCell:
+    def cell(value: Any, mark: str = "") -> TableCell:
         if value is None:
             return TableCell()
         if isinstance(value, int | float) and not isinstance(value, bool):
-            made = TableCell(valuetype="float", value=value)
+            made = TableCell(valuetype="float", value=value,
+                             **({"stylename": styles[mark]} if mark in styles else {}))
         else:
             made = TableCell(valuetype="string")
         made.addElement(P(text=str(value)))
         return made
 
-    for name, rows in (("data", [frame.columns, *frame.iter_rows()]),
-                       ("metadata", list(meta.describe().items()))):
+    marks = _value_marks(frame, meta)
+    first = frame.width - (marks.width if marks is not None else 0)
+    marked_rows = marks.iter_rows() if marks is not None else iter(())
+    data_rows = [(row, next(marked_rows, ())) for row in frame.iter_rows()]
+    for name, rows in (("data", [(frame.columns, ()), *data_rows]),
+                       ("metadata", [(pair, ()) for pair in meta.describe().items()])):
         sheet = Table(name=name)
-        for values in rows:
+        for values, row_marks in rows:
             row = TableRow()
-            for value in values:
-                row.addElement(cell(value))
+            for i, value in enumerate(values):
+                mark = row_marks[i - first] if row_marks and i >= first else ""
+                row.addElement(cell(value, mark))
             sheet.addElement(row)
         doc.spreadsheet.addElement(sheet)
     buffer = io.BytesIO()
     doc.write(buffer)
     dest.write(buffer.getvalue())
+
+
+def _ods_mark_styles(doc: Any) -> dict[str, Any]:
+    """Cell styles showing a number with its mark after it (``1234 r``), by mark."""
+    from odf.number import Number, NumberStyle, Text
+    from odf.style import Style
+
+    styles = {}
+    for mark in ("r", "p"):
+        number = NumberStyle(name=f"Nmark_{mark}")
+        number.addElement(Number(minintegerdigits=1))
+        number.addElement(Text(text=f" {mark}"))
+        doc.automaticstyles.addElement(number)
+        style = Style(name=f"mark_{mark}", family="table-cell", datastylename=f"Nmark_{mark}")
+        doc.automaticstyles.addElement(style)
+        styles[mark] = style
+    return styles
 
 
 def _parquet(frame: pl.DataFrame, meta: QueryMeta, dest: BinaryIO, encoding: str) -> None:
@@ -272,6 +362,7 @@ def _px(result: QueryResult, meta: QueryMeta, dest: BinaryIO, encoding: str) -> 
     lines += [f'CODES("{d}")={listed(cats)};' for d, cats in dims]
     note = "; ".join(f"{k}: {v}" for k, v in meta.describe().items() if k != "query")
     lines.append(f"NOTE={quoted(note)};")
+    lines += _px_mark_lines(result, meta, cells, dims, shown)
     width = 1
     for dim in result.query.heading:
         width *= len(dict(dims)[dim])
@@ -281,6 +372,24 @@ def _px(result: QueryResult, meta: QueryMeta, dest: BinaryIO, encoding: str) -> 
             .agg(pl.col("cell").str.join(" "))["cell"])
     body = "\n".join(lines) + "\nDATA=\n" + "\n".join(rows.to_list()) + "\n;\n"
     dest.write(body.encode(codec(encoding)))
+
+
+def _px_mark_lines(result: QueryResult, meta: QueryMeta, cells: pl.DataFrame,
+                   dims: list[tuple[str, list[str]]], shown: dict[str, list[str]]) -> list[str]:
+    """``DATANOTECELL`` keywords giving each marked cell its mark (as ``exports.pcaxis``):
+    the cell named by its VALUES in STUB then HEADING order."""
+    marks = long_marks(result, meta)
+    if marks is None:
+        return []
+    named = [pl.col(_dimension(d)).cast(pl.String).replace_strict(
+        dict(zip(cats, shown[d], strict=True)), return_dtype=pl.String) for d, cats in dims]
+    marked = cells.with_columns(marks.alias("__mark")).filter(pl.col("__mark") != "")
+    lines = marked.select(pl.concat_str(
+        [pl.lit("DATANOTECELL("),
+         pl.concat_str([pl.lit('"') + n.str.replace_all('"', "'") + pl.lit('"') for n in named],
+                       separator=","),
+         pl.lit(')="'), pl.col("__mark"), pl.lit('";')]).alias("line"))["line"].to_list()
+    return lines
 
 
 def _jsonstat(result: QueryResult, meta: QueryMeta, dest: BinaryIO, encoding: str) -> None:
@@ -298,6 +407,12 @@ def _jsonstat(result: QueryResult, meta: QueryMeta, dest: BinaryIO, encoding: st
            "id": [d for d, _ in dims], "size": [len(c) for _, c in dims],
            "dimension": dimension, "value": cells["value"].to_list(),
            "extension": {"popstats": meta.describe()}}
+    marks = long_marks(result, meta)
+    if marks is not None:  # JSON-stat 2.0 status: value index → mark, marked cells only
+        marked = marks.to_frame("mark").with_row_index("i").filter(pl.col("mark") != "")
+        doc["status"] = dict(zip(marked["i"].cast(pl.String).to_list(),
+                                 marked["mark"].to_list(), strict=True))
+        doc["note"] = [meta.describe()["marks_zh"], meta.describe()["marks_en"]]
     dest.write(json.dumps(doc, ensure_ascii=False).encode("utf-8"))
 
 
@@ -309,6 +424,12 @@ def _sdmx_csv(result: QueryResult, meta: QueryMeta, dest: BinaryIO, encoding: st
                          .alias("DATAFLOW"),
                          *[pl.col(c).cast(pl.String).alias(c.upper()) for c in dims],
                          pl.col("value").alias("OBS_VALUE"))
+    marks = long_marks(result, meta)
+    if marks is not None:  # an attribute column, only in a file with marked cells
+        mark = pl.col("__mark")
+        frame = frame.with_columns(marks.alias("__mark")).with_columns(
+            pl.when(mark == "r").then(pl.lit("R")).when(mark == "p").then(pl.lit("P"))
+            .otherwise(pl.lit("A")).alias("OBS_STATUS")).drop("__mark")
     write_safe_csv(frame, dest, encoding=encoding)
 
 

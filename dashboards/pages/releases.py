@@ -3,7 +3,8 @@ the release calendar — planned dates and scheduled publications. Only metadata
 data, but still behind login. Agencies see public revisions only, and of a scheduled
 publication only its period and time (a pre-announced release time, as a release calendar
 gives it); provider staff also see drafts and scheduled revisions with their notes.
-Every time is on Taipei clocks in the reader's language (``stats.taipei``)."""
+Every time is on Taipei clocks in the reader's language (``stats.taipei``). Provider staff
+also compare two revisions of a period here (``dashboards.revision_view``)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from dash import html
 
 from dashboards.data import is_official
 from dashboards.i18n import language, period_both, t
+from dashboards.revision_view import comparison_section
 from dashboards.shell import title
 from dashboards.web import current_user, services
 from stats.publication import calendar, list_releases, note_label
@@ -93,10 +95,13 @@ def calendar_rows(releases: Path, now: datetime, staff: bool, lang: str) -> list
     return rows
 
 
-def layout(**_: Any) -> Any:
+def layout(period: str | None = None, old: str | None = None, new: str | None = None,
+           **_: Any) -> Any:
     svc = services()
     staff = is_official(current_user())
     lang, now = language(), svc.now()
+    # two revisions compared (provider staff: the largest changes show figures)
+    compared = comparison_section(svc.releases, period, old, new, lang) if staff else []
     planned = [
         html.Tr([html.Th(period_both(period), scope="row"), html.Td(when), html.Td(what),
                  html.Td(note)])
@@ -115,4 +120,5 @@ def layout(**_: Any) -> Any:
                                 html.Th(t("說明", "Note"), scope="col")])),
             html.Tbody(planned),
         ]) if planned else html.P(t("尚無排定的發布。", "Nothing is planned yet.")),
+        *compared,
     ])
