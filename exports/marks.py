@@ -25,6 +25,9 @@ if TYPE_CHECKING:
     from exports.jsonstat import TableCube
 
 SUFFIX = "__mark_"  # the aligned mark column of a measure: ``__mark_population``
+# the formats with room for a cell's mark; the others (CSV, SPSS, Stata, Parquet, netCDF,
+# MOI's layout) get neither marks nor the footnote that would explain them
+MARKED_FORMATS = ("xlsx", "ods", "px", "jsonstat", "sdmx-csv")
 
 
 def with_marks(meta: ExportMeta, marks: pl.DataFrame | None) -> ExportMeta:
@@ -79,4 +82,4 @@ def cube_marks(cube: TableCube, meta: ExportMeta) -> pl.Series | None:
             .explode("mark")["mark"])
 
 
-__all__ = ["SUFFIX", "cube_marks", "frame_marks", "with_marks"]
+__all__ = ["MARKED_FORMATS", "SUFFIX", "cube_marks", "frame_marks", "with_marks"]

@@ -456,7 +456,7 @@ def export_command(release_dir: Path, table: str, fmt: str, encoding: str, polic
     """
     from exports import UnknownFormat, load_for_export, write
     from exports.delimited import metadata_path, write_csv_metadata
-    from exports.marks import with_marks
+    from exports.marks import MARKED_FORMATS, with_marks
     from exports.meta import with_embargo
     from exports.moi import load_for_moi
     from exports.sdmx import write_structure
@@ -491,7 +491,7 @@ def export_command(release_dir: Path, table: str, fmt: str, encoding: str, polic
     try:
         load = load_for_moi if fmt == "moi" else load_for_export
         frame, meta = load(release_dir, table)
-        if fmt != "moi":  # cells marked r/p where the format has room (MOI's layout has none)
+        if fmt in MARKED_FORMATS:  # cells marked r/p where the format has room for it
             meta = with_marks(meta, release_marks(release_dir, table, now, frame))
         if embargo is not None and fmt != "moi":
             meta = with_embargo(meta, embargo.zh, embargo.en)

@@ -35,6 +35,7 @@ def run_query_command(spec_file: Path, fmt: str, encoding: str, policy: str,
     from stats.locations import resolve_locations
     from stats.publication import Embargo, embargo_of
     from stats.query import QueryError, parse_query
+    from exports.marks import MARKED_FORMATS
     from stats.query_marks import marks_for_query
     from stats.query_plan import TooLarge, area_count, check_size
     from stats.query_source import run_on_releases
@@ -75,7 +76,8 @@ def run_query_command(spec_file: Path, fmt: str, encoding: str, policy: str,
         raise click.ClickException(f"{error}. Nothing was written.") from error
     try:
         result = run_on_releases(query, folders)
-        marks = marks_for_query(query, folders, now, current=result)  # r / p cells
+        marks = (marks_for_query(query, folders, now, current=result)  # r / p cells
+                 if fmt in MARKED_FORMATS else None)
         meta = query_meta(result, embargo=(marking.zh, marking.en) if marking else None,
                           now=now, marks=marks)
         report = write_query(result, fmt, out, encoding=encoding, policy=policy, meta=meta)

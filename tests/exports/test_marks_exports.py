@@ -167,3 +167,14 @@ def test_first_revision_files_are_unchanged(releases: Path, tmp_path: Path) -> N
     sheet = openpyxl.load_workbook(export(first, "xlsx", tmp_path / "a.xlsx")).worksheets[0]
     assert {c.number_format for row in sheet.iter_rows(min_row=9) for c in row[4:8]
             if isinstance(c.value, int)} == {"#,##0"}
+
+
+def test_formats_without_room_get_no_marks_nor_their_footnote(releases: Path,
+                                                              tmp_path: Path) -> None:
+    """A CSV cannot mark a cell: its CSVW sidecar must not explain marks it lacks."""
+    path = export(releases / PERIOD, "csv", tmp_path / "pop.csv")
+    sidecar = Path(f"{path.with_suffix('')}.csv-metadata.json")
+    sidecar = sidecar if sidecar.exists() else next(tmp_path.glob("pop*metadata.json"))
+    assert "修正數" not in sidecar.read_text(encoding="utf-8")
+    assert pl.read_csv(path).columns == pl.read_csv(
+        export(releases / ".revisions" / PERIOD / "r0001", "csv", tmp_path / "a.csv")).columns

@@ -108,3 +108,9 @@ def test_an_unrevised_query_file_has_no_marks(releases: Path, tmp_path: Path) ->
     doc = {**DOC, "area_level": "county", "areas": ["64000"]}
     dataset = json.loads(run_query(releases, "jsonstat", tmp_path / "k.json", doc).read_text())
     assert "status" not in dataset and "marks_zh" not in dataset["extension"]["popstats"]
+
+
+def test_a_query_csv_has_no_marks_metadata(releases: Path, tmp_path: Path) -> None:
+    run_query(releases, "csv", tmp_path / "q.csv")
+    sidecar = next(tmp_path.glob("q*metadata.json"))
+    assert "marks_zh" not in sidecar.read_text(encoding="utf-8")
