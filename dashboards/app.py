@@ -35,6 +35,7 @@ from access.api_limits import ApiLimits, RateLimiter, admit_request
 from access.db import database_url, make_engine, session_factory, upgrade_engine
 from access.openapi import OPENAPI
 from access.query_api import MAX_BODY, query_answer
+from dashboards.bulletin_download import install_bulletins
 from dashboards.downloads import install_downloads
 from dashboards.web import PUBLIC_PAGES, install
 
@@ -241,6 +242,7 @@ def create_app(settings: ServerSettings, clock: type[datetime] = datetime) -> Fl
                                       now()))
 
     install_downloads(app)  # GET /deliveries/<id>/file
+    install_bulletins(app)  # GET /releases/<period>/bulletin-<lang>.<fmt>
     install(app, settings.releases, sessions, now, outbox=settings.outbox,
             boundaries=settings.boundaries)
     return app

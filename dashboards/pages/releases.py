@@ -15,6 +15,7 @@ from typing import Any
 import dash
 from dash import html
 
+from dashboards.bulletin_download import bulletin_url
 from dashboards.data import is_official
 from dashboards.i18n import language, period_both, t
 from dashboards.revision_view import comparison_section
@@ -41,6 +42,39 @@ def state_label(state: str) -> str:
 def visible(release: dict[str, Any], staff: bool) -> bool:
     """Agencies learn nothing of a revision before it is public."""
     return staff or release["state"] in ("published", "superseded")
+
+
+def bulletin_rows(releases: Path, now: datetime) -> list[tuple[str, int]]:
+    """(period, revision) of each period's public revision, newest period first: whose
+    bulletin every logged-in reader may download (none before publication)."""
+    public = [(r["period"], r["revision"]) for r in list_releases(releases, now)
+              if r["state"] == "published"]
+    return sorted(public, reverse=True)
+
+
+def bulletin_section(releases: Path, now: datetime) -> list[Any]:
+    """The bulletins (內政統計通報) of the public periods, PDF and HTML in both languages."""
+    rows = bulletin_rows(releases, now)
+    if not rows:
+        return []
+    links = (("zh-TW", "pdf", "中文 PDF"), ("zh-TW", "html", "中文 HTML"),
+             ("en", "pdf", "English PDF"), ("en", "html", "English HTML"))
+    return [
+        html.H2(t("統計通報", "Statistical bulletins")),
+        html.Table([
+            html.Caption(t("各期人口統計通報（已公布之期別）",
+                           "Each public period's population bulletin")),
+            html.Thead(html.Tr([html.Th(t("統計期", "Period"), scope="col"),
+                                html.Th(t("修訂", "Revision"), scope="col"),
+                                html.Th(t("下載", "Download"), scope="col")])),
+            html.Tbody([html.Tr([
+                html.Th(period_both(period), scope="row"), html.Td(str(revision), className="num"),
+                html.Td([item for lang, fmt, text in links for item in (
+                    html.A(text, href=bulletin_url(period, lang, fmt),
+                           className="bulletin-link"), " ")]),
+            ]) for period, revision in rows]),
+        ]),
+    ]
 
 
 def _shown(moment: str | None, lang: str) -> str:
@@ -111,6 +145,7 @@ def layout(period: str | None = None, old: str | None = None, new: str | None = 
         html.H1(title("/releases")),
         revisions_table(release_rows(svc.releases, now, staff, lang),
                         t("已發布的統計及其修訂", "Releases and their revisions")),
+        *bulletin_section(svc.releases, now),
         html.H2(t("發布日程", "Release calendar")),
         html.Table([
             html.Caption(t("排定的公布時間與預定日期", "Scheduled publications and planned dates")),
