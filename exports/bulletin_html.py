@@ -57,6 +57,8 @@ th, td { border: 0.5pt solid #999; padding: 1.5pt 4pt; }
 thead th { background: #e8eef6; }
 tbody th { text-align: left; font-weight: normal; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+thead th.num { white-space: normal; }  /* long English headings wrap; figures never do */
+#counties table { font-size: 8pt; }
 tr { break-inside: avoid; }
 .charts { display: flex; flex-wrap: wrap; gap: 6pt; justify-content: space-between;
           break-inside: avoid; }

@@ -68,9 +68,8 @@ def number(value: float | int | None, digits: int = 0) -> str:
     """A figure as printed: thousands separated, ``digits`` decimals, ``—`` for none."""
     if value is None:
         return "—"
-    if digits == 0:
-        return f"{round(value):,}"
-    return f"{value:,.{digits}f}"
+    text = f"{round(value):,}" if digits == 0 else f"{value:,.{digits}f}"
+    return text.replace("-", "−")  # a real minus sign, as in the change columns
 
 
 def signed(value: float | int | None, digits: int = 0) -> str:
