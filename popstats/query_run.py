@@ -40,6 +40,7 @@ def run_query_command(spec_file: Path, fmt: str, encoding: str, policy: str,
     from stats.query_plan import TooLarge, area_count, check_size
     from stats.query_source import run_on_releases
     from stats.release import MANIFEST
+    from stats.store import followed
 
     try:
         query = parse_query(_document(spec_file))
@@ -49,7 +50,7 @@ def run_query_command(spec_file: Path, fmt: str, encoding: str, policy: str,
             click.echo(f"  - {problem}", err=True)
         sys.exit(EXIT_INVALID_INPUT)
     releases = resolve_locations(releases=releases_dir).releases
-    folders = {p: releases / p for p in query.periods}
+    folders = {p: followed(releases / p) for p in query.periods}  # a bucket's pointer
     if missing := [p for p, f in folders.items() if not (f / MANIFEST).is_file()]:
         raise click.ClickException(f"no release of {', '.join(missing)} in {releases}: "
                                    "nothing was written")
