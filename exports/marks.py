@@ -62,9 +62,13 @@ def frame_marks(frame: pl.DataFrame, meta: ExportMeta, measures: list[str]) -> p
     if keys is None or meta.marks is None:
         return None
     marked = [m for m in measures if m in meta.marks.columns]
-    aligned = frame.select(keys).join(
-        meta.marks.select(*keys, *(pl.col(m).alias(SUFFIX + m) for m in marked)),
-        on=keys, how="left", maintain_order="left")
+    marks = meta.marks.select(*keys, *(pl.col(m).alias(SUFFIX + m) for m in marked))
+    try:  # a whole release table in release order: the rows are the marks' rows
+        same = frame.height == marks.height and frame.select(keys).equals(marks.select(keys))
+    except pl.exceptions.PolarsError:
+        same = False
+    aligned = marks if same else frame.select(keys).join(marks, on=keys, how="left",
+                                                          maintain_order="left")
     return aligned.select(pl.col(SUFFIX + m).fill_null(NONE) for m in marked)
 
 

@@ -123,3 +123,13 @@ def test_a_provisional_revision_of_a_revision_is_all_p(tmp_path: Path) -> None:
     releases = revised_releases(tmp_path, second_provisional=True)
     marks = release_marks(releases / PERIOD, "population", LATER)
     assert set(marks.select("male", "female").unpivot()["value"]) == {"p"}
+
+
+def test_rows_in_another_order_are_matched_by_key() -> None:
+    """A rebuild in the same row order pairs cells by position; any other order by key:
+    both give the same marks."""
+    current = pl.DataFrame({"area": ["1", "2", "3"], "n": [1, 5, 3]})
+    previous = pl.DataFrame({"area": ["1", "2", "3"], "n": [1, 2, 3]})
+    aligned = cell_marks(current, previous, ["area"], ["n"])
+    shuffled = cell_marks(current, previous.reverse(), ["area"], ["n"])
+    assert aligned.equals(shuffled) and aligned["n"].to_list() == ["", "r", ""]
