@@ -41,6 +41,7 @@ from sqlalchemy.orm import Session
 from access import audit, checkpoints, deliveries, notify, packages, sanctions, staff_files
 from access.calendar import local_date
 from access.models import Delivery, Grant, Violation
+from stats.locations import is_object_store
 
 
 @dataclass(frozen=True)
@@ -149,7 +150,7 @@ def _placed(delivery: Delivery, places: Places) -> str | None:
     options = dict(delivery.options)
     for key, given in (("outbox", places.outbox), ("releases", places.releases)):
         recorded = options.get(key)
-        if recorded is None or Path(recorded).is_absolute():
+        if recorded is None or is_object_store(recorded) or Path(recorded).is_absolute():
             continue
         if given is None:
             return (f"its request names the relative {key} folder {recorded!r}; run "

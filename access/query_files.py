@@ -38,6 +38,7 @@ from stats.publication import published_revision_dir
 from stats.query import Query, parse_query
 from stats.query_source import run_on_releases
 from stats.release import read_manifest
+from stats.store import place  # the releases may be s3://bucket/prefix
 from stats.taipei import format_time
 
 QUERY_FORMATS = tuple(f for f in exports.FORMATS if f != "moi")  # moi: a release's layout
@@ -124,7 +125,7 @@ def produce_query(d: Delivery, now: datetime) -> tuple[str, str]:
     folder and the SHA-256 of the file (file transfer) or of the package's SHA256SUMS."""
     opts = d.options
     query = parse_query(opts["query"])
-    releases = Path(opts["releases"])
+    releases = place(opts["releases"])
     folders = {p: revision_folder(releases, p, int(r)) for p, r in opts["revisions"].items()}
     fmt, encoding = opts["format"], opts["encoding"]
     folder = Path(opts["outbox"]) / d.id

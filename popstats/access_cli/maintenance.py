@@ -12,7 +12,8 @@ import click
 from access import checkpoints, maintenance, signing
 from access.db import make_engine, session_factory, upgrade_engine
 from popstats.access_cli.common import _now, db_option
-from stats.locations import LocationError, absolute_path, resolve_locations
+from popstats.store_option import ReleasesPlace
+from stats.locations import LocationError, absolute_path, resolve_locations, store_place
 
 
 class AwareTime(click.ParamType):
@@ -105,10 +106,11 @@ def _echo_report(report: maintenance.MaintenanceReport) -> None:
 )
 @click.option(
     "--releases",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=ReleasesPlace(),
     envvar="POPSTATS_RELEASES",
     default=None,
-    help="The releases folder, for pending deliveries an earlier version recorded relative.",
+    help="The releases folder (or s3://bucket/prefix), for pending deliveries an earlier "
+    "version recorded relative.",
 )
 @click.option(
     "--sign-key",
@@ -150,7 +152,7 @@ def maintain(dry_run: bool, at: datetime | None, outbox: Path | None, releases: 
     try:  # once, here: every later step names these absolute places
         places = maintenance.Places(
             outbox=absolute_path(outbox) if outbox else None,
-            releases=absolute_path(releases) if releases else None,
+            releases=store_place(releases) if releases else None,  # may be s3://bucket/prefix
         )
         db_url = resolve_locations(db=db).db_url
     except LocationError as error:
