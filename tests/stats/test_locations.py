@@ -47,13 +47,15 @@ def test_sqlite_query_kept() -> None:
         "sqlite+pysqlite:////b/a.db?timeout=3"
 
 
-def test_releases_and_outbox_may_be_in_an_object_store(tmp_path: Path) -> None:
+def test_releases_may_be_in_an_object_store_and_the_outbox_stays_local(tmp_path: Path) -> None:
     found = resolve_locations(releases="s3://bucket/a//releases/", environ={}, base=tmp_path)
     assert isinstance(found.releases, ObjectPath)
     assert str(found.releases) == "s3://bucket/a/releases"
-    assert str(found.outbox) == "s3://bucket/a/outbox"  # beside the releases, as locally
+    assert found.outbox == tmp_path / "outbox"  # delivery files stay on a file system
     mixed = resolve_locations(releases="s3://bucket/r", outbox="out", environ={}, base=tmp_path)
     assert mixed.outbox == tmp_path / "out"
+    with pytest.raises(LocationError, match="only the releases"):
+        resolve_locations(releases="s3://bucket/r", outbox="s3://bucket/o", environ={})
 
 
 @pytest.mark.parametrize("bad", ["s3://", "s3:///releases", "s3://bucket/a/../b"])
