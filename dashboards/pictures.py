@@ -44,18 +44,17 @@ def browser_path() -> str | None:
 
 def titled(figure: dict[str, Any], title: str, note: str) -> dict[str, Any]:
     """A copy of ``figure`` that stands on its own as a file: ``title`` above the plot and
-    ``note`` (source, revision) under it — on the page both are text beside the chart."""
+    ``note`` (source, revisions, when drawn) as its subtitle — on the page both are text
+    beside the chart. (Under the plot the note would collide with the legend, which plotly
+    places below the axis title by its own margin rules.)"""
     drawn = copy.deepcopy(figure)
     layout = drawn.setdefault("layout", {})
     margin = dict(layout.get("margin") or {})
-    margin["t"] = max(int(margin.get("t", 30)), 70)
-    margin["b"] = max(int(margin.get("b", 60)), 90)
+    margin["t"] = max(int(margin.get("t", 30)), 90)
     layout["margin"] = margin
-    layout["title"] = {"text": title, "x": 0.01, "xanchor": "left", "font": {"size": 18}}
-    layout["annotations"] = [*layout.get("annotations", []), {
-        "text": note, "showarrow": False, "xref": "paper", "yref": "paper", "x": 0,
-        "y": 0, "yshift": -margin["b"] + 8, "xanchor": "left", "yanchor": "bottom",
-        "font": {"size": 11, "color": "#555555"}}]
+    layout["title"] = {"text": title, "x": 0.01, "xanchor": "left", "y": 0.98,
+                       "yanchor": "top", "font": {"size": 18},
+                       "subtitle": {"text": note, "font": {"size": 11, "color": "#555555"}}}
     layout.setdefault("font", {})["family"] = (
         '"Noto Sans CJK TC", "Noto Sans TC", "Noto Sans CJK", sans-serif')
     return drawn
