@@ -15,13 +15,17 @@ COLOURS = ("#1f5fa8", "#c0392b", "#2e8b57", "#8e44ad")
 MALE, FEMALE = "#2f6db3", "#d0567a"
 
 
-def _nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
-    """Round tick values covering [low, high] (1, 2, 2.5 or 5 times a power of ten apart)."""
+def _nice_ticks(low: float, high: float, count: int = 5, *,
+                whole: bool = False) -> list[float]:
+    """Round tick values covering [low, high] (1, 2, 2.5 or 5 times a power of ten apart;
+    ``whole``: counts, never a fractional step). A single value gets a band around it."""
     if high <= low:
-        high = low + 1
+        low, high = low - max(2, abs(low) * 0.001), high + max(2, abs(high) * 0.001)
     raw = (high - low) / count
     power = 10 ** math.floor(math.log10(raw))
     step = next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= raw)
+    if whole:
+        step = max(1, round(step))
     first = math.floor(low / step) * step
     ticks = []
     value = first
@@ -47,7 +51,7 @@ def line_chart(title: str, labels: list[str], series: list[tuple[str, list[float
     low, high = (min(values), max(values)) if values else (0, 1)
     if from_zero:
         low = min(0, low)
-    ticks = _nice_ticks(low, high)
+    ticks = _nice_ticks(low, high, whole=all(float(v).is_integer() for v in values))
     y0, y1 = ticks[0], ticks[-1]
 
     def x(i: int) -> float:

@@ -38,7 +38,9 @@ TEMPLATE = """<!DOCTYPE html>
 <meta charset="utf-8">
 <title>{{ title }}</title>
 <style>
-@page { size: A4; margin: 14mm 13mm 16mm 13mm; }
+@page { size: A4; margin: 14mm 13mm 16mm 13mm;
+        @bottom-center { content: counter(page) " / " counter(pages); font-size: 8pt; color: #666; }
+        {% if embargo %}@top-center { content: "{{ embargo }}"; font-size: 9pt; color: #b00; font-weight: bold; }{% endif %} }
 body { font-family: 'Noto Sans CJK TC','Noto Sans TC','Microsoft JhengHei',sans-serif;
        font-size: 10pt; line-height: 1.55; color: #111; max-width: 190mm; margin: 0 auto; }
 header { border-bottom: 2px solid #1f3f6e; margin-bottom: 6pt; }

@@ -60,6 +60,8 @@ RATES = frozenset({"crude_birth_rate", "general_fertility_rate", "crude_death_ra
                    "avg_household_size",
                    "total_fertility_rate", "mean_age_at_birth", "foreign_mother_share",
                    "foreign_spouse_share", "e0_male", "e0_female", "e0_both"})
+# Balances (births − deaths, in − out): a percentage of a balance means nothing.
+NETS = frozenset({"natural_increase", "social_increase"})
 FOREIGN = pl.col("nationality").is_in([0, 1]).not_()  # original nationality known, not ROC
 
 
@@ -168,9 +170,11 @@ def _trend(root: Path | None, period: Period, here: dict[str, Any], now: datetim
         earlier = period.shift(-step)
         if step == 0:
             values: dict[str, Any] = here
-        else:
+        else:  # only the three figures drawn: a year's trend reads 12 other releases
             folder = comparison_dir(root, earlier, now, unpublished_ok)
-            values = headline(folder) if folder is not None else {}
+            values = {**(_national(folder, "population", ["population"]) or {}),
+                      **(_national(folder, "vital_events", ["births", "deaths"]) or {})
+                      } if folder is not None else {}
         points.append({"period": str(earlier), "population": values.get("population"),
                        "births": values.get("births"), "deaths": values.get("deaths")})
     return points
@@ -328,11 +332,11 @@ def _revision(folder: Path | None) -> int | None:
 def change(figures: dict[str, Any], key: str, against: str) -> tuple[Any, float | None]:
     """(difference, percentage change) of measure ``key`` against ``prev`` or ``yoy``:
     (None, None) without both values; no percentage for rates and shares (their change is
-    a difference in points), nor from zero or a negative figure (a natural decrease)."""
+    a difference in points), of a balance (natural or social increase), nor from zero."""
     now, then = figures["now"].get(key), figures[against].get(key)
     if now is None or then is None:
         return None, None
     diff = now - then
-    if key in RATES or then <= 0:
+    if key in RATES or key in NETS or then <= 0:
         return diff, None
     return diff, 100 * diff / then
