@@ -353,6 +353,14 @@ def test_a_v1_release_says_what_it_lacks(sample: dict[str, Path], tmp_path: Path
     assert "總生育率、生母原屬國籍、結婚者原屬國籍及原住民族別統計從缺" in text
     assert not page.xpath('//tr[@data-key="total_fertility_rate"]')
     assert not page.xpath("//table[@id='tribes']") and page.xpath("//table[@id='flows']")
+    # printed, the marking heads every page (a page may travel alone)
+    pdf = tmp_path / "v1.pdf"
+    done = run("bulletin", "--release", str(sample["v1"] / "2025-03"), "--out", str(pdf),
+               "--embargoed")
+    assert done.exit_code == 0, done.output
+    pages = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True,
+                           check=True).stdout.decode("utf-8").split("\f")[:-1]
+    assert len(pages) >= 2 and all("未公布，禁止外流" in p for p in pages)
 
 
 def test_no_bulletin_before_publication(sample: dict[str, Path], tmp_path: Path,
