@@ -191,7 +191,10 @@ def create_app(settings: ServerSettings, clock: type[datetime] = datetime) -> Fl
     def health() -> Response:
         """For a proxy or orchestrator: the database answers and the releases folder is
         there. Public, so it says nothing but that."""
-        failing = [] if settings.releases.is_dir() else ["releases"]
+        try:  # a bucket that cannot be reached is a failing part, not a 500
+            failing = [] if settings.releases.is_dir() else ["releases"]
+        except OSError:
+            failing = ["releases"]
         try:
             with sessions() as session:
                 session.execute(text("SELECT 1"))

@@ -11,6 +11,7 @@ import click
 
 from access import checkpoints, maintenance, signing
 from access.db import make_engine, session_factory, upgrade_engine
+from access.run_lock import single_run
 from popstats.access_cli.common import _now, db_option
 from popstats.store_option import ReleasesPlace
 from stats.locations import LocationError, absolute_path, resolve_locations, store_place
@@ -164,13 +165,18 @@ def maintain(dry_run: bool, at: datetime | None, outbox: Path | None, releases: 
     engine = make_engine(db_url)
     try:
         upgrade_engine(engine)
-        report = maintenance.run(
-            session_factory(engine),
-            (lambda: at) if at is not None else _now,
-            dry_run=dry_run,
-            steps=steps,
-            invoked_by=_os_user(),
-        )
+        with single_run(engine, "popstats maintain") as mine:
+            if not mine and not dry_run:  # several hosts may schedule it: one run works
+                click.echo("another popstats maintain run holds the lock on this database: "
+                           "this run did nothing", err=True)
+                return
+            report = maintenance.run(
+                session_factory(engine),
+                (lambda: at) if at is not None else _now,
+                dry_run=dry_run,
+                steps=steps,
+                invoked_by=_os_user(),
+            )
     finally:
         engine.dispose()
     _echo_report(report)
