@@ -25,7 +25,8 @@ from typing import Any
 MAX_TEXT = 5_000  # characters of one text value (free-text reasons are far shorter)
 MAX_ITEMS = 1_000  # entries of one list value
 MAX_ITEM_TEXT = 200  # characters of one list entry (codes, column names)
-LIST_VALUED = frozenset({"builder-areas", "builder-dimensions", "trends-areas",
+LIST_VALUED = frozenset({"builder-areas", "builder-periods", "builder-keep",
+                         "builder-measures", "builder-heading", "trends-areas",
                          "admin-applications-tables", "admin-applications-channels"})
 NUMBER_VALUED = frozenset({
     "admin-applications-choice", "admin-violations-grant", "admin-violations-choice",

@@ -60,6 +60,7 @@ from access.staff_files import (
 )
 from dashboards.web import current_user, services
 from exports.meta import ExportMeta
+from exports.query import QueryExportError
 
 HEX_ID = re.compile(r"[0-9a-f]{32}")
 SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,200}")
@@ -248,9 +249,12 @@ def _agency_file(user: User, item_id: str) -> Response:
 
 # --- provider staff's own files ----------------------------------------------------------
 
-def save_staff_file(user: User, name: str, frame: pl.DataFrame, meta: ExportMeta, fmt: str,
-                    encoding: str, request: dict[str, Any], now: datetime) -> dict[str, Any]:
+def save_staff_file(user: User, name: str, frame: pl.DataFrame | None, meta: ExportMeta | None,
+                    fmt: str, encoding: str, request: dict[str, Any], now: datetime,
+                    writer: Callable[[Path], object] | None = None) -> dict[str, Any]:
     """Write a staff member's file under a new server-made id, kept 1 day; audited.
+    ``writer`` writes the file at the path it is given in place of ``exports.write`` of
+    ``frame`` (the table builder's query results: ``exports.query.write_query``).
 
     Raises
     ------
@@ -264,10 +268,13 @@ def save_staff_file(user: User, name: str, frame: pl.DataFrame, meta: ExportMeta
     folder = staff_root(outbox) / item_id
     folder.mkdir(parents=True)
     try:
-        exports.write(frame, fmt, folder / name, meta, encoding=encoding)
+        if writer is not None:
+            writer(folder / name)
+        else:
+            exports.write(frame, fmt, folder / name, meta, encoding=encoding)
     except BaseException as error:
         shutil.rmtree(folder, ignore_errors=True)
-        if isinstance(error, REQUEST_ERRORS):
+        if isinstance(error, (*REQUEST_ERRORS, QueryExportError)):
             audit.record(g.db, user.username, "staff_export.unwritable", "staff_files", now,
                          {**request, "error": str(error)[:2000]})
             g.db.commit()

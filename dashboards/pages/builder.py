@@ -1,11 +1,15 @@
-"""Table builder (``/builder``): choose a table, period, level, areas and dimensions, preview
-the first rows, and have the file made.
+"""Table builder (``/builder``): edit a query document (CONTRACT §7) — several periods, areas
+by level (all of a level within an area, or picked by name or code), kept dimensions, age
+bands, what goes across — preview exactly the table the file will hold, see its size, copy
+its API call and saved query, and have the file made.
 
-Agency users get a real delivery (``access.packages``: authorised for the chosen channel,
-audited, kept 7 days, a provider-side failure kept pending and retried). Provider staff get
-a file of their own under a server-made id, kept 1 day (``dashboards.downloads``). Preview
-and submit read through the access layer, which checks the grant again on every call, so a
-crafted callback asking for another county or an ungranted table is refused and audited.
+The document is the one ``popstats query`` and ``POST /api/v1/query`` take, run by the same
+code (``run_on_releases``). Agency users get a real delivery (``access.query_files``:
+authorised for the chosen channel, audited, kept 7 days, retried); provider staff a file of
+their own kept 1 day. Every callback reads the user from the session and checks the grant
+again, so a crafted callback asking for another county or an ungranted table is refused and
+audited. ``/builder?q=<document>`` (the permalink) restores a selection as far as the
+reader's grant allows, and says what it left out.
 """
 
 from __future__ import annotations
@@ -14,82 +18,97 @@ from typing import Any
 
 import dash
 import polars as pl
-from dash import Input, Output, State, callback, dcc, html
+from dash import Input, Output, State, callback, ctx, dcc, html
 from dash.exceptions import PreventUpdate
-from flask import g
+from flask import g, request
 
 import exports
-from access.deliveries import DeliveryError, Forbidden, authorize
+from access.deliveries import DeliveryError, Forbidden
 from access.grants import granted_areas
-from access.models import Delivery, User
-from access.packages import (
-    REQUEST_ERRORS,
-    SelectionError,
-    UnwritableRequest,
-    deliver_file,
-    deliver_media,
-    selected_rows,
-    table_file,
+from access.models import User
+from access.packages import REQUEST_ERRORS, UnwritableRequest
+from access.query_files import QUERY_FORMATS
+from dashboards.builder.deliver import (
+    CHANNEL_LABELS,
+    STAFF_CHANNEL,
+    agency_submit,
+    channel_areas,
+    staff_submit,
+    unwritable,
 )
-from access.staff_files import STAFF_RETENTION
+from dashboards.builder.form import (
+    BANDS,
+    KINDS,
+    Form,
+    curl_line,
+    decode,
+    dimensions,
+    document_of,
+    encode,
+    form_from,
+    form_of,
+    saved_json,
+)
+from dashboards.builder.plan import Plan, TooLarge, online_roots, plan, result_of
+from dashboards.builder.view import preview_table, size_note, too_large
 from dashboards.data import (
     areas_under,
+    covered,
     is_agency_user,
     offered_roots,
     published_periods,
-    release_areas,
-    release_dir,
-    view,
 )
-from dashboards.downloads import file_url, save_staff_file
 from dashboards.figures import area_label_expr
-from dashboards.i18n import language, local_time, period_both, t
-from dashboards.selection import (
-    CHANNELS,
-    ENCODINGS,
-    PREVIEW_ROWS,
-    BuilderRequest,
-    default_dimensions,
-    dimension_choices,
-    file_encoding,
-    header,
-    is_text_format,
-    preview_cells,
-    problems,
-    selection_of,
-)
+from dashboards.i18n import language, period_both, t
+from dashboards.selection import CHANNELS, ENCODINGS, file_encoding, is_text_format
 from dashboards.shell import not_permitted, page_allowed, title
 from dashboards.web import Refused, current_user, services
-from exports.meta import labelled
-from stats.catalogue import TABLES, VALUE_LABELS
+from exports.query import QueryExportError
+from stats.catalogue import COLUMNS, TABLES, VALUE_LABELS
+from stats.query import QueryError, measures_of, parse_query
+from stats.schemas import TABLE_KEYS
 
 PATH = "/builder"
 dash.register_page(__name__, path=PATH, title=lambda **_: title(PATH))
 
 TABLE = "builder-table"
-PERIOD = "builder-period"
+KIND = "builder-kind"
+MODE = "builder-period-mode"
+PERIOD_FROM = "builder-period-from"
+PERIOD = "builder-period"  # the range's end (alone: one period)
+PICKS = "builder-periods"
+RANGE_BOX, PICK_BOX = "builder-range-box", "builder-pick-box"
 LEVEL = "builder-level"
+WITHIN = "builder-within"
 AREAS = "builder-areas"
-DIMENSIONS = "builder-dimensions"
+KEEP = "builder-keep"
+MEASURES = "builder-measures"
+BANDS_ID = "builder-bands"
+BANDS_BOX = "builder-bands-box"
+HEADING = "builder-heading"
+TRANSPOSE = "builder-transpose"
+LABELS = "builder-labels"
+NOTE = "builder-note"
 PREVIEW = "builder-preview"
+QUERY_JSON = "builder-query-json"
+CURL = "builder-curl"
+PERMALINK = "builder-permalink"
 CHANNEL = "builder-channel"
 FORMAT = "builder-format"
 ENCODING = "builder-encoding"
 ENCODING_BOX = "builder-encoding-box"
 SUBMIT = "builder-submit"
 STATUS = "builder-status"
-FILE_LINK = "builder-file-link"
-CHANNEL_LABELS = {
-    "file_transfer": ("檔案傳輸（單一資料表，保留 7 天）",
-                      "File transfer (one table, kept 7 days)"),
-    "media_exchange": ("媒體交換（離線資料包，保留 7 天）",
-                       "Media exchange (offline package, kept 7 days)"),
-}
-STAFF_CHANNEL = ("下載檔案（僅限本人，保留 1 天）", "Download file (for you only, kept 1 day)")
-STATUS_LABELS = {"ready": ("已完成", "ready"), "pending": ("處理中", "pending"),
-                 "failed": ("失敗", "failed")}
 HIDDEN, SHOWN = {"display": "none"}, {}
-# Formats and encodings named for people; the value sent stays the format's or codec's code.
+FORM_IDS = (TABLE, KIND, MODE, PERIOD_FROM, PERIOD, PICKS, LEVEL, WITHIN, AREAS, KEEP,
+            MEASURES, BANDS_ID, HEADING, LABELS)
+KIND_LABELS = {"month": ("月", "Months"), "quarter": ("季", "Quarters"), "year": ("年", "Years")}
+BAND_LABELS = {"single": ("單一年齡（0…100+）", "Single years (0…100+)"),
+               "5y": ("5 歲組", "5-year groups"), "broad": ("0-14、15-64、65+", "0-14, 15-64, 65+")}
+DIMENSION_LABELS = {"area": ("地區", "Area"), "period": ("統計期", "Period"),
+                    "measure": ("統計項目", "Measure")}
+LABEL_CHOICES = {"zh-TW": ("中文標示", "Chinese labels"), "en": ("英文標示", "English labels"),
+                 "codes": ("代碼（供程式使用）", "Codes (for programs)")}
 FORMAT_NAMES = {
     "csv": ("CSV 逗號分隔文字", "CSV, comma-separated text"),
     "xlsx": ("Excel 活頁簿", "Excel workbook"),
@@ -100,8 +119,7 @@ FORMAT_NAMES = {
     "netcdf": ("NetCDF 多維資料檔", "NetCDF dataset"),
     "px": ("PC-Axis 檔（PxWeb）", "PC-Axis file (PxWeb)"),
     "jsonstat": ("JSON-stat 2.0", "JSON-stat 2.0"),
-    "sdmx-csv": ("SDMX-CSV 2.0（附資料結構定義）", "SDMX-CSV 2.0 (with its structure definition)"),
-    "moi": ("內政部開放資料格式（CSV）", "MOI open-data layout (CSV)"),
+    "sdmx-csv": ("SDMX-CSV 2.0", "SDMX-CSV 2.0"),
 }
 ENCODING_NAMES = {
     "utf-8-sig": ("UTF-8（含 BOM，Excel 可直接開啟）", "UTF-8 with BOM (opens in Excel)"),
@@ -166,60 +184,187 @@ def _channel_options(user: User, table: str | None) -> list[dict[str, str]]:
     return _options([(c, t(*CHANNEL_LABELS[c])) for c in channels_of(user, table)])
 
 
+def _column_label(name: str) -> str:
+    column = COLUMNS.get(name)
+    return t(column.zh, column.en) if column else name
+
+
 def _level_options(table: str) -> list[dict[str, str]]:
     return _options([(lv, t(*VALUE_LABELS["area_level"][lv])) for lv in TABLES[table].levels])
 
 
-def _dimension_options(table: str) -> list[dict[str, str]]:
-    return _options([(c.value, t(c.zh, c.en)) for c in dimension_choices(table)])
+def _key_options(table: str) -> list[dict[str, str]]:
+    return _options([(k, _column_label(k)) for k in TABLE_KEYS.get(table, [])])
 
 
-def layout(**_: Any) -> Any:
+def _measure_options(table: str) -> list[dict[str, str]]:
+    return _options([(m, _column_label(m)) for m in measures_of(table)])
+
+
+def _heading_options(table: str | None, keep: list[str]) -> list[dict[str, str]]:
+    return _options([(d, t(*DIMENSION_LABELS[d]) if d in DIMENSION_LABELS else _column_label(d))
+                     for d in dimensions(table, keep)])
+
+
+def _period_options(kind: str) -> list[dict[str, str]]:
+    return _options([(p, period_both(p)) for p in reversed(published_periods(kind))])
+
+
+def _has_age(table: str | None) -> bool:
+    return "age" in TABLE_KEYS.get(table or "", [])
+
+
+def _default_form(user: User) -> Form:
+    tables = granted_tables(user)
+    table = tables[0] if tables else next(iter(TABLES))
+    months = published_periods("month")
+    latest = months[-1] if months else None
+    levels = TABLES[table].levels
+    return Form(table=table, kind="month", mode="range", period_from=latest, period_to=latest,
+                level="county" if "county" in levels else levels[0],
+                keep=list(TABLE_KEYS.get(table, [])), measures=measures_of(table),
+                heading=["period", "measure"],
+                labels="en" if language() == "en" else "zh-TW")
+
+
+def restored(user: User, q: Any) -> tuple[Form, list[Any]]:
+    """The permalink's selection as far as ``user``'s grant allows, and notes on what was
+    left out (never an area or table outside the grant)."""
+    base = _default_form(user)
+    if q is None:
+        return base, []
+    try:
+        query = decode(q)
+    except QueryError as error:
+        return base, [t("連結中的查詢無效，已改用預設選擇：", "The link's query is not valid; "
+                        "the default selection is shown instead: ") + "; ".join(error.problems)]
+    notes: list[Any] = []
+    if query.table not in granted_tables(user):
+        return base, [t(f"連結中的資料表「{table_label(query.table)}」不在您的授權範圍內，"
+                        "已改用預設選擇。",
+                        f"The link's table ({table_label(query.table)}) is outside your "
+                        "grant; the default selection is shown instead.")]
+    form = form_of(query)
+    published = set(published_periods(form.kind))
+    periods = [p for p in query.periods if p in published]
+    if len(periods) < len(query.periods):
+        gone = [p for p in query.periods if p not in published]
+        notes.append(t(f"連結中的統計期 {', '.join(gone)} 尚未公布，已略去。",
+                       f"The link's period(s) {', '.join(gone)} are not published; left out."))
+        if not periods:
+            periods = [base.period_to] if base.period_to else []
+        form = Form(**{**form.__dict__, "mode": "pick", "picks": periods,
+                       "period_from": periods[-1] if periods else None,
+                       "period_to": periods[-1] if periods else None})
+    roots = online_roots(user, query.table)
+    if form.within and not covered(roots, form.within):
+        notes.append(t(f"連結中的地區 {form.within} 不在您的授權範圍內；改為您授權範圍內的全部地區。",
+                       f"The link's area {form.within} is outside your grant; every area of "
+                       "your grant is shown instead."))
+        form = Form(**{**form.__dict__, "within": None})
+    if form.areas and (outside := [a for a in form.areas if not covered(roots, a)]):
+        kept = [a for a in form.areas if covered(roots, a)]
+        notes.append(t(f"連結中有 {len(outside):,} 個地區不在您的授權範圍內，已略去"
+                       + ("；改為您授權範圍內的全部地區。" if not kept else "。"),
+                       f"{len(outside):,} of the link's areas are outside your grant and were "
+                       "left out" + ("; every area of your grant is shown instead." if not kept
+                                     else ".")))
+        form = Form(**{**form.__dict__, "areas": kept})
+    return form, notes
+
+
+def layout(q: Any = None, **_: Any) -> Any:
     user = current_user()
     if not page_allowed(user, PATH):
         return not_permitted()
     assert user is not None
+    form, notes = restored(user, q)
     tables = granted_tables(user)
-    table = tables[0] if tables else next(iter(TABLES))
-    periods = published_periods()
-    months = published_periods("month")
-    period = months[-1] if months else (periods[-1] if periods else None)
+    table = str(form.table)
     channels = channels_of(user, table)
 
     def labelled_input(label: str, component: Any) -> list[Any]:
         return [html.Label(label, htmlFor=component.id), component]
 
+    def group(legend: str, *children: Any, **kwargs: Any) -> Any:
+        return html.Fieldset([html.Legend(legend), *children], **kwargs)
+
+    period_options = _period_options(form.kind)
     return html.Div([
         html.H1(title(PATH)),
-        html.P(t("選擇資料表、統計期、地區及欄位；預覽前 50 列後建立下載。",
-                 "Choose a table, period, areas and columns; preview the first 50 rows, then "
-                 "create the download.")),
+        html.P(t("選擇資料表、統計期、地區、保留的維度及版面（哪些維度放在欄）；預覽即為下載檔案的內容。",
+                 "Choose a table, periods, areas, the dimensions kept and the layout (which "
+                 "dimensions go across); the preview is the table the file will hold.")),
+        html.Div([html.P(n, role="status") for n in notes], id=NOTE),
         *labelled_input(t("資料表", "Table"), dcc.Dropdown(
             id=TABLE, clearable=False, value=table,
             options=[{"label": table_label(n) + ("" if n in tables else
                                                  t("（未授權）", " (not granted)")),
                       "value": n, "disabled": n not in tables} for n in TABLES])),
-        *labelled_input(t("統計期", "Period"), dcc.Dropdown(
-            id=PERIOD, clearable=False, value=period,
-            options=_options([(p, period_both(p)) for p in reversed(periods)]))),
-        *labelled_input(t("區域層級", "Area level"), dcc.Dropdown(
-            id=LEVEL, clearable=False, options=_level_options(table),
-            value="county" if "county" in TABLES[table].levels else TABLES[table].levels[0])),
-        *labelled_input(t("地區（未選擇＝授權範圍內此層級全部地區）",
-                          "Areas (none chosen = every area of this level in your grant)"),
-                        dcc.Dropdown(id=AREAS, multi=True, options=[], value=[])),
-        *labelled_input(t("保留的維度及統計項目（未勾選的維度予以加總）",
-                          "Dimensions and measures to keep (unticked dimensions are summed)"),
-                        dcc.Checklist(id=DIMENSIONS, options=_dimension_options(table),
-                                      value=default_dimensions(table))),
+        group(t("統計期", "Periods"),
+              *labelled_input(t("期別", "Kind of period"), dcc.RadioItems(
+                  id=KIND, value=form.kind, inline=True,
+                  options=_options([(k, t(*KIND_LABELS[k])) for k in KINDS]))),
+              *labelled_input(t("選擇方式", "Choose by"), dcc.RadioItems(
+                  id=MODE, value=form.mode, inline=True, options=_options(
+                      [("range", t("起訖範圍", "A range")), ("pick", t("逐一挑選", "A pick"))]))),
+              html.Div([
+                  *labelled_input(t("起", "From"), dcc.Dropdown(
+                      id=PERIOD_FROM, clearable=False, value=form.period_from,
+                      options=period_options)),
+                  *labelled_input(t("迄", "To"), dcc.Dropdown(
+                      id=PERIOD, clearable=False, value=form.period_to,
+                      options=period_options)),
+              ], id=RANGE_BOX, style=SHOWN if form.mode == "range" else HIDDEN),
+              html.Div(labelled_input(t("統計期（可複選）", "Periods (several)"), dcc.Dropdown(
+                  id=PICKS, multi=True, value=form.picks, options=period_options)),
+                  id=PICK_BOX, style=SHOWN if form.mode == "pick" else HIDDEN)),
+        group(t("地區", "Areas"),
+              *labelled_input(t("區域層級", "Area level"), dcc.Dropdown(
+                  id=LEVEL, clearable=False, options=_level_options(table), value=form.level)),
+              *labelled_input(t("範圍：此地區內的全部（未選擇＝授權範圍內全部）",
+                                "All of the level within (none = every area of your grant)"),
+                              dcc.Dropdown(id=WITHIN, options=[], value=form.within)),
+              *labelled_input(t("或逐一挑選地區（可輸入名稱或代碼搜尋）",
+                                "Or pick areas (search by name or code)"),
+                              dcc.Dropdown(id=AREAS, multi=True, options=[], value=form.areas))),
+        group(t("維度與統計項目", "Dimensions and measures"),
+              *labelled_input(t("保留的維度（未勾選者予以加總）",
+                                "Dimensions kept (unticked ones are summed)"),
+                              dcc.Checklist(id=KEEP, options=_key_options(table),
+                                            value=form.keep, inline=True)),
+              html.Div(labelled_input(t("年齡", "Age"), dcc.RadioItems(
+                  id=BANDS_ID, value=form.bands, inline=True,
+                  options=_options([(b, t(*BAND_LABELS[b])) for b in BANDS]))),
+                  id=BANDS_BOX, style=SHOWN if _has_age(table) else HIDDEN),
+              *labelled_input(t("統計項目", "Measures"), dcc.Checklist(
+                  id=MEASURES, options=_measure_options(table), value=form.measures,
+                  inline=True))),
+        group(t("版面", "Layout"),
+              *labelled_input(t("放在欄（橫向）的維度；其餘放在列", "Across (heading); the rest go "
+                                "down (stub)"),
+                              dcc.Checklist(id=HEADING, value=form.heading, inline=True,
+                                            options=_heading_options(table, form.keep))),
+              html.Button(t("轉置（列欄互換）", "Transpose (swap down and across)"),
+                          id=TRANSPOSE, n_clicks=0, type="button"),
+              *labelled_input(t("標示", "Labels"), dcc.RadioItems(
+                  id=LABELS, value=form.labels, inline=True,
+                  options=_options([(k, t(*v)) for k, v in LABEL_CHOICES.items()])))),
         html.Div(id=PREVIEW, **{"aria-live": "polite"}),
+        html.H2(t("查詢文件與 API", "The query and its API call")),
+        html.A(t("此選擇的永久連結", "Permalink to this selection"), id=PERMALINK, href=PATH),
+        html.H3(t("儲存的查詢（JSON，可供 popstats query --spec 使用）",
+                  "Saved query (JSON, for popstats query --spec)")),
+        html.Pre(id=QUERY_JSON, className="copyable"),
+        html.H3(t("API 呼叫（POST /api/v1/query）", "API call (POST /api/v1/query)")),
+        html.Pre(id=CURL, className="copyable"),
         html.H2(t("建立下載", "Create a download")),
         *labelled_input(t("交付方式", "Delivery channel"), dcc.RadioItems(
             id=CHANNEL, options=_channel_options(user, table),
             value=channels[0] if channels else None)),
         *labelled_input(t("檔案格式", "File format"), dcc.Dropdown(
             id=FORMAT, clearable=False, value="csv", options=_options(
-                [(f, format_label(f)) for f in exports.FORMATS]))),
+                [(f, format_label(f)) for f in QUERY_FORMATS]))),
         html.Div(labelled_input(t("文字編碼", "Text encoding"), dcc.Dropdown(
             id=ENCODING, clearable=False, value="utf-8-sig",
             options=_options([(e, encoding_label(e)) for e in ENCODINGS]))), id=ENCODING_BOX),
@@ -228,125 +373,156 @@ def layout(**_: Any) -> Any:
     ])
 
 
+def _strings(value: Any) -> list[str]:
+    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
+
+
 @callback(Output(LEVEL, "options"), Output(LEVEL, "value"),
-          Output(DIMENSIONS, "options"), Output(DIMENSIONS, "value"),
-          Output(CHANNEL, "options"), Output(CHANNEL, "value"),
-          Input(TABLE, "value"), State(LEVEL, "value"))
-def table_chosen(table: str | None, level: str | None) -> tuple[Any, ...]:
-    """Levels, dimensions and channels of the chosen table (no data is read)."""
+          Output(KEEP, "options"), Output(KEEP, "value"),
+          Output(MEASURES, "options"), Output(MEASURES, "value"),
+          Output(BANDS_BOX, "style"), Output(CHANNEL, "options"), Output(CHANNEL, "value"),
+          Input(TABLE, "value"), State(LEVEL, "value"), State(KEEP, "value"),
+          State(MEASURES, "value"), prevent_initial_call=True)
+def table_chosen(table: Any, level: Any, keep: Any, measures: Any) -> tuple[Any, ...]:
+    """Levels, keys, measures and channels of the chosen table (no data is read); choices
+    the table also has are kept."""
     user = _options_user()
     if table not in TABLES:
         raise PreventUpdate
     levels = TABLES[table].levels
+    keys = TABLE_KEYS.get(table, [])
+    kept = [k for k in _strings(keep) if k in keys] or list(keys)
+    chosen = [m for m in _strings(measures) if m in measures_of(table)] or measures_of(table)
     channels = channels_of(user, table)
     return (_level_options(table), level if level in levels else levels[0],
-            _dimension_options(table), default_dimensions(table),
+            _key_options(table), kept, _measure_options(table), chosen,
+            SHOWN if _has_age(table) else HIDDEN,
             _channel_options(user, table), channels[0] if channels else None)
 
 
-@callback(Output(AREAS, "options"), Output(AREAS, "value"),
-          Input(TABLE, "value"), Input(PERIOD, "value"), Input(LEVEL, "value"),
-          State(AREAS, "value"))
-def areas_offered(table: str | None, period: str | None, level: str | None,
-                  chosen: list[str] | None) -> tuple[Any, ...]:
-    """The granted areas of the level (offering is not permission: preview checks again)."""
-    user = _options_user()
-    if table not in TABLES or period not in published_periods() or not level:
-        return [], []
-    found = areas_under(period, offered_roots(user, [table]), level)
+@callback(Output(PERIOD_FROM, "options"), Output(PERIOD_FROM, "value"),
+          Output(PERIOD, "options"), Output(PERIOD, "value"),
+          Output(PICKS, "options"), Output(PICKS, "value"),
+          Input(KIND, "value"), State(PERIOD_FROM, "value"), State(PERIOD, "value"),
+          State(PICKS, "value"), prevent_initial_call=True)
+def kind_chosen(kind: Any, first: Any, last: Any, picks: Any) -> tuple[Any, ...]:
+    """The published periods of the kind; choices of that kind are kept, else the latest."""
+    _options_user()
+    if kind not in KINDS:
+        raise PreventUpdate
+    periods = published_periods(kind)
+    latest = periods[-1] if periods else None
+    options = _period_options(kind)
+    return (options, first if first in periods else latest, options,
+            last if last in periods else latest, options,
+            [p for p in _strings(picks) if p in periods])
+
+
+@callback(Output(RANGE_BOX, "style"), Output(PICK_BOX, "style"), Input(MODE, "value"),
+          prevent_initial_call=True)
+def mode_chosen(mode: Any) -> tuple[dict[str, str], dict[str, str]]:
+    _options_user()
+    return (HIDDEN, SHOWN) if mode == "pick" else (SHOWN, HIDDEN)
+
+
+def _named(found: pl.DataFrame) -> list[dict[str, str]]:
     lang = language()
     named = found.select("area_code", area_label_expr(lang, found.columns).alias("label"))
-    options = _options([(c, n if lang == "en" and n.endswith(f"({c})") else f"{n} ({c})")
-                        for c, n in zip(named["area_code"], named["label"], strict=True)])
+    return _options([(c, n if lang == "en" and n.endswith(f"({c})") else f"{n} ({c})")
+                     for c, n in zip(named["area_code"], named["label"], strict=True)])
+
+
+PARENT_LEVELS = {"county": ["national"], "township": ["national", "county"],
+                 "village": ["county", "township"]}
+
+
+@callback(Output(WITHIN, "options"), Output(WITHIN, "value"),
+          Output(AREAS, "options"), Output(AREAS, "value"),
+          Input(TABLE, "value"), Input(LEVEL, "value"), Input(PERIOD, "value"),
+          Input(PICKS, "value"), Input(WITHIN, "value"), State(AREAS, "value"))
+def areas_offered(table: Any, level: Any, last: Any, picks: Any, within: Any,
+                  chosen: Any) -> tuple[Any, ...]:
+    """The granted areas above the level (to take all of the level within one) and of the
+    level (to pick; within the chosen area). Offering is not permission: the preview and
+    the download check again."""
+    user = _options_user()
+    published = published_periods()
+    periods = [p for p in [*_strings(picks), last] if p in published]
+    if table not in TABLES or not periods or level not in TABLES[table].levels:
+        return [], None, [], []
+    period = max(periods, key=published.index)
+    roots = offered_roots(user, [table])
+    found = areas_under(period, roots, level)
+    frames = [areas_under(period, roots, lv) for lv in PARENT_LEVELS.get(level, [])]
+    parents = pl.concat(frames, how="vertical") if frames else found.clear()
+    parent_codes = set(parents["area_code"].to_list())
+    within = within if isinstance(within, str) and within in parent_codes else None
+    if within and within != "00000":
+        found = found.filter(pl.col("area_code").str.starts_with(within))
     offered = set(found["area_code"].to_list())
-    return options, [c for c in chosen or [] if c in offered]
+    return (_named(parents), within, _named(found),
+            [c for c in _strings(chosen) if c in offered])
 
 
-def request_of(table: Any, period: Any, level: Any, areas: Any, dimensions: Any,
-               channel: Any = None, fmt: Any = None, encoding: Any = None) -> BuilderRequest:
-    """The callback's inputs as a request (lists of strings only; anything else dropped)."""
-    def strings(value: Any) -> list[str]:
-        return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
-
-    return BuilderRequest(table, period, level, strings(areas), strings(dimensions), channel,
-                          fmt, encoding)
+@callback(Output(HEADING, "options"), Output(HEADING, "value"),
+          Input(TABLE, "value"), Input(KEEP, "value"), Input(TRANSPOSE, "n_clicks"),
+          State(HEADING, "value"), prevent_initial_call=True)
+def heading_offered(table: Any, keep: Any, _clicks: Any, heading: Any) -> tuple[Any, ...]:
+    """The dimensions that can go across; transposing swaps down and across."""
+    _options_user()
+    if table not in TABLES:
+        raise PreventUpdate
+    dims = dimensions(table, _strings(keep))
+    across = [d for d in _strings(heading) if d in dims]
+    if ctx.triggered_id == TRANSPOSE:
+        across = [d for d in dims if d not in across]
+    return _heading_options(table, _strings(keep)), across
 
 
 def _alert(zh: str, en: str) -> Any:
     return html.P(t(zh, en), role="alert")
 
 
-def _problems(found: list[tuple[str, str]]) -> Any:
-    return html.Ul([html.Li(t(zh, en)) for zh, en in found], role="alert")
-
-
-def rows_for(user: User, request: BuilderRequest) -> pl.DataFrame:
-    """The preview's rows: through ``view`` (grant checked, audited), named, selected.
-
-    Raises
-    ------
-    Refused
-        When any area (or the table) is outside the grant; nothing is returned then.
-    """
-    assert request.table is not None and request.period is not None
-    codes = request.areas
-    if not codes:  # every granted area of the level; none granted: view refuses and audits
-        roots = offered_roots(user, [request.table])
-        codes = areas_under(request.period, roots, str(request.level))["area_code"].to_list()
-        if roots and not codes:
-            return pl.DataFrame()
-    frame = view(request.table, codes, [request.period])
-    if frame.is_empty():
-        return frame
-    named = labelled(frame, release_areas(request.period))
-    return selected_rows(named, selection_of(request.table, request.level, request.dimensions))
-
-
-def preview_table(request: BuilderRequest, rows: pl.DataFrame) -> Any:
-    """An accessible table of the first rows, with labelled headers and the total count."""
-    assert request.table is not None and request.period is not None
-    lang = language()
-    selection = selection_of(request.table, request.level, request.dimensions)
-    heads = [header(request.table, selection, c, lang) for c in rows.columns]
-    caption = t(f"{table_label(request.table)}：{period_both(request.period)}，"
-                f"共 {rows.height:,} 列（顯示前 {min(rows.height, PREVIEW_ROWS)} 列）",
-                f"{table_label(request.table)}: {period_both(request.period)}, "
-                f"{rows.height:,} row{'' if rows.height == 1 else 's'} "
-                f"(first {min(rows.height, PREVIEW_ROWS)} shown)")
-    named = rows.columns.index("area_name") if "area_name" in rows.columns else 0
-    body = [html.Tr([html.Th(c, scope="row") if i == named else html.Td(c)
-                     for i, c in enumerate(cells)])
-            for cells in preview_cells(rows, lang)]
+def _problems(found: list[str]) -> Any:
     return html.Div([
-        html.P(t(f"總列數：{rows.height:,}", f"Total rows: {rows.height:,}"),
-               id="builder-row-count"),
-        html.Table([
-            html.Caption(caption),
-            html.Thead(html.Tr([html.Th(h, scope="col") for h in heads])),
-            html.Tbody(body),
-        ], className="preview"),
+        html.P(t("此查詢無法建立：", "This query cannot be made:"), role="alert"),
+        html.Ul([html.Li(p) for p in found]),
     ])
 
 
-@callback(Output(PREVIEW, "children"),
-          Input(TABLE, "value"), Input(PERIOD, "value"), Input(LEVEL, "value"),
-          Input(AREAS, "value"), Input(DIMENSIONS, "value"))
-def preview(table: Any, period: Any, level: Any, areas: Any, dimensions: Any) -> Any:
-    """The first 50 rows of the selection (read through ``view``: checked and audited)."""
+def _caption(found: Plan) -> str:
+    query = found.query
+    first, last = query.periods[0], query.periods[-1]
+    span = period_both(first) if first == last else f"{period_both(first)} – {period_both(last)}"
+    return f"{table_label(query.table)}：{span}" if language() == "zh" else \
+        f"{table_label(query.table)}: {span}"
+
+
+@callback(Output(QUERY_JSON, "children"), Output(CURL, "children"),
+          Output(PERMALINK, "href"), Output(PREVIEW, "children"),
+          *[Input(i, "value") for i in FORM_IDS])
+def refresh(*values: Any) -> tuple[Any, ...]:
+    """The query document of the controls, its API call and permalink, and the preview:
+    the first rows of the result (grant checked and audited, size checked first)."""
     user = _user()
     if user is None:
-        return not_permitted()
-    request = request_of(table, period, level, areas, dimensions)
-    found = problems(request, published_periods(), list(TABLES))
-    if found:
-        return _problems(found)
+        return "", "", PATH, not_permitted()
+    doc = document_of(form_from(*values))
+    shown = (saved_json(doc), curl_line(doc, request.host_url), f"{PATH}?q={encode(doc)}")
     try:
-        rows = rows_for(user, request)
+        query = parse_query(doc)
+        found = plan(user, query, online_roots(user, query.table))
+        result = result_of(found)
+    except QueryError as error:
+        return (*shown, _problems(error.problems))
     except Refused:
-        return _alert("您的授權不包含此資料表或地區。", "This table or area is outside your grant.")
-    if rows.is_empty():
-        return html.P(t("沒有符合的資料列。", "No rows match."))
-    return preview_table(request, rows)
+        return (*shown, _alert("您的授權不包含此資料表或地區。",
+                               "This table or area is outside your grant."))
+    except TooLarge as error:
+        return (*shown, too_large(error))
+    if result.frame.is_empty():
+        return (*shown, html.P(t("沒有符合的資料列。", "No rows match.")))
+    return (*shown, html.Div([size_note(found), preview_table(result, _caption(found))]))
 
 
 @callback(Output(ENCODING_BOX, "style"), Input(FORMAT, "value"))
@@ -356,119 +532,39 @@ def encoding_shown(fmt: Any) -> dict[str, str]:
     return SHOWN if isinstance(fmt, str) and is_text_format(fmt) else HIDDEN
 
 
-def _local(moment: Any) -> str:
-    return local_time(moment)  # labelled 臺北時間 / +08:00 by local_time itself
-
-
-def _delivered(delivery: Delivery) -> Any:
-    zh, en = STATUS_LABELS.get(delivery.status, (delivery.status, delivery.status))
-    lines = [
-        html.P(t(f"交付編號：{delivery.id}", f"Delivery id: {delivery.id}")),
-        html.P(t("交付方式：", "Channel: ") + t(*CHANNEL_LABELS[delivery.channel])),
-        html.P(t("狀態：", "Status: ") + t(zh, en)),
-    ]
-    if delivery.status == "ready" and delivery.expires_at is not None:
-        lines += [
-            html.P(t(f"保存至：{_local(delivery.expires_at)}",
-                     f"Kept until: {_local(delivery.expires_at)}")),
-            html.A(t("下載檔案", "Download the file"), id=FILE_LINK,
-                   href=file_url(delivery.id)),
-        ]
-    else:
-        lines.append(html.P(t(
-            f"提供機關端暫時無法產製（第 {delivery.attempts} 次嘗試：{delivery.last_error}）；"
-            "系統將自動重試，完成後可於「我的交付」下載。",
-            f"The provider could not make it yet (attempt {delivery.attempts}: "
-            f"{delivery.last_error}); it is retried and will appear under My deliveries.")))
-    return html.Div(lines)
-
-
-def _unwritable(error: UnwritableRequest | Exception) -> Any:
-    cause = error.cause if isinstance(error, UnwritableRequest) else error
-    chars = sorted({f"{p.character} ({p.codepoint})"
-                    for p in getattr(cause, "problems", [])})
-    return html.Div([
-        html.P(t("無法以所選格式或編碼寫出此檔案，未建立任何下載：",
-                 "The file cannot be written in the format or encoding chosen; nothing was "
-                 "created:"), role="alert"),
-        # the encoder's own message is English: in Chinese, say the same from its facts
-        html.P(t("下列字元無法以所選編碼寫出（BIG-5E 並無任何實作，CP950 與 BIG5-HKSCS 為最接近者）；"
-                 "請改選 BIG5-HKSCS、EUC-TW 或 UTF-8，或改選其他層級。", str(cause))
-               if chars else str(cause)),
-        html.Ul([html.Li(c) for c in chars]) if chars else None,
-    ])
-
-
-def _agency_submit(user: User, request: BuilderRequest, selection: dict[str, Any]) -> Any:
-    svc = services()
-    assert request.table and request.period and request.channel and request.fmt
-    areas = request.areas or granted_areas(g.db, user, request.table, request.channel, svc.now())
-    make = deliver_file if request.channel == "file_transfer" else deliver_media
-    target: Any = request.table if request.channel == "file_transfer" else [request.table]
-    delivery = make(g.db, user, svc.releases, request.period, target, areas, request.fmt,
-                    file_encoding(request.fmt, request.encoding), svc.outbox, svc.now(),
-                    selection=selection)
-    g.db.commit()
-    return _delivered(delivery)
-
-
-def _staff_submit(user: User, request: BuilderRequest, selection: dict[str, Any]) -> Any:
-    svc = services()
-    assert request.table and request.period and request.fmt
-    now = svc.now()
-    roots = [user.provider.jurisdiction] if user.provider else []
-    areas = request.areas or roots
-    authorize(g.db, user, [request.table], areas, "file_transfer", now)
-    release = release_dir(request.period)
-    if release is None:
-        raise DeliveryError(f"period {request.period!r} is not published")
-    encoding = file_encoding(request.fmt, request.encoding)
-    provider = user.provider.code if user.provider else "MOI"
-    name, frame, meta = table_file(release, request.table, areas, request.fmt, encoding,
-                                   provider, now, selection)
-    record = save_staff_file(user, name, frame, meta, request.fmt, encoding, {
-        "table": request.table, "period": request.period, "areas": areas,
-        "selection": selection, "format": request.fmt, "encoding": encoding}, now)
-    kept = STAFF_RETENTION.days
-    return html.Div([
-        html.P(t(f"檔案編號：{record['id']}", f"File id: {record['id']}")),
-        html.P(t("交付方式：", "Channel: ") + t(*STAFF_CHANNEL)),
-        html.P(t(f"保存 {kept} 天，至：{_local(now + STAFF_RETENTION)}",
-                 f"Kept {kept} day, until: {_local(now + STAFF_RETENTION)}")),
-        html.A(t("下載檔案", "Download the file"), id=FILE_LINK, href=file_url(record["id"])),
-    ])
-
-
 @callback(Output(STATUS, "children"), Input(SUBMIT, "n_clicks"),
-          State(TABLE, "value"), State(PERIOD, "value"), State(LEVEL, "value"),
-          State(AREAS, "value"), State(DIMENSIONS, "value"), State(CHANNEL, "value"),
-          State(FORMAT, "value"), State(ENCODING, "value"), prevent_initial_call=True)
-def submit(_clicks: Any, table: Any, period: Any, level: Any, areas: Any, dimensions: Any,
-           channel: Any, fmt: Any, encoding: Any) -> Any:
+          *[State(i, "value") for i in FORM_IDS],
+          State(CHANNEL, "value"), State(FORMAT, "value"), State(ENCODING, "value"),
+          prevent_initial_call=True)
+def submit(_clicks: Any, *values: Any) -> Any:
     """Make the delivery (agencies) or the staff file; every refusal said plainly."""
     user = _user()
     if user is None:
         return not_permitted()
-    request = request_of(table, period, level, areas, dimensions, channel, fmt, encoding)
-    # any builder channel passes here: the access layer refuses (and audits) ungranted ones
+    *form_values, channel, fmt, encoding = values
     offered = list(CHANNELS) if is_agency_user(user) else ["file_transfer"]
-    found = problems(request, published_periods(), list(TABLES), offered)
-    if found:
-        return _problems(found)
-    selection = selection_of(str(table), level, request.dimensions, fmt)
+    wrong = ([f"channel: one of {', '.join(offered)}"] if channel not in offered else []) + (
+        [f"format: one of {', '.join(QUERY_FORMATS)}"] if fmt not in QUERY_FORMATS else [])
     try:
+        query = parse_query(document_of(form_from(*form_values)))
+    except QueryError as error:
+        return _problems([*error.problems, *wrong])
+    if wrong:
+        return _problems(wrong)
+    encoding = file_encoding(fmt, encoding if isinstance(encoding, str) else None)
+    try:
+        found = plan(user, query, channel_areas(user, query.table, channel), viewed=False)
         if is_agency_user(user):
-            return _agency_submit(user, request, selection)
-        return _staff_submit(user, request, selection)
-    except Forbidden:  # audited by the access layer
+            return agency_submit(user, found, channel, fmt, encoding)
+        return staff_submit(user, found, fmt, encoding)
+    except QueryError as error:
+        return _problems(error.problems)
+    except TooLarge as error:
+        return too_large(error)
+    except (Forbidden, Refused):  # audited by the access layer
         return _alert("您的授權不包含此資料表、地區或交付方式，未建立任何下載。",
                       "This table, area or channel is outside your grant; nothing was created.")
-    except UnwritableRequest as error:
-        return _unwritable(error)
-    except REQUEST_ERRORS as error:  # staff files: the export's own refusal
-        return _unwritable(error)
-    except SelectionError as error:
-        return _alert(f"所選欄位無法組成報表：{error}",
-                      f"The dimensions chosen do not fit: {error}")
+    except (UnwritableRequest, QueryExportError, *REQUEST_ERRORS) as error:
+        return unwritable(error)
     except DeliveryError as error:
         return _alert(f"無法建立下載：{error}", f"The download could not be made: {error}")

@@ -27,8 +27,12 @@ from tests.dashboards.client import (
 )
 
 OVERVIEW = ("overview-figures", "children")
-PREVIEW_INPUTS = ("builder-table", "builder-period", "builder-level", "builder-areas",
-                  "builder-dimensions")
+PREVIEW_INPUTS = ("builder-table", "builder-kind", "builder-period-mode", "builder-period-from",
+                  "builder-period", "builder-periods", "builder-level", "builder-within",
+                  "builder-areas", "builder-keep", "builder-measures", "builder-bands",
+                  "builder-heading", "builder-labels")
+PREVIEW_OUTPUTS = [("builder-query-json", "children"), ("builder-curl", "children"),
+                   ("builder-permalink", "href"), ("builder-preview", "children")]
 
 
 def overview(area: Any, period: Any = "2025-03") -> dict:
@@ -37,8 +41,9 @@ def overview(area: Any, period: Any = "2025-03") -> dict:
 
 
 def preview(areas: list[str], level: str = "village") -> dict:
-    values = ("population", "2025-03", level, areas, ["population"])
-    return payload([("builder-preview", "children")],
+    values = ("population", "month", "range", "2025-03", "2025-03", [], level, None, areas, [],
+              ["population"], "single", ["measure"], "codes")
+    return payload(PREVIEW_OUTPUTS,
                    [(i, "value", v) for i, v in zip(PREVIEW_INPUTS, values, strict=True)])
 
 

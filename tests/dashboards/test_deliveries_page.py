@@ -158,12 +158,12 @@ def test_only_the_agencys_own_deliveries_are_listed(private):
 
 
 def test_pending_delivery_shows_attempts_and_last_error(private, monkeypatch):
-    from access import packages
+    from access import query_files  # the builder's deliveries are query results
 
     def down(*args, **kwargs):
         raise OSError("release store unavailable")
 
-    monkeypatch.setattr(packages, "_write_table", down)
+    monkeypatch.setattr(query_files, "write_query", down)
     client = logged_in(private, "taipei_user")
     call(client, submit_payload("population", "county", ["63000"], ["population"]))
     (row,) = rows_of(refresh(client))[1:]

@@ -1,0 +1,84 @@
+"""The builder's preview: the first rows of exactly the table the file will hold (its columns
+in order, its labels), one header row per heading dimension, and the size before download.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dash import html
+
+from dashboards.builder.plan import Plan, TooLarge
+from dashboards.i18n import t
+from exports.query import stub_columns
+from stats.query import SEPARATOR, QueryResult
+
+PREVIEW_ROWS = 50
+ROW_COUNT = "builder-row-count"
+SIZE = "builder-size"
+
+
+def cell_text(value: Any) -> str:
+    """A cell as shown: counts with thousands separators, ratios as written, blank for null."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def size_note(found: Plan) -> Any:
+    """The cells and rows the download will hold (before it is made)."""
+    return html.P(t(f"此表共 {found.rows:,} 列、{found.cells:,} 個資料格（{found.n_areas:,} 個地區 × "
+                    f"{len(found.query.periods)} 個統計期）。",
+                    f"This table holds {found.rows:,} rows and {found.cells:,} cells "
+                    f"({found.n_areas:,} areas × {len(found.query.periods)} periods)."),
+                  id=SIZE)
+
+
+def too_large(error: TooLarge) -> Any:
+    """The refusal above the limit, with the advice to split, in the reader's language."""
+    return html.Div([
+        html.P(t(f"此表共 {error.cells:,} 個資料格（{error.rows:,} 列），超過上限 {error.limit:,} 個，"
+                 "無法預覽或下載。",
+                 f"This table would hold {error.cells:,} cells ({error.rows:,} rows), more than "
+                 f"the limit of {error.limit:,}; it cannot be previewed or downloaded."),
+               role="alert", id=SIZE),
+        html.P(t("請分成數個較小的查詢：減少統計期或地區、改用較高的區域層級、少保留幾個維度或"
+                 "統計項目，或改用年齡組。",
+                 "Split it into smaller queries: fewer periods or areas, a coarser area level, "
+                 "fewer kept dimensions or measures, or age bands.")),
+    ])
+
+
+def preview_table(result: QueryResult, caption: str) -> Any:
+    """The first ``PREVIEW_ROWS`` rows under the file's own header, split at ``|`` into one
+    header row per heading dimension (the file's column names, whole, are each column's
+    ``title``)."""
+    frame = result.frame
+    stub = stub_columns(result)
+    depth = max(1, len(result.query.heading))
+    heads = []
+    for level in range(depth):
+        cells = []
+        for column in frame.columns:
+            if column in stub:
+                cells.append(html.Th(column if level == depth - 1 else "", scope="col"))
+            else:
+                parts = column.split(SEPARATOR)
+                part = parts[level] if level < len(parts) else ""
+                cells.append(html.Th(part, scope="col", title=column))
+        heads.append(html.Tr(cells))
+    body = [html.Tr([html.Th(cell_text(v), scope="row") if column == "area_name" else
+                     html.Td(cell_text(v)) for column, v in zip(frame.columns, row, strict=True)])
+            for row in frame.head(PREVIEW_ROWS).iter_rows()]
+    shown = min(frame.height, PREVIEW_ROWS)
+    return html.Div([
+        html.P(t(f"總列數：{frame.height:,}（顯示前 {shown:,} 列）；欄數：{frame.width:,}",
+                 f"Total rows: {frame.height:,} (first {shown:,} shown); columns: "
+                 f"{frame.width:,}"), id=ROW_COUNT),
+        html.Div(html.Table([html.Caption(caption), html.Thead(heads), html.Tbody(body)],
+                            className="preview"), className="table-scroll"),
+    ])
