@@ -7,6 +7,7 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+from exports.bulletin_files import build_bulletins
 from sample_data.generator import write_sample
 from stats.codes import demo_code_table
 from stats.periods import Month, Period
@@ -40,6 +41,8 @@ def run_demo(
         if not (releases / str(period) / "manifest.json").exists():
             build_release(extract, period, releases, codes, note="demo release", progress=progress)
             publish(releases, str(period), by=getpass.getuser(), now=now, note="demo release")
+            # as `popstats publish` does: the bulletin is made on publication
+            build_bulletins(releases, str(period), releases / str(period), now)
     plan_release(releases, f"{year + 1}-01", date(year + 1, 2, 10), "monthly release")
     plan_release(releases, f"{year + 1}-Q1", date(year + 1, 4, 20), "quarterly release")
     rows = list_releases(releases, datetime.now(UTC))
@@ -51,5 +54,6 @@ def run_demo(
         *(f"  {name:<18}{value:>12,}" for name, value in totals.items()),
         f"Try: popstats releases --releases {releases}",
         f"     popstats report --releases {releases} --period {year}-12",
+        f"     popstats bulletin --release {releases / f'{year}-12'} --out bulletin.pdf",
     ]
     return "\n".join(lines)
