@@ -7,8 +7,8 @@ all get ``GENERIC_LOGIN_ERROR``; the reason goes only to the audit log (point 18
 from __future__ import annotations
 
 import hashlib
-import re
 import os
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -33,6 +33,8 @@ from access.models import (
     User,
 )
 from stats.codes import COUNTY_NAMES
+from stats.said import Said, said
+from stats.taipei import format_time
 
 GENERIC_LOGIN_ERROR = "invalid username or password, or the account is locked"
 MAX_FAILURES = login_throttle.PAIR_LIMIT  # from one address: that address is locked out
@@ -68,6 +70,20 @@ _DUMMY_HASH = _hasher.hash("not a password")  # verified for unknown users: same
 
 class AccessError(Exception):
     """Base of the access layer's domain errors."""
+
+
+LOGIN_REASONS_ZH = {
+    "unknown user": "無此帳號",
+    "wrong password": "密碼錯誤",
+    "locked": "帳號與來源暫時鎖定",
+    "throttled: too many failures from this address": "此來源失敗次數過多，暫緩登入",
+    "delayed: too many failures for this user name": "此帳號失敗次數過多，延遲登入",
+}
+
+
+def login_reason_zh(reason: str) -> str:
+    """Why a login failed, in Chinese (for the audit log an official reads)."""
+    return LOGIN_REASONS_ZH.get(reason, reason)
 
 
 class LoginFailed(AccessError):
@@ -236,7 +252,11 @@ def login(session: Session, username: str, password: str, now: datetime,
             login_throttle.record(session, username, client, now, succeeded=False)
             locked = login_throttle.wait(session, username, client, now)
             if locked.reason == "locked":
-                reason += f"; locked until {(now + timedelta(seconds=locked.seconds)).isoformat()}"
+                until = now + timedelta(seconds=locked.seconds)
+                reason = said(f"{reason}; locked until {until.isoformat()}",
+                              f"{login_reason_zh(reason)}；鎖定至 "
+                              f"{format_time(until, 'zh', seconds=True)}")
+        reason = reason if isinstance(reason, Said) else said(reason, login_reason_zh(reason))
         audit.record(
             session,
             actor,

@@ -25,6 +25,7 @@ from access import audit
 from access.accounts import AccessError, PartyError
 from access.models import AGENCY_KINDS, NATIONAL, Agency, Application, Grant, User
 from access.permissions import area_covers
+from stats.said import said
 
 AGENCY_CODE = re.compile(r"[0-9A-Z][0-9]{8}[A-Z]")
 # Names that say the party is not a public agency, whatever kind is claimed for it.
@@ -54,7 +55,8 @@ def refuse(
 def official_problem(by: User) -> str:
     """Why ``by`` is not a provider official ("" when it is)."""
     if by.role != OFFICIAL or by.provider is None:
-        return f"{by.username!r} is not a provider official"
+        return said(f"{by.username!r} is not a provider official",
+                    f"{by.username} 不是提供機關的核定人員")
     return ""
 
 
@@ -64,7 +66,8 @@ def require_official(
 ) -> None:
     """Refuse (audited) unless ``by`` is a provider official."""
     if problem := official_problem(by):
-        refuse(session, by, action, obj, now, problem + f"; only officials may {action}",
+        refuse(session, by, action, obj, now,
+               said(f"{problem}; only officials may {action}", f"{problem.zh}；只有核定人員能執行"),
                agency_id)
 
 
@@ -82,8 +85,10 @@ def agency_reach_problem(session: Session, by: User, agency: Agency) -> str:
     granted = session.scalars(select(Grant.areas).where(Grant.agency_id == agency.id))
     if any(area_covers(area, code) for areas in [*applied, *granted] for code in areas):
         return ""
-    return (f"{agency.name} has no application or grant within {area}; "
-            f"{by.provider.name} acts only within its jurisdiction (point 6)")
+    return said(f"{agency.name} has no application or grant within {area}; "
+                f"{by.provider.name} acts only within its jurisdiction (point 6)",
+                f"{agency.name}在轄區（{area}）內沒有申請或授權；{by.provider.name}只在其轄區內"
+                "處理（第六點）")
 
 
 def check_agency_code(code: str) -> str:

@@ -55,6 +55,7 @@ from exports.delimited import safe_csv_bytes
 from stats.catalogue import TABLES
 from stats.publication import list_releases, published_revision_dir
 from stats.release import AREAS, REVISIONS, read_manifest, revision_dirs
+from stats.said import Said, in_language, said
 
 RETRY_AFTER_SECONDS = 300  # what a 503 tells the agency to wait before resending
 
@@ -202,6 +203,23 @@ def rows_json(frame: pl.DataFrame) -> str:
     return "[" + frame.select(row.str.join(",")).item() + "]"
 
 
+def outside_grant(table: str) -> Said:
+    return said(f"table {table!r} is outside your grant", f"資料表 {table} 不在貴機關的授權內")
+
+
+def not_granted(table: str) -> Said:
+    return said(f"table {table!r} is outside your grant, or your agency's access is "
+                "suspended, lapsed or terminated",
+                f"資料表 {table} 不在貴機關的授權內，或貴機關的連結已暫停、失效或終止")
+
+
+def unpublished_periods(periods: list[str], single: bool) -> Said:
+    listed = ", ".join(periods)[:200]
+    named = f"period {periods[0]!r} is" if single else f"period(s) {listed}"
+    return said(f"{named} outside your grant (not published)",
+                f"統計期 {listed} 不在授權內（尚未公布）")
+
+
 def refuse(session: Session, user: User, table: str, now: datetime, reason: str) -> ApiResponse:
     """403, audited; when the agency is under a notice (suspended, lapsed, terminated: points
     19 and 20) the answer says so in one line, in English and in Chinese."""
@@ -209,7 +227,8 @@ def refuse(session: Session, user: User, table: str, now: datetime, reason: str)
     told = blocking_notices(agency_notices(session, user.agency_id, now))
     extra = {"notice": " ".join(notice_text(n, "zh") for n in told)} if told else {}
     if told:
-        reason = f"{reason} — {' '.join(notice_text(n, 'en') for n in told)}"
+        reason = said(f"{reason} — {' '.join(notice_text(n, 'en') for n in told)}",
+                      f"{in_language(reason, 'zh')} — {extra['notice']}")
     audit.record(
         session,
         user.username,
@@ -333,7 +352,7 @@ def table_answer(
     if user is None:
         return unauthorized()
     if table not in TABLES:
-        return refuse(session, user, table, now, f"table {table!r} is outside your grant")
+        return refuse(session, user, table, now, outside_grant(table))
     obj = f"table:{table}"
     try:
         return _rows_answer(session, user, releases, query, accept, now, limits)
@@ -358,13 +377,10 @@ def _rows_answer(session: Session, user: User, releases: Path, query: Query,
     except (OSError, ValueError) as error:
         raise ProviderOutage("release store", error) from error
     if unpublished := [p for p, f in folders.items() if f is None]:
-        named = (f"period {unpublished[0]!r} is" if single
-                 else f"period(s) {', '.join(unpublished)[:200]}")
-        return refuse(session, user, table, now, f"{named} outside your grant (not published)")
+        return refuse(session, user, table, now, unpublished_periods(unpublished, single))
     granted = granted_areas(session, user, table, CHANNEL, now)
     if not granted:
-        return refuse(session, user, table, now, f"table {table!r} is outside your grant, or "
-                       "your agency's access is suspended, lapsed or terminated")
+        return refuse(session, user, table, now, not_granted(table))
     area_code = query.area_code
     try:
         if area_code:

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from access.audit_bounds import bounded
 from access.models import AuditEntry
+from stats.said import with_wording
 
 GENESIS = "0" * 64
 _LOCK_KEY = 0x70_6F_70_61_75_64  # "popaud": one advisory lock for the whole chain
@@ -90,7 +91,8 @@ def record(
     ).first()
     seq, prev = (head[0] + 1, head[1]) if head else (1, GENESIS)
     # bounded: a crafted request must not grow the log by hundreds of KB (audit_bounds)
-    details = json.loads(json.dumps(bounded(details or {}), default=str))  # as stored
+    # a two-language reason keeps its zh-TW wording beside it (stats.said)
+    details = json.loads(json.dumps(bounded(with_wording(details or {})), default=str))
     digest = entry_hash(seq, now, actor, agency_id, action, obj, details, prev)
     entry = AuditEntry(
         seq=seq,

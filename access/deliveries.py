@@ -33,6 +33,8 @@ from access.calendar import local_date
 from access.grants import actor_of, agency_rules
 from access.models import Delivery, Dispute, Extension, User
 from access.permissions import area_covers, can_view
+from stats.said import said
+from stats.taipei import format_time
 
 RETENTION = {
     "online_query": timedelta(days=1),
@@ -280,7 +282,8 @@ def status(session: Session, user: User, delivery_id: str) -> Delivery:
     """The agency's view of one of its deliveries (status, attempts, last error, expiry)."""
     delivery = session.get(Delivery, delivery_id)
     if delivery is None or delivery.agency_id != user.agency_id:
-        raise DeliveryError(f"no delivery {delivery_id!r} for {user.username!r}")
+        raise DeliveryError(said(f"no delivery {delivery_id!r} for {user.username!r}",
+                                 f"{user.username} 沒有編號 {delivery_id[:64]} 的交付"))
     return delivery
 
 
@@ -301,17 +304,20 @@ def fetch(session: Session, user: User, delivery_id: str, now: datetime) -> Deli
     """
     delivery = status(session, user, delivery_id)
     if delivery.status != "ready":
-        raise DeliveryError(
+        raise DeliveryError(said(
             f"delivery {delivery_id} is {delivery.status} "
-            f"(attempts {delivery.attempts}; {delivery.last_error or 'waiting'})"
-        )
+            f"(attempts {delivery.attempts}; {delivery.last_error or 'waiting'})",
+            f"交付 {delivery_id} 尚未完成"
+            f"（狀態 {delivery.status}，已嘗試 {delivery.attempts} 次）"))
     past_expiry = delivery.expires_at is not None and now >= delivery.expires_at
     if past_expiry and delivery.purged_at is None and pending_extension(session, delivery):
-        raise ExtensionPending(
-            f"delivery {delivery_id} reached its expiry at {delivery.expires_at}; it is kept "
-            "while your extension request awaits the provider's decision, and can be "
-            "downloaded again once the extension is approved (point 17)"
-        )
+        raise ExtensionPending(said(
+            f"delivery {delivery_id} reached its expiry at "
+            f"{format_time(delivery.expires_at, 'en')}; it is kept while your extension "
+            "request awaits the provider's decision, and can be downloaded again once the "
+            "extension is approved (point 17)",
+            f"交付 {delivery_id} 已於 {format_time(delivery.expires_at, 'zh')} 到期；延長申請待"
+            "提供機關決定期間保留，核准後可再下載（第十七點）"))
     if delivery.purged_at is not None or past_expiry:
         audit.record(
             session,
@@ -324,11 +330,12 @@ def fetch(session: Session, user: User, delivery_id: str, now: datetime) -> Deli
         )
         session.commit()
         kept = RETENTION[delivery.channel].days
-        raise DeliveryExpired(
-            f"delivery {delivery_id} expired at {delivery.expires_at} "
+        raise DeliveryExpired(said(
+            f"delivery {delivery_id} expired at {format_time(delivery.expires_at, 'en')} "
             f"({delivery.channel} results are kept {kept} day(s), point 17); "
-            "request it again"
-        )
+            "request it again",
+            f"交付 {delivery_id} 已於 {format_time(delivery.expires_at, 'zh')} 到期"
+            f"（此管道的結果保留 {kept} 日，第十七點）；請重新申請"))
     authorize(session, user, delivery.tables, delivery.areas, delivery.channel, now)
     return delivery
 
@@ -451,15 +458,18 @@ def request_extension(
     """Ask, before expiry, to keep a delivery ``days`` longer."""
     delivery = status(session, user, delivery_id)
     if delivery.expires_at is None or now >= delivery.expires_at or delivery.purged_at:
-        raise DeliveryError(
+        raise DeliveryError(said(
             f"delivery {delivery_id} has expired or is not ready; an extension "
-            "must be requested before expiry (point 17)"
-        )
+            "must be requested before expiry (point 17)",
+            f"交付 {delivery_id} 已到期或尚未完成；延長須於到期前申請（第十七點）"))
     if not 1 <= days <= MAX_EXTENSION_DAYS:
-        raise DeliveryError(f"an extension is 1 to {MAX_EXTENSION_DAYS} days, not {days}")
+        raise DeliveryError(said(f"an extension is 1 to {MAX_EXTENSION_DAYS} days, not {days}",
+                                 f"延長天數為 1 至 {MAX_EXTENSION_DAYS} 日，不能是 {days}"))
     if (earlier := pending_extension(session, delivery)) is not None:
-        raise DeliveryError(f"delivery {delivery_id} already has an extension request awaiting "
-                            f"a decision (request {earlier.id})")
+        raise DeliveryError(said(
+            f"delivery {delivery_id} already has an extension request awaiting "
+            f"a decision (request {earlier.id})",
+            f"交付 {delivery_id} 已有待決定的延長申請（申請 {earlier.id}）"))
     ext = Extension(
         delivery_id=delivery.id, requested_by=user.id, requested_at=now, days=days, reason=reason
     )
@@ -505,15 +515,17 @@ def _decision_problem(official: User, roles: tuple[str, ...], delivery: Delivery
     ``roles`` whose jurisdiction encloses every area of the delivery (point 6): MOI
     (``00000``) anything, a county government its own county only."""
     if official.role not in roles or official.provider is None:
-        return f"{official.username!r} is not {' or '.join(roles)}; only such provider staff decide"
+        return said(f"{official.username!r} is not {' or '.join(roles)}; only such provider "
+                    "staff decide", f"{official.username} 無權決定；只有提供機關的權責人員能決定")
     if delivery is None:
-        return "no such delivery"
+        return said("no such delivery", "查無此交付")
     jurisdiction = official.provider.jurisdiction
     if outside := [a for a in delivery.areas if not area_covers(jurisdiction, a)]:
-        return (
+        return said(
             f"{official.provider.name} decides only within {jurisdiction}; delivery "
-            f"{delivery.id} has areas outside it: {', '.join(outside)} (point 6)"
-        )
+            f"{delivery.id} has areas outside it: {', '.join(outside)} (point 6)",
+            f"{official.provider.name}只能決定其轄區（{jurisdiction}）內的事項；交付 "
+            f"{delivery.id} 含轄區外的地區：{'、'.join(outside)}（第六點）")
     return ""
 
 
@@ -545,7 +557,8 @@ def decide_extension(
         )
     assert delivery is not None
     if ext.decided_at is not None:
-        raise DeliveryError(f"extension {ext.id} was already decided")
+        raise DeliveryError(said(f"extension {ext.id} was already decided",
+                                 f"延長申請 {ext.id} 已決定"))
     assert delivery.expires_at is not None
     ext.decided_by, ext.decided_at, ext.approved = official.id, now, approve
     if approve:
@@ -570,12 +583,14 @@ def raise_dispute(
     """Raise a doubt about received data: day 7 after receipt is the last day (point 16)."""
     delivery = status(session, user, delivery_id)
     if delivery.delivered_at is None:
-        raise DeliveryError(f"delivery {delivery_id} has not been received")
+        raise DeliveryError(said(f"delivery {delivery_id} has not been received",
+                                 f"交付 {delivery_id} 尚未收受"))
     received, today = local_date(delivery.delivered_at), local_date(now)
     if (today - received).days > DISPUTE_DAYS:
-        raise DeliveryError(
-            f"received on {received}: doubts must be raised by "
-            f"{received + timedelta(days=DISPUTE_DAYS)} (7 days, point 16)"
+        last_day = received + timedelta(days=DISPUTE_DAYS)
+        raise DeliveryError(said(
+            f"received on {received}: doubts must be raised by {last_day} (7 days, point 16)",
+            f"收受日 {received}：疑義須於 {last_day} 前提出（7 日內，第十六點）")
         )
     dispute = Dispute(
         delivery_id=delivery.id, raised_by=user.id, raised_at=now, description=description
@@ -619,7 +634,8 @@ def resolve_dispute(
         )
     assert delivery is not None
     if dispute.resolved_at is not None:
-        raise DeliveryError(f"dispute {dispute.id} is already resolved")
+        raise DeliveryError(said(f"dispute {dispute.id} is already resolved",
+                                 f"疑義 {dispute.id} 已處理完畢"))
     dispute.resolved_by, dispute.resolved_at, dispute.resolution = official.id, now, resolution
     audit.record(
         session,

@@ -49,8 +49,10 @@ from access.rules import (
     statement_problems,
     text_problem,
 )
+from access.words import status_label
 from stats.catalogue import TABLES
 from stats.codes import COUNTY_NAMES
+from stats.said import joined, said
 
 __all__ = [  # the names other modules take from here (some live in rules and personnel)
     "POSTS", "RULE_ITEMS", "ApplicationError", "IncompleteApplication", "JurisdictionError",
@@ -193,9 +195,10 @@ def submit(
 
 def _move(app: Application, target: str) -> None:
     if target not in TRANSITIONS.get(app.status, set()):
-        raise ApplicationError(
-            f"application {app.id} is {app.status!r}; it cannot become {target!r}"
-        )
+        raise ApplicationError(said(
+            f"application {app.id} is {app.status!r}; it cannot become {target!r}",
+            f"申請 {app.id} 目前為「{status_label(app.status)}」，"
+            f"不能改為「{status_label(target)}」"))
     app.status = target
 
 
@@ -225,7 +228,8 @@ def _check_reviewer(session: Session, reviewer: User, app: Application, now: dat
             reviewer,
             app,
             now,
-            f"{reviewer.username!r} is not a provider official; only officials review",
+            said(f"{reviewer.username!r} is not a provider official; only officials review",
+                 f"{reviewer.username} 不是提供機關的核定人員；只有核定人員能審查"),
         )
     assert reviewer.provider is not None
     if reviewer.provider_id != app.provider_id:
@@ -234,8 +238,11 @@ def _check_reviewer(session: Session, reviewer: User, app: Application, now: dat
             reviewer,
             app,
             now,
-            f"application {app.id} is addressed to {app.provider.name}; {reviewer.provider.name} "
-            "decides only applications addressed to it, within its jurisdiction (point 6)",
+            said(f"application {app.id} is addressed to {app.provider.name}; "
+                 f"{reviewer.provider.name} decides only applications addressed to it, within "
+                 "its jurisdiction (point 6)",
+                 f"申請 {app.id} 是向{app.provider.name}提出的；{reviewer.provider.name}只審查"
+                 "向其提出且在其轄區內的申請（第六點）"),
         )
     outside = [a for a in app.areas if not area_covers(reviewer.provider.jurisdiction, a)]
     if outside:
@@ -244,8 +251,11 @@ def _check_reviewer(session: Session, reviewer: User, app: Application, now: dat
             reviewer,
             app,
             now,
-            f"{reviewer.provider.name} may grant only within {reviewer.provider.jurisdiction}; "
-            f"areas outside its jurisdiction: {', '.join(outside)}",
+            said(f"{reviewer.provider.name} may grant only within "
+                 f"{reviewer.provider.jurisdiction}; areas outside its jurisdiction: "
+                 f"{', '.join(outside)}",
+                 f"{reviewer.provider.name}只能核准其轄區（{reviewer.provider.jurisdiction}）"
+                 f"內的地區；轄區外的地區：{'、'.join(outside)}"),
         )
 
 
@@ -272,9 +282,10 @@ def _narrowed_scope(
     if app.requested_to and valid_to > app.requested_to:
         wider.append(f"to {valid_to} (applied for to {app.requested_to})")
     if wider:
-        raise ApplicationError(
+        raise ApplicationError(said(
             f"application {app.id}: an approval may only narrow what was applied for; "
-            f"not applied for: {', '.join(wider)} (point 11)")
+            f"not applied for: {', '.join(wider)} (point 11)",
+            f"申請 {app.id}：核准只能縮小申請的範圍；未申請的項目：{'、'.join(wider)}（第十一點）"))
     narrowed: dict[str, Any] = {}
     if dropped := [t for t in app.tables if t not in approved_tables]:
         narrowed["tables_removed"] = dropped
@@ -320,19 +331,25 @@ def approve(
     _check_reviewer(session, reviewer, app, now)
     problems = statement_problems(app.purpose, app.legal_basis)
     if missing := rule_problems(app.rules):
-        problems.append("the management rules do not address " + describe_missing(missing))
+        described = describe_missing(missing)
+        problems.append(said(f"the management rules do not address {described}",
+                             f"管理規定未載明：{described.zh}"))
     if problems:
-        raise IncompleteApplication(
-            f"application {app.id} is incomplete: " + "; ".join(problems) + " (point 13)")
+        every = joined(problems)
+        raise IncompleteApplication(said(
+            f"application {app.id} is incomplete: {every} (point 13)",
+            f"申請 {app.id} 不完整：{every.zh}（第十三點）"))
     if valid_to < valid_from:
-        raise ApplicationError(f"valid_to {valid_to} is before valid_from {valid_from}")
+        raise ApplicationError(said(f"valid_to {valid_to} is before valid_from {valid_from}",
+                                    f"到期日 {valid_to} 早於生效日 {valid_from}"))
     approved_tables, approved_areas, approved_channels, narrowed = _narrowed_scope(
         app, tables, areas, channels, valid_from, valid_to)
     reason = " ".join((reason or "").split())
     if narrowed and text_problem(reason, MIN_REASON):
-        raise ApplicationError(
+        raise ApplicationError(said(
             f"application {app.id}: approving less than applied for ("
-            + ", ".join(narrowed) + ") needs the reason, recorded for the agency (point 11)")
+            + ", ".join(narrowed) + ") needs the reason, recorded for the agency (point 11)",
+            f"申請 {app.id}：核准範圍小於申請範圍時，須填寫理由並告知申請機關（第十一點）"))
     _move(app, "approved")
     app.decided_at, app.decided_by = now, reviewer.id
     app.reason = reason or None
@@ -368,7 +385,7 @@ def approve(
 def reject(session: Session, app: Application, reviewer: User, reason: str, now: datetime) -> None:
     """Reject with a reason (required)."""
     if not reason.strip():
-        raise ApplicationError("a rejection needs a reason")
+        raise ApplicationError(said("a rejection needs a reason", "駁回須附理由"))
     _check_reviewer(session, reviewer, app, now)
     _move(app, "rejected")
     app.decided_at, app.decided_by, app.reason = now, reviewer.id, reason

@@ -34,11 +34,13 @@ from sqlalchemy.orm import Session
 from access import audit
 from access.api import (
     ProviderOutage,
+    not_granted,
     outage_answer,
     refuse,
     release_store_online,
     revision_folder,
     rows_json,
+    unpublished_periods,
 )
 from access.api_http import CHANNEL, ApiResponse, bearer_user, error_answer, unauthorized
 from access.api_limits import ApiLimits, charge_volume, over_volume
@@ -51,6 +53,7 @@ from stats.query import DEFAULT_MAX_CELLS, Query, QueryError, QueryResult, parse
 from stats.query_plan import TooLarge, area_count, check_size
 from stats.query_source import run_on_releases
 from stats.release import read_manifest
+from stats.said import said
 
 MAX_BODY = 512 * 1024  # 20,000 area codes fit with room to spare
 
@@ -138,9 +141,7 @@ def _answer(session: Session, user: User, releases: Path, query: Query, accept: 
     table = query.table
     granted = granted_areas(session, user, table, CHANNEL, now)
     if not granted:
-        return refuse(session, user, table, now,
-                       f"table {table!r} is outside your grant, or your agency's access is "
-                       "suspended, lapsed or terminated")
+        return refuse(session, user, table, now, not_granted(table))
     asked = list(query.areas) if query.areas is not None else (
         [query.within] if query.within is not None else [])
     try:
@@ -151,8 +152,7 @@ def _answer(session: Session, user: User, releases: Path, query: Query, accept: 
         return error_answer(403, f"area(s) {outside or ', '.join(asked)[:200]} outside your grant")
     dirs = _published(releases, query, now)
     if unpublished := [p for p, d in dirs.items() if d is None]:
-        return refuse(session, user, table, now,
-                       f"period(s) {', '.join(unpublished)} outside your grant (not published)")
+        return refuse(session, user, table, now, unpublished_periods(unpublished, False))
     allowed = inside(granted)
     folders = {p: d for p, d in dirs.items() if d is not None}
     try:
@@ -171,8 +171,9 @@ def _answer(session: Session, user: User, releases: Path, query: Query, accept: 
     except (OSError, pl.exceptions.PolarsError) as error:
         raise ProviderOutage("release store", error) from error
     if none_granted:
-        return refuse(session, user, table, now, f"no {query.area_level} area the query asks "
-                       "for is within your grant")
+        return refuse(session, user, table, now, said(
+            f"no {query.area_level} area the query asks for is within your grant",
+            "查詢所列地區都不在貴機關的授權內"))
     try:
         check_size(query, n_areas, max_cells)
     except TooLarge as error:

@@ -14,6 +14,7 @@ import re
 from typing import Any
 
 from access.accounts import AccessError
+from stats.said import in_language, said
 
 # Point 13: the eight items an agency's management rules must address.
 RULE_ITEMS: dict[str, str] = {
@@ -50,17 +51,19 @@ class IncompleteApplication(ApplicationError):
 def text_problem(value: Any, minimum: int) -> str:
     """Why ``value`` is not real text of at least ``minimum`` characters ("" when it is)."""
     if not isinstance(value, str):
-        return f"must be text, not {json.dumps(value, ensure_ascii=False)}"
+        shown = json.dumps(value, ensure_ascii=False)
+        return said(f"must be text, not {shown}", f"須為文字，而非 {shown}")
     text = " ".join(value.split())
     if not text:
-        return "is empty"
+        return said("is empty", "未填寫")
     folded = text.lower().strip(" .。…-_")
     if folded in PLACEHOLDERS or folded.startswith("lorem ipsum"):
-        return f"is a placeholder ({text!r})"
+        return said(f"is a placeholder ({text!r})", f"是預留文字（「{text}」）")
     if len(set(text.replace(" ", ""))) == 1 or not _LETTERS.search(text):
-        return f"is not text ({text!r})"
+        return said(f"is not text ({text!r})", f"不是文字（「{text}」）")
     if len(text) < minimum:
-        return f"is too short ({len(text)} characters; at least {minimum})"
+        return said(f"is too short ({len(text)} characters; at least {minimum})",
+                    f"太短（{len(text)} 字；至少 {minimum} 字）")
     return ""
 
 
@@ -69,7 +72,7 @@ def rule_problems(rules: dict[str, Any]) -> dict[str, str]:
     problems = {}
     for key in RULE_ITEMS:
         if key not in rules:
-            problems[key] = "is missing"
+            problems[key] = said("is missing", "未填寫")
         elif problem := text_problem(rules[key], MIN_RULE_TEXT):
             problems[key] = problem
     return problems
@@ -116,12 +119,15 @@ def statement_problems(purpose: Any, legal_basis: Any) -> list[str]:
     """What is wrong with the purpose and legal basis (point 13(1); empty = both fine)."""
     problems = []
     if problem := text_problem(purpose, MIN_PURPOSE):
-        problems.append(f"the purpose {problem}")
+        problems.append(said(f"the purpose {problem}", f"使用目的{in_language(problem, 'zh')}"))
     if problem := text_problem(legal_basis, MIN_LEGAL_BASIS):
-        problems.append(f"the legal basis {problem}")
+        problems.append(said(f"the legal basis {problem}",
+                             f"法令依據{in_language(problem, 'zh')}"))
     return problems
 
 
 def describe_missing(problems: dict[str, str]) -> str:
     """Human text for ``rule_problems``: each item's label and why."""
-    return "; ".join(f"{RULE_ITEMS[k]} {why}" for k, why in problems.items())
+    return said("; ".join(f"{RULE_ITEMS[k]} {why}" for k, why in problems.items()),
+                "；".join(f"{RULE_ITEMS[k].partition(' / ')[0]}{in_language(why, 'zh')}"
+                         for k, why in problems.items()))

@@ -29,6 +29,8 @@ from access.accounts import AccessError
 from access.calendar import add_months, end_of_day, local_date, start_of_day
 from access.models import Grant, Termination, User, Violation
 from access.permissions import area_covers
+from access.words import state_label
+from stats.said import said
 
 LAPSE_MONTHS = 6
 NOTICE_MONTHS = 1
@@ -67,11 +69,14 @@ def sanction_problem(official: User, grant: Grant) -> str:
     """Why ``official`` may not suspend or restore ``grant`` ("" when they may): only a
     provider official whose jurisdiction encloses every area of the grant (point 6)."""
     if official.role != "provider_official" or official.provider is None:
-        return f"{official.username!r} is not a provider official; only officials sanction"
+        return said(f"{official.username!r} is not a provider official; only officials sanction",
+                    f"{official.username} 不是提供機關的核定人員；只有核定人員能處分")
     outside = [a for a in grant.areas if not area_covers(official.provider.jurisdiction, a)]
     if outside:
-        return (f"grant {grant.id} names areas outside {official.provider.jurisdiction} "
-                f"({', '.join(outside)}); only a provider enclosing them all acts (point 6)")
+        return said(f"grant {grant.id} names areas outside {official.provider.jurisdiction} "
+                    f"({', '.join(outside)}); only a provider enclosing them all acts (point 6)",
+                    f"授權 {grant.id} 含轄區（{official.provider.jurisdiction}）外的地區"
+                    f"（{'、'.join(outside)}）；須由轄區涵蓋全部地區的提供機關處理（第六點）")
     return ""
 
 
@@ -92,9 +97,13 @@ def record_violation(
     grant at once."""
     _check_sanctioner(session, official, grant, now)
     if grant.state in ("lapsed", "terminated"):
-        raise SanctionError(f"grant {grant.id} is {grant.state}; nothing to suspend")
+        raise SanctionError(said(f"grant {grant.id} is {grant.state}; nothing to suspend",
+                                 f"授權 {grant.id} 目前為「{state_label(grant.state)}」，"
+                                 "無可暫停的連結"))
     if deadline < local_date(now):
-        raise SanctionError(f"deadline {deadline} is before today's notice ({local_date(now)})")
+        raise SanctionError(said(
+            f"deadline {deadline} is before today's notice ({local_date(now)})",
+            f"改善期限 {deadline} 早於今天的通知日（{local_date(now)}）"))
     violation = Violation(
         grant_id=grant.id,
         description=description,
@@ -166,15 +175,17 @@ def restore(
     have passed since the notice (``lapse_at``)."""
     _check_sanctioner(session, official, violation.grant, now)
     if violation.restored_at is not None or violation.lapsed_at is not None:
-        raise SanctionError(f"violation {violation.id} is already closed")
+        raise SanctionError(said(f"violation {violation.id} is already closed",
+                                 f"違規 {violation.id} 已結案"))
     if now >= lapse_at(violation):
         _lapse(session, violation, now, official.username)
         session.commit()
-        raise SanctionError(
-            f"violation {violation.id} was unimproved for six months (notice "
-            f"{local_date(violation.noticed_at)}); the grant has lapsed and the "
-            "agency must apply again (point 19)"
-        )
+        noticed = local_date(violation.noticed_at)
+        raise SanctionError(said(
+            f"violation {violation.id} was unimproved for six months (notice {noticed}); the "
+            "grant has lapsed and the agency must apply again (point 19)",
+            f"違規 {violation.id} 自通知（{noticed}）起六個月未改善；授權已失效，申請機關須重新申請"
+            "（第十九點）"))
     violation.restored_at, violation.review_note = now, note
     grant = violation.grant
     if grant.state == "suspended" and not _open_violations(session, grant):
@@ -235,26 +246,33 @@ def request_termination(
         raise SanctionError(problem)
     letter_ref = " ".join((letter_ref or "").split())
     if not letter_ref:
-        raise SanctionError("a termination needs the reference of the agency's written notice "
-                            "(書面通知, point 20)")
+        raise SanctionError(said("a termination needs the reference of the agency's written "
+                                 "notice (書面通知, point 20)",
+                                 "終止須填寫申請機關書面通知的文號（第二十點）"))
     today = local_date(now)
     notice = requested_on or today
     granted_on = local_date(grant.created_at)
     if notice > today:
-        raise SanctionError(f"the notice is dated {notice}, after today ({today}, Taipei); "
-                            "record it once it has been given")
+        raise SanctionError(said(f"the notice is dated {notice}, after today ({today}, Taipei); "
+                                 "record it once it has been given",
+                                 f"通知日 {notice} 晚於今天（{today}，臺北時間）；"
+                                 "請於收到通知後再登錄"))
     if notice < granted_on:
-        raise SanctionError(f"the notice is dated {notice}, before grant {grant.id} was "
-                            f"approved ({granted_on})")
+        raise SanctionError(said(f"the notice is dated {notice}, before grant {grant.id} was "
+                                 f"approved ({granted_on})",
+                                 f"通知日 {notice} 早於授權 {grant.id} 的核准日（{granted_on}）"))
     earliest = max(add_months(notice, NOTICE_MONTHS), today + timedelta(days=1))
     if effective_on < earliest:
-        raise SanctionError(
+        raise SanctionError(said(
             f"termination notified on {notice} and recorded on {today} can take effect on "
             f"{earliest} at the earliest (one month's written notice, point 20; access never "
-            f"ends before it is recorded), not {effective_on}"
-        )
+            f"ends before it is recorded), not {effective_on}",
+            f"{notice} 通知、{today} 登錄的終止最早於 {earliest} 生效"
+            "（須一個月前書面通知，第二十點；"
+            f"連結不會在登錄前結束），不能是 {effective_on}"))
     if grant.state in ("lapsed", "terminated"):
-        raise SanctionError(f"grant {grant.id} is already {grant.state}")
+        raise SanctionError(said(f"grant {grant.id} is already {grant.state}",
+                                 f"授權 {grant.id} 已是「{state_label(grant.state)}」"))
     termination = Termination(
         grant_id=grant.id,
         letter_ref=letter_ref,

@@ -29,6 +29,7 @@ from dashboards.admin.scope import (
     may_decide,
 )
 from dashboards.i18n import t
+from stats.said import in_language, said
 
 REFUSED = "admin.refused"
 DECISIONS = ("approve", "reject", "return")
@@ -64,13 +65,23 @@ def refuse(db: Session, user: User, obj: str, reason: str, now: datetime,
     db.rollback()
     audit.record(db, user.username, REFUSED, obj, now, {"reason": reason}, agency_id=agency_id)
     db.commit()
-    return Outcome(False, t("已拒絕：", "Refused: ") + reason)
+    return Outcome(False, t("已拒絕：" + in_language(reason, "zh"), "Refused: " + reason))
 
 
 def failed(db: Session, error: AccessError) -> Outcome:
     """An access-layer refusal (which audited itself where the rule is about who may act)."""
     db.rollback()
-    return Outcome(False, t("未執行：", "Not done: ") + str(error))
+    return Outcome(False, t("未執行：" + in_language(error, "zh"), "Not done: " + str(error)))
+
+
+def outside_reach(agency_id: int, area: str) -> str:
+    return said(f"agency {agency_id} has no application or grant within {area} (point 6)",
+                f"機關 {agency_id} 在轄區（{area}）內沒有申請或授權（第六點）")
+
+
+def not_auditor(user: User) -> str:
+    return said(f"{user.username!r} is not an auditor or official",
+                f"{user.username} 不是稽核或核定人員")
 
 
 def missing(what_zh: str, what_en: str) -> Outcome:
@@ -103,7 +114,8 @@ def decide_application(db: Session, user: User, decision: str, app_id: Any, vali
         return Outcome(False, t("未知的動作。", "Unknown action."))
     app = db.get(Application, parse_id(app_id)) if parse_id(app_id) is not None else None
     if app is None:
-        return refuse(db, user, f"application:{app_id}", "no such application", now)
+        return refuse(db, user, f"application:{app_id}",
+                      said("no such application", "查無此申請"), now)
     reason = (reason or "").strip()
     try:
         if decision == "approve":
@@ -142,7 +154,8 @@ def record_violation(db: Session, user: User, grant_id: Any, description: str | 
     """Record a violation: same-day notice, a deadline, the agency suspended at once."""
     grant = db.get(Grant, parse_id(grant_id)) if parse_id(grant_id) is not None else None
     if grant is None:
-        return refuse(db, user, f"grant:{grant_id}", "no such grant", now)
+        return refuse(db, user, f"grant:{grant_id}",
+                      said("no such grant", "查無此授權"), now)
     if problem := _grant_problem(user, grant):
         return refuse(db, user, f"grant:{grant.id}", problem, now, grant.agency_id)
     due = parse_date(deadline)
@@ -165,7 +178,8 @@ def restore(db: Session, user: User, violation_id: Any, note: str | None,
     violation = (db.get(Violation, parse_id(violation_id))
                  if parse_id(violation_id) is not None else None)
     if violation is None:
-        return refuse(db, user, f"violation:{violation_id}", "no such violation", now)
+        return refuse(db, user, f"violation:{violation_id}",
+                      said("no such violation", "查無此違規紀錄"), now)
     if problem := _grant_problem(user, violation.grant):
         return refuse(db, user, f"violation:{violation.id}", problem, now,
                       violation.grant.agency_id)
@@ -188,14 +202,15 @@ def record_personnel(db: Session, user: User, agency_id: Any, post: Any, person:
     """Record a reported change of case officer or unit supervisor of an agency in reach."""
     agency = db.get(Agency, parse_id(agency_id)) if parse_id(agency_id) is not None else None
     if agency is None:
-        return refuse(db, user, f"agency:{agency_id}", "no such agency", now)
+        return refuse(db, user, f"agency:{agency_id}",
+                      said("no such agency", "查無此機關"), now)
     if not may_decide(user):
         return refuse(db, user, f"agency:{agency.id}",
-                      f"{user.username!r} is not a provider official", now, agency.id)
+                      said(f"{user.username!r} is not a provider official",
+                           f"{user.username} 不是提供機關的核定人員"), now, agency.id)
     if not agency_in_reach(db, user, agency.id):
         return refuse(db, user, f"agency:{agency.id}",
-                      f"agency {agency.id} has no application or grant within "
-                      f"{jurisdiction(user)} (point 6)", now, agency.id)
+                      outside_reach(agency.id, jurisdiction(user)), now, agency.id)
     effective = parse_date(effective_on)
     if (post not in POSTS or not (person or "").strip() or effective is None
             or not (letter or "").strip()):
@@ -218,7 +233,8 @@ def decide_extension(db: Session, user: User, ext_id: Any, approve: bool,
     """Approve or refuse an extension request (jurisdiction checked by the access layer)."""
     ext = db.get(Extension, parse_id(ext_id)) if parse_id(ext_id) is not None else None
     if ext is None:
-        return refuse(db, user, f"extension:{ext_id}", "no such extension request", now)
+        return refuse(db, user, f"extension:{ext_id}",
+                      said("no such extension request", "查無此延長申請"), now)
     try:
         deliveries.decide_extension(db, ext, user, approve, now)
         db.commit()
@@ -235,7 +251,8 @@ def resolve_dispute(db: Session, user: User, dispute_id: Any, resolution: str | 
     """Record a dispute's resolution (jurisdiction checked by the access layer)."""
     dispute = db.get(Dispute, parse_id(dispute_id)) if parse_id(dispute_id) is not None else None
     if dispute is None:
-        return refuse(db, user, f"dispute:{dispute_id}", "no such dispute", now)
+        return refuse(db, user, f"dispute:{dispute_id}",
+                      said("no such dispute", "查無此疑義"), now)
     if not (resolution or "").strip():
         return missing("處理結果", "the resolution")
     try:
@@ -251,8 +268,7 @@ def resolve_dispute(db: Session, user: User, dispute_id: Any, resolution: str | 
 def verify_chain(db: Session, user: User, now: datetime) -> audit.Verification | Outcome:
     """Recompute the hash chain (auditors and officials); the check itself is audited."""
     if not may_audit(user):
-        return refuse(db, user, "audit:chain", f"{user.username!r} is not an auditor or "
-                      "official", now)
+        return refuse(db, user, "audit:chain", not_auditor(user), now)
     result = checkpoints.verify_log(db)
     audit.record(db, user.username, "audit.verified", "audit:chain", now,
                  {"ok": result.ok, "entries": result.entries,
@@ -270,14 +286,14 @@ def agency_report(db: Session, user: User, agency_id: Any, first: Any, last: Any
     """
     agency = db.get(Agency, parse_id(agency_id)) if parse_id(agency_id) is not None else None
     if agency is None:
-        return refuse(db, user, f"agency:{agency_id}", "no such agency", now)
+        return refuse(db, user, f"agency:{agency_id}",
+                      said("no such agency", "查無此機關"), now)
     if not may_audit(user):
         return refuse(db, user, f"agency:{agency.id}",
-                      f"{user.username!r} is not an auditor or official", now)
+                      not_auditor(user), now)
     if not agency_in_reach(db, user, agency.id):
         return refuse(db, user, f"agency:{agency.id}",
-                      f"agency {agency.id} has no application or grant within "
-                      f"{jurisdiction(user)} (point 6)", now)
+                      outside_reach(agency.id, jurisdiction(user)), now)
     start, end = parse_date(first), parse_date(last)
     if start is None or end is None:
         return missing("期間（起、迄）", "the period (from and to)")

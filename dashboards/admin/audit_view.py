@@ -33,6 +33,7 @@ from dashboards.admin.views import (
 )
 from dashboards.i18n import language, period_label, t
 from exports.delimited import safe_csv_bytes
+from stats.said import ZH_SUFFIX
 from stats.taipei import format_date, format_time
 
 ACTIONS: dict[str, tuple[str, str]] = {
@@ -314,8 +315,17 @@ def period_with_code(period: str) -> str:
 
 
 def detail_fields(details: dict[str, Any]) -> list[tuple[str, str]]:
-    """(label, value) of every detail, in the order they were recorded."""
-    return [(label(FIELDS.get(k), k), field_value(k, v)) for k, v in (details or {}).items()]
+    """(label, value) of every detail, in the order they were recorded; a reason the system
+    worded in both languages (``reason`` + ``reason_zh``, ``stats.said``) in the reader's."""
+    details = details or {}
+    shown = []
+    for key, value in details.items():
+        if key.endswith(ZH_SUFFIX) and key.removesuffix(ZH_SUFFIX) in details:
+            continue
+        if language() == "zh" and key + ZH_SUFFIX in details:
+            value = details[key + ZH_SUFFIX]
+        shown.append((label(FIELDS.get(key), key), field_value(key, value)))
+    return shown
 
 
 def raw_json(details: dict[str, Any]) -> str:

@@ -24,22 +24,11 @@ from access.models import (
 )
 from access.permissions import grant_in_force
 from access.sanctions import lapse_date
+from access.words import APPLICATION_STATES, GRANT_STATES
 from dashboards.data import area_name
 from dashboards.i18n import local_time, t
 from stats.catalogue import TABLES
 
-APPLICATION_STATES = {
-    "submitted": ("待審查", "awaiting review"),
-    "returned": ("退回補正", "returned for completion"),
-    "approved": ("已核准", "approved"),
-    "rejected": ("已駁回", "rejected"),
-}
-GRANT_STATES = {
-    "active": ("生效", "active"),
-    "suspended": ("暫停", "suspended"),
-    "lapsed": ("失效（須重新申請）", "lapsed (apply again)"),
-    "terminated": ("終止", "terminated"),
-}
 CHANNEL_NAMES = {
     "online_query": ("線上查詢", "online query"),
     "file_transfer": ("檔案傳輸", "file transfer"),

@@ -26,6 +26,7 @@ from dashboards.i18n import local_time, period_both, t
 from dashboards.shell import not_permitted, page_allowed, title
 from dashboards.web import current_user, services
 from stats.catalogue import TABLES
+from stats.said import in_language, message_of
 
 PATH = "/deliveries"
 dash.register_page(__name__, path=PATH, title=lambda **_: title(PATH))
@@ -209,7 +210,7 @@ def _said(ok: bool, zh: str, en: str) -> Any:
 
 def _refused(user: User, action: str, delivery_id: str, reason: str, now: datetime) -> None:
     audit.record(g.db, user.username, f"{action}.refused", f"delivery:{delivery_id[:64]}", now,
-                 {"reason": reason[:500]}, agency_id=user.agency_id)
+                 {"reason": reason}, agency_id=user.agency_id)  # bounded by audit.record
     g.db.commit()
 
 
@@ -224,8 +225,8 @@ def _extension(user: User, delivery_id: str, days: Any, reason: Any, now: dateti
         deliveries.request_extension(g.db, user, delivery_id, count, reason.strip(), now)
     except DeliveryError as error:
         g.db.rollback()
-        _refused(user, "extension", delivery_id, str(error), now)
-        return _said(False, f"未受理：{error}", f"Not accepted: {error}")
+        _refused(user, "extension", delivery_id, message_of(error), now)
+        return _said(False, f"未受理：{in_language(error, 'zh')}", f"Not accepted: {error}")
     g.db.commit()
     return _said(True, f"已送出 {short(delivery_id)} 延長 {count} 天之申請，待提供機關決定。",
                  f"Extension of {short(delivery_id)} by {count} days requested; the provider "
@@ -239,8 +240,8 @@ def _dispute(user: User, delivery_id: str, text: Any, now: datetime) -> Any:
         deliveries.raise_dispute(g.db, user, delivery_id, text.strip(), now)
     except DeliveryError as error:
         g.db.rollback()
-        _refused(user, "dispute", delivery_id, str(error), now)
-        return _said(False, f"未受理：{error}", f"Not accepted: {error}")
+        _refused(user, "dispute", delivery_id, message_of(error), now)
+        return _said(False, f"未受理：{in_language(error, 'zh')}", f"Not accepted: {error}")
     g.db.commit()
     return _said(True, f"已就 {short(delivery_id)} 提出疑義，提供機關將調查處理。",
                  f"Doubt about {short(delivery_id)} raised; the provider investigates.")

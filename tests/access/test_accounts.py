@@ -227,8 +227,8 @@ def test_refusals_are_audited_with_the_address_and_a_bounded_name(
 ) -> None:
     _try(session, "=HYPERLINK(\"http://x\")" + "a" * 5000, "x", NOW, ATTACKER)
     entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "login.failed")).one()
-    assert len(entry.actor) <= 64 and entry.details == {"reason": "unknown user",
-                                                        "client": ATTACKER}
+    assert len(entry.actor) <= 64 and entry.details == {
+        "reason": "unknown user", "reason_zh": "無此帳號", "client": ATTACKER}
 
 
 # --- user names and passwords -------------------------------------------------------------

@@ -14,6 +14,7 @@ from typing import Any
 
 import polars as pl
 import pytest
+from flask import Flask
 from sqlalchemy import func, select, text
 
 from access import deliveries, grants
@@ -31,6 +32,7 @@ from access.models import (
     User,
 )
 from dashboards.admin import ids
+from dashboards.admin.audit_view import detail_fields
 from dashboards.i18n import LANG_COOKIE
 from tests.dashboards.client import (
     audit_actions,
@@ -358,10 +360,10 @@ def test_official_approves_a_narrower_scope_with_a_reason(private):
     first, last = str(today), str(today + timedelta(days=30))
     unexplained = text_of(call(official, decide(ids.APP_APPROVE, app_id, first, last,
                                                 tables=["population"])))
-    assert "未執行" in unexplained and "needs the reason" in unexplained
+    assert "未執行" in unexplained and "須填寫理由" in unexplained
     wider = text_of(call(official, decide(ids.APP_APPROVE, app_id, first, last,
                                           reason="僅需人口數", areas="64000")))
-    assert "未執行" in wider and "not applied for: 64000" in wider
+    assert "未執行" in wider and "未申請的項目：64000" in wider
     done = text_of(call(official, decide(ids.APP_APPROVE, app_id, first, last,
                                          reason="僅需中正區人口數", tables=["population"],
                                          areas="63000050", channels=["file_transfer"])))
@@ -382,7 +384,7 @@ def test_application_shows_missing_rule_items_and_cannot_be_approved(private):
     assert row[8] == "缺：保密；使用後銷毀"
     refused = text_of(call(official, decide(ids.APP_APPROVE, app_id, "2025-01-01",
                                             "2099-12-31")))
-    assert "未執行" in refused and "point 13" in refused
+    assert "未執行" in refused and "第十三點" in refused
     assert "請填寫駁回理由" in text_of(call(official, decide(ids.APP_REJECT, app_id, reason=" ")))
     returned = text_of(call(official, decide(ids.APP_RETURN, app_id)))
     assert "已退回補正" in returned
@@ -411,6 +413,35 @@ def test_taipei_official_cannot_list_or_decide_a_kaohsiung_application(private):
         assert s.get(Application, app_id).status == "submitted"
 
 
+def test_a_refusal_from_the_access_layer_reads_in_the_pages_language(private):
+    """The access layer words its refusals in both languages: a zh-TW page shows no English
+    sentence, an English page no Chinese one, and the audit log keeps both wordings."""
+    app_id = submitted(private, KAOHSIUNG_AGENCY, "64000", ["vital_events"], ["64000"])
+    official = logged_in(private, "taipei_official")
+    zh = text_of(call(official, decide(ids.APP_APPROVE, app_id, "2025-01-01", "2099-12-31")))
+    assert "未執行：" in zh and "向高雄市政府提出" in zh and "第六點" in zh, zh
+    assert "addressed to" not in zh and "point 6" not in zh
+    official.set_cookie(LANG_COOKIE, "en")
+    en = text_of(call(official, decide(ids.APP_APPROVE, app_id, "2025-01-01", "2099-12-31")))
+    assert "Not done: " in en and "addressed to" in en and "(point 6)" in en, en
+    assert "第六點" not in en
+    with db_session(private) as s:
+        entry = s.scalars(select(AuditEntry).where(AuditEntry.action == "grant.refused")
+                          .order_by(AuditEntry.seq.desc())).first()
+        assert "addressed to" in entry.details["reason"]
+        assert "第六點" in entry.details["reason_zh"]
+    zh_fields = dict(detail_fields_of(entry.details, "zh"))
+    assert list(zh_fields) == ["理由"] and "第六點" in zh_fields["理由"]
+    en_fields = dict(detail_fields_of(entry.details, "en"))
+    assert list(en_fields) == ["Reason"] and "(point 6)" in en_fields["Reason"]
+
+
+def detail_fields_of(details: dict, lang: str) -> list[tuple[str, str]]:
+    """The Audit tab's labelled fields of one entry, as a reader of ``lang`` sees them."""
+    with Flask(__name__).test_request_context(headers={"Cookie": f"{LANG_COOKIE}={lang}"}):
+        return detail_fields(details)
+
+
 def test_read_only_roles_see_the_lists_but_cannot_decide(private):
     app_id = submitted(private, TAIPEI_AGENCY, "MOI", ["population"], ["64000", "66000"])
     auditor = staff_user(private, "moi_auditor", "auditor", "MOI")
@@ -419,7 +450,7 @@ def test_read_only_roles_see_the_lists_but_cannot_decide(private):
     assert approve["props"]["disabled"] is True and ids.AUDIT in text_of(call(auditor, router("/admin")))
     assert app_id in options(call(auditor, listing(ids.APPLICATIONS)), ids.APP_CHOICE)
     answer = text_of(call(auditor, decide(ids.APP_APPROVE, app_id, "2025-01-01", "2099-12-31")))
-    assert "未執行" in answer and "not a provider official" in answer
+    assert "未執行" in answer and "不是提供機關的核定人員" in answer
     assert [a for a, _ in audit_actions(private, "moi_auditor")][-1] == "grant.refused"
     statistician = staff_user(private, "tp_stat", "provider_statistician", "63000")
     assert ids.AUDIT_VERIFY not in text_of(call(statistician, router("/admin")))  # no audit tab
@@ -490,7 +521,7 @@ def test_county_official_cannot_sanction_a_national_grant(private):
     before = len(audit_actions(private, "taipei_official"))
     answer = text_of(call(official, sanction(ids.VIOL_RECORD, grant_id=grant_id,
                                              description="x", deadline="2099-01-01")))
-    assert "已拒絕" in answer and "point 6" in answer
+    assert "已拒絕" in answer and "第六點" in answer
     [(action, detail)] = new_entries(private, "taipei_official", before)
     assert action == "admin.refused" and detail.startswith(f"grant:{grant_id}")
     assert national.get("/_dash-layout").status_code == 200

@@ -112,7 +112,7 @@ def test_extension_before_expiry_is_accepted_after_it_refused(private):
     assert listed[1][0] == delivery_id[:8] and listed[1][2:] == ["5", "資料量大", "待審核"]
     private["clock"].advance(hours=1)  # 7 days after delivery: expired
     late = act(logged_in(private, "taipei_user"), ACT_INPUTS[0], delivery_id)
-    assert "未受理" in text_of(late) and "before expiry" in text_of(late)
+    assert "未受理" in text_of(late) and "延長須於到期前申請" in text_of(late)
     assert count(private, Extension) == 1
     assert "extension.refused" in [a for a, _ in audit_actions(private, "taipei_user")]
 
@@ -130,7 +130,7 @@ def test_dispute_on_day_seven_accepted_on_day_eight_refused(private):
     set_taipei_clock(private, received + timedelta(days=8), time(0, 1))
     late = act(logged_in(private, "taipei_user"), ACT_INPUTS[1], delivery_id)
     deadline = (received + timedelta(days=7)).isoformat()
-    assert "未受理" in text_of(late) and f"must be raised by {deadline}" in text_of(late)
+    assert "未受理" in text_of(late) and f"疑義須於 {deadline} 前提出" in text_of(late)
     assert count(private, Dispute) == 1
 
 
