@@ -240,6 +240,67 @@ def test_every_figure_of_the_zh_headline_is_the_tables(sample: dict[str, Path]) 
     assert "僅編製年資料" in text  # a month has no life table
 
 
+def _shown(values: list[float]) -> set[str]:
+    """Every way the bulletin may print these values: counts with thousands separators,
+    rates to 2 or 3 decimals."""
+    out: set[str] = set()
+    for v in values:
+        if v is None:
+            continue
+        if float(v).is_integer():
+            out.add(f"{int(v):,}")
+        out |= {f"{v:,.2f}", f"{v:,.3f}"}
+    return out
+
+
+def test_no_number_in_the_headline_comes_from_anywhere_but_the_tables(
+        sample: dict[str, Path]) -> None:
+    """Every number in the zh and en headlines is a figure of the release's tables (or of the
+    compared periods', or their difference or percentage change), recomputed here from the
+    Parquet files — or a label's number (114年3月, 65 歲, 0-14 歲, Mar 2025)."""
+    from exports.bulletin_html import county_names
+    from stats.bulletin_text import headline_paragraphs
+
+    rel = sample["v2"]
+    tables = ("population", "vital_events", "indicators", "fertility")
+    rows = {(p, t): national(rel, p, t) for p in ("2025-03", "2025-02", "2024-03") for t in tables}
+    now = {k: v for t in tables for k, v in rows[("2025-03", t)].items()
+           if isinstance(v, int | float)}
+    allowed = _shown(list(now.values()))
+    for earlier in ("2025-02", "2024-03"):
+        for t in tables:
+            for key, then in rows[(earlier, t)].items():
+                if isinstance(then, int | float) and now.get(key) is not None:
+                    allowed |= _shown([abs(now[key] - then)])
+                    if then:
+                        allowed |= _shown([abs(now[key] - then) / then * 100])
+    births = pl.read_parquet(rel / "2025-03" / "births_by_mother.parquet").filter(
+        pl.col("area_code") == "00000")
+    foreign = births.filter(~pl.col("mother_nationality").is_in([0, 1]))["births"].sum()
+    mainland = births.filter(pl.col("mother_nationality") == 2)["births"].sum()
+    persons = pl.read_parquet(rel / "2025-03" / "marriages_by_nationality.parquet").filter(
+        pl.col("area_code") == "00000")
+    abroad = persons.filter(~pl.col("nationality").is_in([0, 1]))["persons"].sum()
+    indigenous = pl.read_parquet(rel / "2025-03" / "indigenous_population.parquet").filter(
+        pl.col("area_code") == "00000")["population"].sum()
+    tribes = pl.read_parquet(rel / "2025-03" / "indigenous_by_tribe.parquet").filter(
+        pl.col("area_code") == "00000")["population"].to_list()
+    flows = pl.read_parquet(rel / "2025-03" / "migration_flows.parquet").filter(
+        (pl.col("area_code") != "99999") & (pl.col("to_code") != "99999"))
+    allowed |= _shown([foreign, mainland, 100 * foreign / births["births"].sum(),
+                       persons["persons"].sum(), abroad,
+                       100 * abroad / persons["persons"].sum(), indigenous,
+                       100 * indigenous / now["population"], *tribes, flows["moves"].sum(),
+                       flows["moves"].max()])
+    labels = {"114", "3", "2025", "65", "0", "14", "1"}  # 114年3月, 65 歲, 0-14 歲, 第 1 版
+    figures = bulletin_figures(rel / "2025-03", NOW)
+    for lang in ("zh", "en"):
+        text = " ".join(headline_paragraphs(figures, lang, county_names(figures)))
+        tokens = re.findall(r"\d+(?:,\d{3})*(?:\.\d+)?", text)
+        assert tokens
+        assert [t for t in tokens if t not in allowed | labels] == [], text
+
+
 def test_the_en_headline_has_the_same_figures(sample: dict[str, Path]) -> None:
     from exports.bulletin_html import county_names
     from stats.bulletin_text import headline_paragraphs
