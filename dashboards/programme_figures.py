@@ -52,6 +52,23 @@ def label_with_unit(name: str, lang: str) -> str:
     return f"{label}（{unit}）" if lang == "zh" else f"{label} ({unit})"
 
 
+# MOI's publication order: the six special municipalities, the other counties and cities
+# (Taiwan province), then Fujian's Kinmen and Lienchiang; outside the register last
+MUNICIPALITIES = ("65000", "63000", "68000", "66000", "67000", "64000")
+FUJIAN = ("09020", "09007")
+
+
+def publication_order(codes: Sequence[str]) -> list[str]:
+    """County codes in the order MOI's tables list them (unknown codes after, by code)."""
+    def key(code: str) -> tuple[int, str]:
+        if code in MUNICIPALITIES:
+            return 0, str(MUNICIPALITIES.index(code))
+        if code == OUTSIDE_CODE:
+            return 4, code
+        return (2, str(FUJIAN.index(code))) if code in FUJIAN else (1, code)
+    return sorted(codes, key=key)
+
+
 def place_name(code: str, lang: str) -> str:
     """A county (or 99999, outside the register) as the flow pages name it."""
     if code == OUTSIDE_CODE:
@@ -109,11 +126,14 @@ def flow_heatmap(matrix: list[list[int | None]], origins: Sequence[str],
              "colorbar": {"title": {"text": tr(lang, "人", "persons")}}}
     height = max(320, 90 + 26 * len(origins))
     return figure([trace], {
-        "height": height, "margin": {"l": 120, "r": 20, "t": 20, "b": 130},
-        "xaxis": {"title": {"text": tr(lang, "遷入縣市", "To (destination)")}, "type": "category",
-                  "tickangle": -60, "showline": False, "ticks": ""},
-        "yaxis": {"title": {"text": tr(lang, "遷出縣市", "From (origin)")}, "type": "category",
-                  "autorange": "reversed", "showline": False, "ticks": ""},
+        "height": height, "margin": {"l": 120, "r": 20, "t": 36, "b": 130},
+        "xaxis": {"title": {"text": tr(lang, "遷入縣市 →", "To (destination) →")},
+                  "type": "category", "tickangle": -60, "showline": False, "ticks": ""},
+        # a rotated axis title overlaps the county names: a label over them instead
+        "yaxis": {"type": "category", "autorange": "reversed", "showline": False, "ticks": ""},
+        "annotations": [{"text": tr(lang, "遷出縣市 ↓", "From (origin) ↓"), "showarrow": False,
+                         "xref": "paper", "yref": "paper", "x": 0, "y": 1, "xanchor": "right",
+                         "yanchor": "bottom", "font": {"size": 13}}],
     })
 
 
@@ -149,8 +169,9 @@ def tribe_name(tribe: int, lang: str) -> str:
 
 
 def butterfly_figure(labels: Sequence[str], male: Sequence[int], female: Sequence[int],
-                     axis_title: str, lang: str) -> dict[str, Any]:
-    """Males left, females right, one row per label (top to bottom in the given order)."""
+                     lang: str) -> dict[str, Any]:
+    """Males left, females right, one row per label (top to bottom in the given order); no
+    rotated axis title, which overlaps long CJK labels (the caption names the rows)."""
     from dashboards.figures import SEX_COLOURS, symmetric_ticks
 
     limit = float(max([*male, *female, 0]))
@@ -169,7 +190,7 @@ def butterfly_figure(labels: Sequence[str], male: Sequence[int], female: Sequenc
                                        "Persons (left: male, right: female)")},
                   "tickvals": ticks, "ticktext": texts, "zeroline": True,
                   "range": [-limit * 1.05, limit * 1.05] if limit else None},
-        "yaxis": {"title": {"text": axis_title}, "type": "category", "autorange": "reversed",
+        "yaxis": {"type": "category", "autorange": "reversed",
                   "categoryorder": "array", "categoryarray": list(labels)},
     })
 
@@ -206,9 +227,7 @@ def life_lines(frame: pl.DataFrame, periods: Sequence[str], labels: Sequence[str
         "height": 380, "margin": {"l": 70, "r": 20, "t": 20, "b": 60},
         "legend": {"orientation": "h", "y": -0.2},
         "xaxis": {"title": {"text": tr(lang, "年", "Year")}, "type": "category"},
-        "yaxis": {"title": {"text": tr(lang, f"{age}歲平均餘命（歲）",
-                                       f"Life expectancy at age {age} (years)")},
-                  "tickformat": ".1f"},
+        "yaxis": {"title": {"text": tr(lang, "歲", "years")}, "tickformat": ".1f"},
     })
     rows = [[label, *(ratio_text(values.get((p, s))) for s in LIFE_SEXES)]
             for p, label in zip(periods, labels, strict=True)]

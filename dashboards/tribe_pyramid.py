@@ -94,8 +94,17 @@ def allowed() -> bool:
     return page_allowed(current_user(), PATH)
 
 
-@callback(Output(AREA, "options"), Output(AREA, "value"),
-          Input(LEVEL, "value"), Input(PERIOD, "value"), State(AREA, "value"))
+def register() -> None:
+    """Declare the section's callbacks for the app being built. The pyramid page calls this
+    from its module body: Dash executes page modules anew for every app it constructs (and
+    ``dashboards.web`` gives each app the callbacks just declared), whereas this module is
+    imported once per process, so callbacks declared at its import would reach one app only."""
+    callback(Output(AREA, "options"), Output(AREA, "value"),
+             Input(LEVEL, "value"), Input(PERIOD, "value"), State(AREA, "value"))(area_choices)
+    callback(Output(STATUS, "children"), Output(OUTPUT, "children"),
+             Input(AREA, "value"), Input(PERIOD, "value"), Input(TRIBE, "value"))(show)
+
+
 def area_choices(level: str | None, period: str | None, chosen: str | None) -> Any:
     """The granted areas of ``level`` in ``period`` (offering is not permission)."""
     if not allowed() or level not in figures.LEVELS or period not in published_periods():
@@ -110,8 +119,6 @@ def alert(message: str) -> tuple[str, Any]:
     return "", html.P(message, role="alert")
 
 
-@callback(Output(STATUS, "children"), Output(OUTPUT, "children"),
-          Input(AREA, "value"), Input(PERIOD, "value"), Input(TRIBE, "value"))
 def show(area: Any, period: Any, tribe: Any) -> Any:
     """Every people of ``area``, or one people across the areas one level down."""
     if not allowed():
@@ -141,7 +148,7 @@ def show(area: Any, period: Any, tribe: Any) -> Any:
     if tribe == ALL:
         rows = frame.filter(pl.col("area_code") == area).sort("tribe")
         names = [pf.tribe_name(c, lang) for c in rows["tribe"].to_list()]
-        axis, first = t("族別", "People"), t("族別", "People")
+        first = t("族別", "People")
         caption = t(f"{place} {when} 原住民人口按族別及性別分",
                     f"Indigenous population of {place} by people and sex, {when}")
     else:
@@ -151,11 +158,11 @@ def show(area: Any, period: Any, tribe: Any) -> Any:
         rows = order.join(rows, on="area_code", how="left").with_columns(
             pl.col("male", "female").fill_null(0))
         names = [area_name(a, period) for a in rows["area_code"].to_list()]
-        axis = first = t("地區", "Area")
+        first = t("地區", "Area")
         caption = t(f"{place} {when} {pf.tribe_name(code, lang)}人口按地區及性別分",
                     f"{pf.tribe_name(code, lang)} population of {place} by area and sex, {when}")
     male, female = rows["male"].to_list(), rows["female"].to_list()
-    graph = dcc.Graph(figure=pf.butterfly_figure(names, male, female, axis, lang),
+    graph = dcc.Graph(figure=pf.butterfly_figure(names, male, female, lang),
                       config=figures.PLOT_CONFIG, mathjax=False)
     described = t(f"長條圖：{caption}。男性在左，女性在右；數值見下表。",
                   f"Bar chart: {caption}. Men left, women right; the values are in the table "

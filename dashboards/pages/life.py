@@ -126,8 +126,9 @@ def show(area: Any, year: Any, sex: Any) -> Any:
     labels = [period_label(p, lang) for p in held]
     parts: list[Any] = []
     for age in (0, 65):
-        caption = t(f"{place} {age}歲平均餘命（歲）", f"Life expectancy at age {age}, {place} "
-                    "(years)")
+        caption = t(f"{place} 出生時平均餘命（歲）", f"Life expectancy at birth, {place} (years)") \
+            if age == 0 else t(f"{place} {age}歲平均餘命（歲）",
+                               f"Life expectancy at age {age}, {place} (years)")
         fig, table = pf.life_lines(frame, held, labels, age, caption, lang)
         parts += [html.H2(caption), html.Div(
             dcc.Graph(figure=fig, config=figures.PLOT_CONFIG, mathjax=False), role="img",
@@ -153,8 +154,8 @@ def show(area: Any, year: Any, sex: Any) -> Any:
 def county_section(roots: list[str], year: str, lang: str) -> list[Any]:
     """Life expectancy at birth of every granted county in ``year`` (one more audited view);
     nothing when the grant covers fewer than two counties."""
-    counties = [c for c in areas_under(year, roots, "county")["area_code"].to_list()
-                if covered(roots, c)]
+    counties = pf.publication_order([c for c in areas_under(year, roots, "county")["area_code"]
+                                     .to_list() if covered(roots, c)])
     if len(counties) < 2:
         return []
     try:
@@ -176,4 +177,8 @@ def county_section(roots: list[str], year: str, lang: str) -> list[Any]:
         **{"aria-label": t(f"點圖：{caption}，按女性由高至低排列；數值見下表。",
                            f"Dot chart: {caption}, ordered by women's value; the values are in "
                            "the table below.")}),
+        *([html.P(t("未列點者：該縣市該性別之生命表為空值（某年齡組平均人口為零，或85歲以上無死亡）。",
+                 "A county without a dot has no life table for that sex (an age group with no "
+                 "average population, or no deaths at 85 and over)."), className="note")]
+          if any(values.get((c, s)) is None for c in counties for s in (1, 2)) else []),
         html.Details([html.Summary(t("數值表", "Values")), figures.html_table(table)])]

@@ -95,7 +95,7 @@ def layout(period: str | None = None, **_: Any) -> Any:
 def origins_of(roots: list[str], period: str) -> list[str]:
     """The origins the grant covers: its counties, and 99999 under a national grant."""
     counties = areas_under(period, roots, "county")["area_code"].to_list()
-    return counties + ([OUTSIDE_CODE] if NATIONAL in roots else [])
+    return pf.publication_order(counties) + ([OUTSIDE_CODE] if NATIONAL in roots else [])
 
 
 def alert(message: str) -> tuple[str, Any]:
@@ -125,7 +125,7 @@ def show(period: Any, measure: Any) -> Any:
                        "Your grant does not cover these counties' migration flows."))
     lang = language()
     counties = release_areas(period).filter(pl.col("area_level") == "county")
-    destinations = [*counties["area_code"].to_list(), OUTSIDE_CODE]
+    destinations = [*pf.publication_order(counties["area_code"].to_list()), OUTSIDE_CODE]
     matrix = pf.flow_matrix(rows, origins, destinations, measure)
     what = pf.label_with_unit(measure, lang)
     caption = t(f"縣市間遷徙：{what}，{period_both(period)}",
@@ -150,10 +150,22 @@ def show(period: Any, measure: Any) -> Any:
             f"Your grant covers the flows leaving {shown}; moves into them are rows of other "
             "origins, outside your grant, and are not shown. Moves from outside the register "
             "(99999) are visible under a national grant only."), className="note"))
-    parts += [figures.html_table(top),
+    parts += [flows_html(top),
               html.Details([html.Summary(t("矩陣數值表", "The matrix as a table")),
                             html.Div(figures.html_table(pf.matrix_table(
                                 matrix, origins, destinations, caption, lang)),
                                 className="wide-table", tabIndex="0", role="region",
                                 **{"aria-label": caption})])]
     return t(f"已顯示 {caption}", f"Showing {caption}"), html.Div(parts)
+
+
+def flows_html(table: figures.TextTable) -> html.Table:
+    """The largest flows: the rank as row header, the places as text, persons as a number."""
+    return html.Table([
+        html.Caption(table.caption),
+        html.Thead(html.Tr([html.Th(h, scope="col", className="num" if k in (0, 3) else None)
+                            for k, h in enumerate(table.header)])),
+        html.Tbody([html.Tr([html.Th(rank, scope="row", className="num"), html.Td(origin),
+                             html.Td(destination), html.Td(persons, className="num")])
+                    for rank, origin, destination, persons in table.rows]),
+    ], className="flows")
