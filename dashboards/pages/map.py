@@ -31,6 +31,7 @@ import polars as pl
 from dash import Input, Output, callback, dcc, html
 
 from dashboards import geo
+from dashboards import programme_measures as programme
 from dashboards.data import (
     area_name,
     areas_under,
@@ -39,12 +40,12 @@ from dashboards.data import (
     published_periods,
     release_areas,
 )
-from dashboards.data import view as read_view
 from dashboards.figures import figure
 from dashboards.i18n import language, period_both, t
+from dashboards.programme_figures import column as pf_column
 from dashboards.shell import not_permitted, page_allowed, title
 from dashboards.web import Refused, current_user, services
-from stats.catalogue import COLUMNS, VALUE_LABELS
+from stats.catalogue import VALUE_LABELS
 from stats.codes import COUNTIES, COUNTY_NAMES, COUNTY_NAMES_EN
 from stats.data import BOUNDARIES
 from stats.schemas import TABLE_COLUMNS
@@ -59,6 +60,8 @@ TABLE_NAMES = {"population": ("人口", "population"), "vital_events": ("人口�
                "indicators": ("人口指標", "indicators")}
 MEASURES = {f"{table}:{column}": (table, column)
             for table in TABLES for column in TABLE_COLUMNS[table]}
+MEASURES |= programme.MAP_MEASURES  # issue 14: TFR and net migration by county
+TABLE_NAMES |= programme.MAP_TABLE_NAMES
 NATIONAL = "00000"
 SUFFIXES = (".json", ".topojson", ".geojson")  # each also gzip-compressed (".json.gz")
 PLOT_CONFIG = {"displaylogo": False, "showLink": False, "showSendToCloud": False,
@@ -142,11 +145,11 @@ def shapes_for(level: str) -> geo.AreaShapes | None:
 # --- labels -------------------------------------------------------------------------------
 
 def measure_label(column: str) -> str:
-    return t(COLUMNS[column].zh, COLUMNS[column].en)
+    return t(pf_column(column).zh, pf_column(column).en)
 
 
 def unit_label(column: str) -> str:
-    return t(COLUMNS[column].unit_zh, COLUMNS[column].unit_en)
+    return t(pf_column(column).unit_zh, pf_column(column).unit_en)
 
 
 def bracketed(label: str, note: str) -> str:
@@ -276,15 +279,17 @@ def show(measure: Any, level: Any, root: Any, period: Any) -> Any:
     if areas.is_empty():
         return alert(t("所選範圍內沒有此層級的區域。", "There are no areas of that level there."))
     table, column = MEASURES[measure]
+    if problem := programme.map_problem(table, level, period):  # county-only, v2-only tables
+        return alert(problem)
     try:
-        rows = read_view(table, areas["area_code"].to_list(), [period],
-                         columns=["area_code", column])
+        rows = programme.map_frame(table, column, areas["area_code"].to_list(), period)
     except Refused:
-        return alert(t(f"您的授權不包含此地區或資料表：{root}（{table}）。",
-                       f"This area or table is outside your grant: {root} ({table})."))
+        return alert(programme.map_refusal(table, column) or t(
+            f"您的授權不包含此地區或資料表：{root}（{table}）。",
+            f"This area or table is outside your grant: {root} ({table})."))
     values = named_areas(areas, level).join(rows.rename({column: "value"}), on="area_code",
                                             how="left")
-    integer = TABLE_COLUMNS[table][column].is_integer()
+    integer = programme.is_count(table, column)
     return status_line(column, level, root, period), result(
         values, column, integer, level, root, period, shapes)
 

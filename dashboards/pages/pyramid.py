@@ -13,7 +13,7 @@ import polars as pl
 from dash import Input, Output, State, callback, dcc, html
 from dash.exceptions import PreventUpdate
 
-from dashboards import figures
+from dashboards import figures, tribe_pyramid
 from dashboards.data import (
     area_name,
     area_with_code,
@@ -63,7 +63,7 @@ def layout(area: str | None = None, period: str | None = None, **_: Any) -> Any:
     if not roots:
         return html.Div([heading, html.P(
             t("您的授權不包含人口年齡資料。", "Your grant does not include population by age."),
-            role="alert")])
+            role="alert"), *tribe_pyramid.section(user)])
     if period not in periods:
         period = latest_period("month") or periods[-1]
     levels = figures.levels_within(roots)
@@ -104,6 +104,7 @@ def layout(area: str | None = None, period: str | None = None, **_: Any) -> Any:
         ], className="controls"),
         html.P(id=STATUS, **{"aria-live": "polite"}),
         html.Div(id=OUTPUT),
+        *tribe_pyramid.section(user),  # issue 14: an indigenous people's pyramid
     ])
 
 
@@ -119,6 +120,9 @@ def area_choices(level: str | None, period: str | None, chosen: str | None) -> A
     options = figures.area_options(areas_under(period, roots, level), language())
     values = [o["value"] for o in options]
     return options, chosen if chosen in values else (values[0] if values else None)
+
+
+tribe_pyramid.register()  # its callbacks, for this app (see there)
 
 
 def alert(message: str) -> tuple[str, Any]:

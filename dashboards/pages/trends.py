@@ -15,6 +15,7 @@ from dash import Input, Output, State, callback, dcc, html
 from dash.exceptions import PreventUpdate
 
 from dashboards import figures
+from dashboards import programme_measures as programme
 from dashboards.data import (
     KINDS,
     area_name,
@@ -23,13 +24,14 @@ from dashboards.data import (
     covered,
     latest_period,
     offered_roots,
+    periods_with,
     published_periods,
-    view,
 )
 from dashboards.i18n import language, period_label, t
+from dashboards.programme_figures import column
 from dashboards.shell import not_permitted, page_allowed, title
 from dashboards.web import Refused, current_user
-from stats.catalogue import COLUMNS, TABLES
+from stats.catalogue import TABLES
 from stats.schemas import TABLE_COLUMNS, TABLE_KEYS
 
 PATH = "/trends"
@@ -45,10 +47,10 @@ END = "trends-end"
 STATUS = "trends-status"
 OUTPUT = "trends-output"
 TREND_TABLES = ("population", "vital_events", "indicators", "indigenous_population",
-                "reconciliation")
+                "reconciliation", *programme.TREND_TABLES)
 DEFAULT_MEASURE = {"population": "population", "vital_events": "births",
                    "indicators": "median_age", "indigenous_population": "population",
-                   "reconciliation": "population_end"}
+                   "reconciliation": "population_end", **programme.DEFAULT_MEASURE}
 FREQUENCIES = {"month": ("月", "Monthly"), "quarter": ("季", "Quarterly"), "year": ("年", "Yearly")}
 MAX_AREAS = 12  # more lines than this are unreadable, and each is a column of the table
 AREA_CODE = re.compile(r"\d{5}(\d{3}(\d{3})?)?")
@@ -56,12 +58,19 @@ AREA_CODE = re.compile(r"\d{5}(\d{3}(\d{3})?)?")
 
 def measures(table: str) -> list[str]:
     """The numeric columns of ``table`` that are measures, not keys (sex, indigenous …)."""
+    if table in programme.TREND_MEASURES:  # CONTRACT §8: chosen ones, and derived ones
+        return programme.TREND_MEASURES[table]
     keys = set(TABLE_KEYS.get(table, []))
     return [c for c, dtype in TABLE_COLUMNS[table].items() if c not in keys and dtype.is_numeric()]
 
 
 def measure_options(table: str) -> list[dict[str, str]]:
-    return [{"label": t(COLUMNS[c].zh, COLUMNS[c].en), "value": c} for c in measures(table)]
+    return [{"label": t(column(c).zh, column(c).en), "value": c} for c in measures(table)]
+
+
+def levels_of(table: str, roots: list[str]) -> list[str]:
+    """The granted levels at which ``table`` is published (fertility: national, county)."""
+    return [lv for lv in figures.levels_within(roots) if lv in TABLES[table].levels]
 
 
 def areas_period() -> str | None:
@@ -85,7 +94,8 @@ def layout(table: str | None = None, measure: str | None = None, frequency: str 
     period = areas_period()
     if period is None:
         return html.Div([heading, html.P(t("尚無已公布的資料。", "No published release yet."))])
-    tables = [name for name in TREND_TABLES if offered_roots(user, [name])]
+    tables = [name for name in TREND_TABLES if levels_of(name, offered_roots(user, [name]))
+              and (name not in programme.TREND_TABLES or periods_with(name))]
     if not tables:
         return html.Div([heading, html.P(
             t("您的授權不包含可供趨勢圖使用的資料表。",
@@ -95,7 +105,7 @@ def layout(table: str | None = None, measure: str | None = None, frequency: str 
     frequency = frequency if frequency in KINDS else "month"
     asked = areas.split(",") if isinstance(areas, str) else []
     roots = offered_roots(user, [table])
-    levels = figures.levels_within(roots)
+    levels = levels_of(table, roots)
     level = figures.level_of(asked[0]) if asked else levels[0]
     level = level if level in levels else levels[0]
     options = figures.area_options(areas_under(period, roots, level), lang)
@@ -160,7 +170,7 @@ def area_choices(table: str | None, level: str | None, chosen: Any) -> Any:
         raise PreventUpdate
     lang = language()
     roots = offered_roots(user, [table])
-    levels = figures.levels_within(roots)
+    levels = levels_of(table, roots)
     level = level if level in levels else (levels[0] if levels else None)
     options = figures.area_options(areas_under(period, roots, level), lang) if level else []
     offered = {o["value"] for o in options}
@@ -233,23 +243,26 @@ def show(table: Any, measure: Any, frequency: Any, areas: Any, start: Any, end: 
     if not periods:
         return alert(t("所選期間沒有已公布的資料。", "Nothing is published in the chosen range."))
     latest = periods[-1]
+    held = programme.held(table, periods)  # CONTRACT §8: v1 releases lack the v2-only tables
+    if not held:
+        return alert(programme.not_in_releases(table, periods))
     try:
-        frame = view(table, areas, periods, columns=["period", "area_code", measure])
+        frame = programme.trend_frame(table, measure, areas, held)
     except Refused:  # already audited by view; nothing of the request is shown
         return alert(refusal(table, areas, latest))
     lang = language()
     names = {a: area_name(a, latest) for a in areas}
-    column = COLUMNS[measure]
-    label = t(column.zh, column.en)
-    unit = t(column.unit_zh, column.unit_en)
+    label = t(column(measure).zh, column(measure).en)
+    unit = t(column(measure).unit_zh, column(measure).unit_en)
     axis = f"{label}（{unit}）" if unit and lang == "zh" else (f"{label} ({unit})" if unit
                                                              else label)
     values = figures.trend_values(frame, measure, periods, areas)
-    counts = TABLE_COLUMNS[table][measure].is_integer()
+    counts = programme.is_count(table, measure)
     span = period_label(latest) if len(periods) == 1 \
         else f"{period_label(periods[0])}–{period_label(latest)}"
     summed = t("（平地及山地原住民合計）", " (lowland and highland together)") \
         if TABLE_KEYS.get(table) else ""
+    summed = t(*programme.summed_note(table)) if programme.summed_note(table) else summed
     caption = t(f"{label}{summed}，{span}", f"{label}{summed}, {span}")
     graph = dcc.Graph(figure=figures.trend_figure(values, periods, areas, names, axis, counts,
                                                     lang),
