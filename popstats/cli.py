@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import click
 
 from popstats.encoding_option import ENCODING
+from popstats.store_option import ReleasesPlace
 from stats.periods import Month, Period, PeriodError
 from stats.problems import ValidationError
 
@@ -145,7 +146,7 @@ def sample(out: Path, scale: float, seed: int, start: str, months: int, codes: P
 @click.option("--input", "extract", required=True, type=click.Path(path_type=Path),
               help="Folder holding residents_YYYYMM and events_YYYYMM files.")
 @click.option("--period", required=True, help="2025-03, 2025-Q1 or 2025.")
-@click.option("--out", "releases", required=True, type=click.Path(path_type=Path),
+@click.option("--out", "releases", required=True, type=ReleasesPlace(),
               help="Releases folder.")
 @click.option("--codes", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Official code table; default: the built-in official table (MOI, 2021-01…2026-06).")
@@ -217,7 +218,7 @@ def _both(moment: datetime | str | None) -> str:
 
 
 @main.command("publish")
-@click.option("--releases", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--releases", required=True, type=ReleasesPlace(exists=True))
 @click.option("--period", required=True)
 @click.option("--at", "at", default=None, help="Publication time; default now. A future time is "
               "an embargo. Taipei time unless an offset is given: 2026-12-10 16:00, "
@@ -254,7 +255,7 @@ def publish_command(releases: Path, period: str, at: str | None, by: str | None,
 
 
 @main.command("releases")
-@click.option("--releases", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--releases", required=True, type=ReleasesPlace(exists=True))
 @click.option("--json", "as_json", is_flag=True,
               help="Machine-readable output (times ISO 8601 in UTC with their offset).")
 def releases_command(releases: Path, as_json: bool) -> None:
@@ -289,7 +290,7 @@ def _pad(text: str, width: int) -> str:
 
 
 @main.command("calendar")
-@click.option("--releases", required=True, type=click.Path(path_type=Path))
+@click.option("--releases", required=True, type=ReleasesPlace())
 @click.option("--period", default=None, help="Period to plan (omit to show the calendar).")
 @click.option("--date", "planned", default=None,
               help="Planned publication date: 2026-12-10, or ROC 115/12/10 or 1151210.")
@@ -324,7 +325,7 @@ def calendar_command(releases: Path, period: str | None, planned: str | None, no
 
 
 @main.command("report")
-@click.option("--releases", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--releases", required=True, type=ReleasesPlace(exists=True))
 @click.option("--period", required=True)
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True,
@@ -389,7 +390,7 @@ def _format_report(report: dict, lang: str = "zh") -> str:
 
 @main.command("catalogue")
 @click.option("--table", default=None, help="One table (default: every table).")
-@click.option("--releases", default=None, type=click.Path(file_okay=False, path_type=Path),
+@click.option("--releases", default=None, type=ReleasesPlace(),
               help="Also say what of it is published and planned (a releases folder).")
 @click.option("--lang", type=click.Choice(["zh", "en"]), default="zh", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
@@ -426,7 +427,7 @@ def catalogue_command(table: str | None, releases: Path | None, lang: str, as_js
 
 @main.command("export")
 @click.option("--release", "release_dir", required=True,
-              type=click.Path(exists=True, file_okay=False, path_type=Path),
+              type=ReleasesPlace(exists=True, resolve=True),
               help="A release folder: RELEASES/P (the current revision) or a revision folder.")
 @click.option("--table", required=True, help="Table name, e.g. population_by_age.")
 @click.option("--format", "fmt", required=True, help="csv, xlsx, ods, sav, dta, parquet, netcdf, "
