@@ -48,6 +48,7 @@ from exports.naming import export_file_name
 from stats.catalogue import VALUE_LABELS, Column, TableSpec, table_spec
 from stats.publication import published_revision_dir
 from stats.schemas import TABLE_COLUMNS, TABLE_KEYS
+from stats.store import place  # the releases may be s3://bucket/prefix
 from stats.taipei import format_time
 
 AREA_COLUMNS = ("period", "area_level", "area_code", "area_name")
@@ -393,7 +394,7 @@ def producer(now: datetime) -> Callable[[Delivery], tuple[str, str]]:
 
     def build(d: Delivery) -> tuple[str, str]:
         opts = d.options
-        release = _published(Path(opts["releases"]), d.period, now)
+        release = _published(place(opts["releases"]), d.period, now)
         folder = Path(opts["outbox"]) / d.id
         folder.mkdir(parents=True, exist_ok=True)
         try:
