@@ -4,9 +4,9 @@
 from __future__ import annotations
 
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
@@ -15,9 +15,11 @@ from stats.checks import find_problems
 from stats.codes import CodeTable
 from stats.io import SourceFile, count_rows, find_source, read_failure, scan_source, sha256_of
 from stats.lifecycle import lifecycle_problems
-from stats.periods import Period
+from stats.periods import Month, Period
 from stats.problems import Problem, ValidationError
 from stats.schemas import EVENT_COLUMNS, RESIDENT_COLUMNS
+from stats.snapshot_scan import scan_snapshot
+from stats.stocks import Stock, stock_from_frame
 from stats.validate import code_fixes, is_v2_file, typed_events, typed_residents
 
 
@@ -29,6 +31,28 @@ class Extract:
     start: pl.LazyFrame
     end: pl.LazyFrame
     events: pl.LazyFrame
+    period: Period | None = None
+    # stocks counted while validating (the fast path); the others are counted on demand
+    stocks: dict[Month, Stock] = field(default_factory=dict)
+
+    @property
+    def start_stock(self) -> Stock:
+        """The start snapshot's stock (aged on its own month's last day)."""
+        assert self.period is not None
+        month = self.period.start_month
+        if month not in self.stocks:
+            self.stocks[month] = stock_from_frame(self.start, month, households=False)
+        return self.stocks[month]
+
+    @property
+    def end_stock(self) -> Stock:
+        """The end snapshot's stock, with its households."""
+        assert self.period is not None
+        month = self.period.end_month
+        stock = self.stocks.get(month)
+        if stock is None or stock.households is None:
+            self.stocks[month] = stock = stock_from_frame(self.end, month)
+        return stock
 
     def cleanup(self) -> None:
         """Remove UTF-8 temp copies made while decoding."""
@@ -63,14 +87,26 @@ def version_problems(folder: Path, versions: dict[str, int]) -> list[Problem]:
             for name, version in sorted(versions.items()) if version == 1]
 
 
+@dataclass
+class Shared:
+    """What the builds of consecutive periods share (``stats.backfill``): a snapshot is the
+    end stock of one month and the start stock of the next, read and counted once; its
+    checksum likewise. Futures, so the next snapshots are read while a period is built."""
+
+    stocks: dict[Month, Future[Stock | None]] = field(default_factory=dict)
+    digests: dict[Path, Future[str]] = field(default_factory=dict)
+
+
 def load_extract(
     folder: Path,
     period: Period,
     codes: CodeTable,
     encoding: str = "utf-8",
     progress: Callable[[str], None] = lambda _: None,
+    shared: Shared | None = None,
 ) -> Extract:
-    """Validate every file the period needs and return typed frames over them.
+    """Validate every file the period needs and return typed frames over them (with
+    ``shared``, snapshots and checksums already under way are taken from it).
 
     Raises
     ------
@@ -84,11 +120,32 @@ def load_extract(
     frames: dict[tuple[str, str], pl.LazyFrame] = {}
     # checksums are pure I/O + hashing (the GIL is released): compute them while polars checks
     hashing = ThreadPoolExecutor(max_workers=1)
-    digests = [hashing.submit(sha256_of, source.path) for source in sources]
+    shared = shared or Shared()
+    digests = [shared.digests.get(source.path) or hashing.submit(sha256_of, source.path)
+               for source in sources]
     checked_events: list[tuple[str, pl.LazyFrame]] = []
     versions: dict[str, int] = {}  # file name -> 1 or 2 (CONTRACT §8 columns)
+    # Parquet snapshots: validated and counted in one read each, both at once (the read
+    # and the counting release the GIL); a file the fast path cannot vouch for goes the
+    # general way below
+    snapshots = ThreadPoolExecutor(max_workers=2)
+    fast: dict[Month, Future[Stock | None]] = {
+        source.month: shared.stocks.get(source.month)
+        or snapshots.submit(scan_snapshot, source.path, source.month, codes,
+                            households=source.month == period.end_month)
+        for source in sources if source.kind == "residents" and source.path.suffix == ".parquet"
+    }
+    stocks: dict[Month, Stock] = {}
     for source in sources:
         progress(f"checking {source.path.name}")
+        stock = fast[source.month].result() if source.kind == "residents" and source.month in fast else None
+        if stock is not None:
+            stocks[source.month] = stock
+            source.rows = stock.rows
+            raw = pl.scan_parquet(source.path).with_row_index("row", offset=1)
+            frames[(source.kind, str(source.month))] = raw
+            versions[source.path.name] = 2 if stock.v2 else 1
+            continue
         raw, file_problems = scan_source(source, encoding)
         # a problem located in rows (undecodable bytes, a truncated last line) leaves the
         # rest of the file worth checking; a whole-file problem does not
@@ -121,23 +178,29 @@ def load_extract(
     for source, digest in zip(sources, digests, strict=True):
         source.sha256 = digest.result()
     hashing.shutdown()
+    snapshots.shutdown()
     if problems:
         for source in sources:
             if source.temp is not None:
                 source.temp.unlink(missing_ok=True)
         raise ValidationError(problems, counts)
-    def residents(month: str) -> pl.LazyFrame:
-        raw = frames[("residents", month)]
-        return typed_residents(raw, code_fixes(raw, RESIDENT_COLUMNS))
+    def residents(month: Month) -> pl.LazyFrame:
+        raw = frames[("residents", str(month))]
+        # a snapshot the fast path vouched for holds only normal village codes: nothing to fix
+        fixes = {"village_code": {}} if month in stocks else code_fixes(raw, RESIDENT_COLUMNS)
+        return typed_residents(raw, fixes)
 
+    # the events are small (≈ 180 k a month): typed once and kept, as every table reads them
     events = pl.concat(
         [typed_events(raw, code_fixes(raw, EVENT_COLUMNS))
          for raw in (frames[("events", str(m))] for m in period.months)],
         how="vertical",
-    )
+    ).collect().lazy()
     return Extract(
         sources=sources,
-        start=residents(str(period.start_month)),
-        end=residents(str(period.end_month)),
+        start=residents(period.start_month),
+        end=residents(period.end_month),
         events=events,
+        period=period,
+        stocks=stocks,
     )

@@ -24,22 +24,20 @@ from stats.flows import FLOW_MEASURES, migration_flows
 from stats.mortality import OPEN_GROUP, age_group, deaths_by_age, deaths_by_village, life_table
 from stats.nationality import MARRIAGE_MEASURES, marriages_by_nationality
 from stats.periods import Period
-from stats.population import age_at
 from stats.schemas import (
     EVENT_V2_COLUMNS,
-    RESIDENT_V2_COLUMNS,
     SEXES,
     TABLE_KEY_VALUES,
     TABLE_LEVELS,
 )
+from stats.stocks import Stock
 from stats.tribes import indigenous_by_tribe
 
 
-def is_v2(start: pl.LazyFrame, end: pl.LazyFrame, events: pl.LazyFrame) -> bool:
-    """Whether the typed frames carry the §8 columns (validation made sure all or none)."""
-    return all(c in frame.collect_schema() for frame in (start, end)
-               for c in RESIDENT_V2_COLUMNS) and all(
-        c in events.collect_schema() for c in EVENT_V2_COLUMNS)
+def is_v2(start: Stock, end: Stock, events: pl.LazyFrame) -> bool:
+    """Whether the stocks and typed events carry the §8 columns (validation made sure all
+    or none)."""
+    return start.v2 and end.v2 and all(c in events.collect_schema() for c in EVENT_V2_COLUMNS)
 
 
 def _grid(table: str, **override: tuple[int, ...]) -> pl.DataFrame:
@@ -65,12 +63,6 @@ def _completed(values: pl.LazyFrame, areas: pl.DataFrame, table: str, measures: 
                     levels or TABLE_LEVELS[table])
 
 
-def _stock_cells(residents: pl.LazyFrame, reference) -> pl.LazyFrame:  # noqa: ANN001
-    """A snapshot by village × sex × single age on ``reference`` (its own reference date)."""
-    return residents.group_by("village_code", "sex", age_at(reference, pl.col("birth_date"))
-                              .alias("age")).agg(pl.len().cast(pl.Int64).alias("population"))
-
-
 def _life_groups(cells: pl.LazyFrame, areas: pl.DataFrame, levels: tuple[str, ...]
                  ) -> pl.LazyFrame:
     grouped = cells.group_by("village_code", "sex",
@@ -85,27 +77,21 @@ def _women(cells: pl.LazyFrame, areas: pl.DataFrame, levels: tuple[str, ...]) ->
     return complete(women, areas, None, women.collect_schema().names()[2:], levels)
 
 
-def programme_frames(start: pl.LazyFrame, end: pl.LazyFrame, events: pl.LazyFrame,
-                     areas: pl.DataFrame, period: Period, end_cells: pl.LazyFrame
-                     ) -> dict[str, pl.LazyFrame]:
-    """The §8 tables this period and extract give (see the module's docstring).
-
-    ``end_cells``: the end stock by village × sex × age on the period's reference date
-    (at least those columns and ``population``), already counted for the §3 tables.
-    """
+def programme_frames(start: Stock, end: Stock, events: pl.LazyFrame,
+                     areas: pl.DataFrame, period: Period) -> dict[str, pl.LazyFrame]:
+    """The §8 tables this period and extract give (see the module's docstring), from the
+    stocks of the start and end snapshots (each aged on its own reference date: the end
+    stock's is the period's)."""
     frames = {
         "migration_flows": migration_flows(events, areas),
         "deaths_by_age": _completed(deaths_by_age(events, list(TABLE_LEVELS["deaths_by_age"])),
                                     areas, "deaths_by_age", ["deaths"]),
     }
     v2 = is_v2(start, end, events)
-    start_cells = None
-    if period.kind == "year" or v2:
-        # the start stock aged on its own reference date: the last day of the month before
-        start_cells = _stock_cells(start, period.start_month.last_day).collect().lazy()
-    end_cells = end_cells.group_by("village_code", "sex", "age").agg(pl.col("population").sum())
+    if period.kind == "year" or v2:  # by village × sex × age, each on its own reference date
+        start_cells = start.by_sex_age().collect().lazy()
+        end_cells = end.by_sex_age().collect().lazy()
     if period.kind == "year":
-        assert start_cells is not None
         levels = TABLE_LEVELS["life_table"]
         deaths = _completed(
             roll_up(deaths_by_village(events, OPEN_GROUP), ["sex", "age_group"], ["deaths"],
@@ -113,7 +99,6 @@ def programme_frames(start: pl.LazyFrame, end: pl.LazyFrame, events: pl.LazyFram
         frames["life_table"] = life_table(deaths, _life_groups(start_cells, areas, levels),
                                           _life_groups(end_cells, areas, levels))
     if v2:
-        assert start_cells is not None
         frames["births_by_mother"] = _completed(
             births_by_mother(events, TABLE_LEVELS["births_by_mother"]), areas,
             "births_by_mother", BIRTH_MEASURES)
@@ -127,7 +112,7 @@ def programme_frames(start: pl.LazyFrame, end: pl.LazyFrame, events: pl.LazyFram
             marriages_by_nationality(events, TABLE_LEVELS["marriages_by_nationality"]), areas,
             "marriages_by_nationality", MARRIAGE_MEASURES)
         frames["indigenous_by_tribe"] = _completed(
-            indigenous_by_tribe(end, TABLE_LEVELS["indigenous_by_tribe"]), areas,
+            indigenous_by_tribe(end.tribes.lazy(), TABLE_LEVELS["indigenous_by_tribe"]), areas,
             "indigenous_by_tribe", ["male", "female"]
         ).with_columns((pl.col("male") + pl.col("female")).alias("population"))
     return frames

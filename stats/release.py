@@ -45,13 +45,13 @@ import polars as pl
 
 from stats import __version__
 from stats.codes import CodeTable
-from stats.extract import load_extract
+from stats.extract import Shared, load_extract
 from stats.io import sha256_of
 from stats.periods import Period
 from stats.schemas import TABLE_COLUMNS
 from stats.store import ObjectPath, complete_revisions, is_remote
 from stats.store_lock import object_build_lock
-from stats.tables import release_tables
+from stats.tables import stock_tables
 
 REVISIONS = ".revisions"
 MANIFEST = "manifest.json"
@@ -200,8 +200,10 @@ def build_release(
     encoding: str = "utf-8",
     note: str = "",
     progress: Callable[[str], None] = lambda _: None,
+    shared: Shared | None = None,
 ) -> BuiltRelease:
-    """Validate the extract, compute the seven tables and write a new revision.
+    """Validate the extract, compute the seven tables and write a new revision
+    (``shared``: snapshots read for the builds of neighbouring periods, stats.backfill).
 
     Raises
     ------
@@ -214,7 +216,7 @@ def build_release(
     with build_lock(releases, str(period)) as period_dir:
         try:
             return _build_locked(extract_dir, period, releases, period_dir, codes,
-                                 encoding=encoding, note=note, progress=progress)
+                                 encoding=encoding, note=note, progress=progress, shared=shared)
         except BaseException:
             if new_folders:  # a failed first build leaves nothing, not an empty lock folder
                 _remove_if_empty(period_dir / BUILD_LOCK, *new_folders)
@@ -242,12 +244,14 @@ def _build_locked(
     encoding: str,
     note: str,
     progress: Callable[[str], None],
+    shared: Shared | None = None,
 ) -> BuiltRelease:
-    extract = load_extract(extract_dir, period, codes, encoding, progress)
+    extract = load_extract(extract_dir, period, codes, encoding, progress, shared)
     areas = codes.areas(period)
     try:
         progress(f"computing tables for {period}")
-        tables = release_tables(extract.start, extract.end, extract.events, areas, period)
+        tables = stock_tables(extract.start_stock, extract.end_stock, extract.events, areas,
+                              period)
     finally:
         extract.cleanup()
     previous = revision_dirs(releases, str(period))

@@ -2,6 +2,9 @@
 typed snapshots and events.
 
 ``release_tables`` is pure: LazyFrames and the period's area list in, DataFrames out.
+``stock_tables`` is the same from the snapshots' ``Stock`` counts (``stats.stocks``), which
+the build makes in the same read that validates each snapshot: the persons are counted
+once per snapshot, at village level, and every table and level is rolled up from those.
 """
 
 from __future__ import annotations
@@ -13,12 +16,6 @@ from stats.codes import LEVELS
 from stats.events import VITAL_MEASURES, migration_by_level, vital_events_by_village
 from stats.indicators import indicators
 from stats.periods import Period
-from stats.population import (
-    household_pairs,
-    households_by_level,
-    resident_cells,
-    village_population,
-)
 from stats.programme import programme_frames
 from stats.schemas import (
     AGES,
@@ -30,6 +27,7 @@ from stats.schemas import (
     V2_ONLY_TABLES,
     table_schema,
 )
+from stats.stocks import Stock, stock_from_frame
 
 ALL_LEVELS = list(LEVELS)
 STOCK_LEVELS = ["national", "county", "township"]
@@ -75,10 +73,27 @@ def release_tables(
 
     Parameters as for ``v1_tables``.
     """
-    collected, cells = v1_tables(start, end, events, areas, period, keep_cells=True)
+    return stock_tables(*_stocks(start, end, period), events, areas, period)
+
+
+def _stocks(start: pl.LazyFrame, end: pl.LazyFrame, period: Period) -> tuple[Stock, Stock]:
+    return (stock_from_frame(start, period.start_month, households=False),
+            stock_from_frame(end, period.end_month))
+
+
+def stock_tables(
+    start: Stock,
+    end: Stock,
+    events: pl.LazyFrame,
+    areas: pl.DataFrame,
+    period: Period,
+) -> dict[str, pl.DataFrame]:
+    """``release_tables`` from the stocks of the period's start and end snapshots (the end
+    stock with its households)."""
+    collected = stock_v1_tables(start, end, events, areas, period)
     # CONTRACT §8: the tables this period and extract give, finished the same way
     programme = {name: _finish(frame, name, period) for name, frame in
-                 programme_frames(start, end, events, areas, period, cells.lazy()).items()}
+                 programme_frames(start, end, events, areas, period).items()}
     collected.update(zip(programme, pl.collect_all(list(programme.values())), strict=True))
     order = [*V1_TABLES, *STAR_TABLES, *V2_ONLY_TABLES]
     return {name: collected[name] for name in order if name in collected}
@@ -90,11 +105,8 @@ def v1_tables(
     events: pl.LazyFrame,
     areas: pl.DataFrame,
     period: Period,
-    *,
-    keep_cells: bool = False,
-):  # noqa: ANN201
-    """Build the seven tables of CONTRACT §3 (with ``keep_cells``, also the end stock's
-    village × sex × age × marital status × indigenous cells they were counted from).
+) -> dict[str, pl.DataFrame]:
+    """Build the seven tables of CONTRACT §3.
 
     Parameters
     ----------
@@ -107,15 +119,24 @@ def v1_tables(
     period
         The period the tables describe.
     """
-    # One big aggregation at a time: running them together would hold every hash table
-    # of a national snapshot in memory at once.
-    households = households_by_level(household_pairs(end).collect(), ALL_LEVELS)
-    cells = resident_cells(end, period.reference_date).collect()
+    return stock_v1_tables(*_stocks(start, end, period), events, areas, period)
+
+
+def stock_v1_tables(
+    start: Stock,
+    end: Stock,
+    events: pl.LazyFrame,
+    areas: pl.DataFrame,
+    period: Period,
+) -> dict[str, pl.DataFrame]:
+    """The seven tables of CONTRACT §3 from the start and end stocks."""
+    assert end.households is not None, "the end stock is counted with its households"
+    households = end.households
+    cells_lf = end.cells.lazy()
     start_pop, vital_v, migration = pl.collect_all(
-        [village_population(start), vital_events_by_village(events),
+        [start.by_village(), vital_events_by_village(events),
          migration_by_level(events, ALL_LEVELS)]
     )
-    cells_lf = cells.lazy()
 
     by_age_rolled = roll_up(cells_lf, ["sex", "age"], ["population"], ALL_LEVELS).collect().lazy()
     by_age = complete(by_age_rolled, areas, _grid(sex=SEXES, age=AGES), ["population"], ALL_LEVELS)
@@ -199,5 +220,4 @@ def v1_tables(
         "indicators",
         period,
     ).collect()
-    tables = {name: collected[name] for name in V1_TABLES}
-    return (tables, cells) if keep_cells else tables
+    return {name: collected[name] for name in V1_TABLES}

@@ -13,10 +13,12 @@ import polars as pl
 from stats.areas import roll_up
 
 
-def indigenous_by_tribe(residents: pl.LazyFrame, levels: Sequence[str]) -> pl.LazyFrame:
-    """Male and female indigenous residents by tribe at each level (zeros left to the caller)."""
-    cells = residents.filter(pl.col("tribe") > 0).group_by(
+def indigenous_by_tribe(tribes: pl.LazyFrame, levels: Sequence[str]) -> pl.LazyFrame:
+    """Male and female indigenous residents by tribe at each level (zeros left to the
+    caller), from a stock's counts by village × sex × tribe (``Stock.tribes``)."""
+    population = pl.col("population")
+    cells = tribes.filter(pl.col("tribe") > 0).group_by(
         "village_code", pl.col("tribe").cast(pl.Int8)
-    ).agg((pl.col("sex") == 1).sum().cast(pl.Int64).alias("male"),
-          (pl.col("sex") == 2).sum().cast(pl.Int64).alias("female"))
+    ).agg(population.filter(pl.col("sex") == 1).sum().cast(pl.Int64).alias("male"),
+          population.filter(pl.col("sex") == 2).sum().cast(pl.Int64).alias("female"))
     return roll_up(cells, ["tribe"], ["male", "female"], levels)

@@ -1,0 +1,261 @@
+"""Validating and counting a Parquet residents snapshot in one read (the fast path).
+
+A national snapshot is 23 M persons; the general path (``checks.find_problems`` then the
+table builders over typed frames) reads it many times. Here the file is read once, in
+row groups, and each batch is both checked and counted:
+
+* checks, on the batch as a whole: no nulls; ids non-empty and visible ASCII (one byte
+  test over the batch's ids joined); codes within their lists (min/max); birth dates on or
+  before the reference date; village codes exactly one of the codes valid in the month
+  (a cast to an Enum of them); for v2, ``tribe`` in its list and 0 exactly for the
+  non-indigenous; person ids strictly increasing (or else, at the end, 64-bit hashes all
+  distinct — distinct hashes prove distinct ids);
+* counts: each person's cell (village × sex × age × marital status × indigenous status)
+  packed into one integer and counted with ``bincount``; the indigenous by tribe; the
+  distinct households of each village.
+
+Anything it does not vouch for — another physical type, a hyphenated code, any value a
+rule could refuse, repeated hashes — makes it answer None, and the caller runs the
+general path, which lists the problems exactly (or, finding none, counts the general way).
+So a file it accepts is one the general rules accept, and its counts are the same.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from stats.codes import LEVELS, CodeTable
+from stats.periods import Month
+from stats.population import households_by_level
+from stats.schemas import MAX_AGE, RESIDENT_COLUMNS, TRIBE_CODES
+from stats.stocks import Stock
+
+BATCH_ROWS = 1 << 20
+SEXES, MARITAL, INDIGENOUS = 2, 4, 3  # values 1–2, 1–4, 0–2
+AGE_SLOTS = MAX_AGE + 1
+CELLS_PER_VILLAGE = SEXES * AGE_SLOTS * MARITAL * INDIGENOUS
+INTEGER = ("sex", "indigenous", "marital_status", "tribe")
+EPOCH = date(1970, 1, 1)
+
+
+def age_thresholds(reference: date) -> np.ndarray:
+    """Day numbers t_100 < … < t_1: a person born on day b is at least a years old on
+    ``reference`` exactly when b ≤ t_a, the last day of year (reference year − a) whose
+    (month, day) is not after the reference's — so 29 February birthdays come on 1 March
+    in common years, as in ``population.age_on``."""
+    days = []
+    for years in range(MAX_AGE, 0, -1):
+        year = reference.year - years
+        try:
+            day = reference.replace(year=year)
+        except ValueError:  # 29 February in a common year: its last day not after it
+            day = date(year, 2, 28)
+        days.append((day - EPOCH).days)
+    return np.array(days, dtype=np.int32)
+
+
+def ages(birth_days: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
+    """Completed years (capped at 100) of day numbers of birth on or before the reference."""
+    return MAX_AGE - np.searchsorted(thresholds, birth_days, side="left").astype(np.int32)
+
+
+class AgeTable:
+    """``ages`` as a look-up by day number: one gather per person instead of a search."""
+
+    def __init__(self, reference: date) -> None:
+        self.last = (reference - EPOCH).days
+        thresholds = age_thresholds(reference)
+        self.first = int(thresholds[0])  # born on or before this day: 100 and over
+        days = np.arange(self.first, self.last + 1, dtype=np.int32)
+        self.table = ages(days, thresholds).astype(np.int32)
+
+    def __call__(self, birth_days: np.ndarray) -> np.ndarray:
+        return self.table[np.clip(birth_days, self.first, self.last) - self.first]
+
+
+def village_index(codes: pl.Series, enum: pl.Enum) -> pl.Series:
+    """Each row's index among the Enum's codes (null for a code not among them), cast run
+    by run: a snapshot lists its persons village by village, so runs are long."""
+    runs = codes.rle()
+    index = runs.struct.field("value").cast(enum, strict=False).to_physical()
+    if index.null_count():
+        return pl.Series([None], dtype=index.dtype)
+    return pl.Series(np.repeat(index.to_numpy(), runs.struct.field("len").to_numpy()))
+
+
+def _visible_ascii(values: pl.Series) -> bool:
+    """Every id non-empty and every byte of it in ``!``…``~`` (CONTRACT ids, checks.ID_PATTERN)."""
+    if values.str.len_bytes().min() == 0:
+        return False
+    joined = values.str.join("").cast(pl.Binary).item()
+    octets = np.frombuffer(joined, dtype=np.uint8)
+    return bool(octets.min() >= 0x21 and octets.max() <= 0x7E)
+
+
+def _physical_ok(schema: pl.Schema) -> bool:
+    """The contract's columns with the plain Parquet types this path reads directly."""
+    for name, want in RESIDENT_COLUMNS.items():
+        have = schema.get(name)
+        if have is None:
+            return False
+        if want == pl.String and have != pl.String:
+            return False
+        if want == pl.Date and have != pl.Date:
+            return False
+        if want.is_integer() and not have.is_integer():
+            return False
+    return "tribe" not in schema or schema["tribe"].is_integer()
+
+
+def _in_range(column: pl.Series, low: int, high: int) -> bool:
+    return column.min() >= low and column.max() <= high  # type: ignore[operator]
+
+
+class _Batches:
+    """Running state of one file's scan."""
+
+    def __init__(self, villages: list[str], reference: date, households: bool) -> None:
+        self.enum = pl.Enum(villages)
+        self.ages = AgeTable(reference)
+        self.reference_day = (reference - EPOCH).days
+        self.keys: list[np.ndarray] = []
+        self.hashes: list[np.ndarray] = []
+        self.tribes: list[pl.DataFrame] = []
+        self.pairs: list[pl.DataFrame] = [] if households else None  # type: ignore[assignment]
+        self.increasing = True
+        self.last_id: str | None = None
+        self.unhashed = 0  # leading rows whose ids were increasing, not hashed
+        self.rows = 0
+
+    def add(self, batch: pl.DataFrame, v2: bool) -> bool:
+        """Check and count one batch; False when the fast path cannot vouch for it."""
+        if batch.height == 0:
+            return True
+        if any(batch.null_count().row(0)):
+            return False
+        ids, households = batch["person_id"], batch["household_id"]
+        if not (_visible_ascii(ids) and _visible_ascii(households)):
+            return False
+        village = village_index(batch["village_code"], self.enum)
+        if village.null_count():
+            return False
+        sex, marital, indigenous = batch["sex"], batch["marital_status"], batch["indigenous"]
+        if not (_in_range(sex, 1, 2) and _in_range(marital, 1, 4) and _in_range(indigenous, 0, 2)):
+            return False
+        born = batch["birth_date"].to_physical().to_numpy()
+        if born.max() > self.reference_day:
+            return False
+        if v2:
+            tribe = batch["tribe"]
+            if not tribe.is_in(TRIBE_CODES).all() or not ((tribe == 0) == (indigenous == 0)).all():
+                return False
+            self.tribes.append(
+                batch.select(village.alias("village"), "sex", "tribe").filter(pl.col("tribe") > 0)
+                .group_by("village", "sex", "tribe").len())
+        self._ids(ids)
+        key = village.to_numpy().astype(np.int32) * SEXES + (sex.to_numpy() - 1)
+        key = (key * AGE_SLOTS + self.ages(born)) * MARITAL + (marital.to_numpy() - 1)
+        self.keys.append((key * INDIGENOUS + indigenous.to_numpy()).astype(np.int32))
+        if self.pairs is not None:
+            self.pairs.append(pl.DataFrame({"village": village, "household_id": households})
+                              .group_by("village").agg(pl.col("household_id").unique()))
+        self.rows += batch.height
+        return True
+
+    def _ids(self, ids: pl.Series) -> None:
+        """Person ids strictly increasing across the file prove them unique; once they are
+        not, their 64-bit hashes are kept (those of the rows before are made at the end)."""
+        if self.increasing:
+            ordered = ids.len() < 2 or bool((ids.slice(1) > ids.slice(0, ids.len() - 1)).all())
+            self.increasing = ordered and (self.last_id is None or ids[0] > self.last_id)
+            self.last_id = ids[-1]
+            if self.increasing:
+                self.unhashed = self.rows + ids.len()
+                return
+        self.hashes.append(ids.hash(seed=0).to_numpy())
+
+    def ids_unique(self, path: Path) -> bool:
+        """Whether every person id is distinct (distinct hashes prove it; equal ones are
+        left to the general path, which names the duplicates)."""
+        if self.increasing:
+            return True
+        if self.unhashed:
+            before = pl.scan_parquet(path).select("person_id").head(self.unhashed).collect()
+            self.hashes.insert(0, before["person_id"].hash(seed=0).to_numpy())
+        hashes = pl.Series(np.concatenate(self.hashes))
+        return hashes.n_unique() == hashes.len()
+
+
+def scan_snapshot(path: Path, month: Month, codes: CodeTable, *, households: bool,
+                  batch_rows: int = BATCH_ROWS) -> Stock | None:
+    """The stock of a Parquet residents file of ``month`` if the file passes every residents
+    rule, read once; None when this path cannot vouch for it (see the module's docstring)."""
+    if path.suffix != ".parquet":
+        return None
+    try:
+        schema = pl.read_parquet_schema(path)
+    except Exception:  # unreadable: the general path reports it
+        return None
+    if not _physical_ok(schema):
+        return None
+    v2 = "tribe" in schema
+    villages = codes.villages_valid_in([month])["village_code"].unique().sort().to_list()
+    state = _Batches(villages, month.last_day, households)
+    columns = [*RESIDENT_COLUMNS, *(["tribe"] if v2 else [])]
+    try:
+        for batch in pl.scan_parquet(path).select(columns).collect_batches(chunk_size=batch_rows):
+            if not state.add(batch, v2):
+                return None
+    except pl.exceptions.PolarsError:
+        return None
+    if not state.ids_unique(path):
+        return None
+    state.hashes.clear()
+    return _stock(state, villages, month, v2)
+
+
+def _stock(state: _Batches, villages: list[str], month: Month, v2: bool) -> Stock:
+    keys = np.concatenate(state.keys) if state.keys else np.zeros(0, dtype=np.int32)
+    state.keys.clear()
+    counts = np.bincount(keys, minlength=len(villages) * CELLS_PER_VILLAGE)
+    del keys
+    held = np.flatnonzero(counts)
+    rest, indigenous = np.divmod(held, INDIGENOUS)
+    rest, marital = np.divmod(rest, MARITAL)
+    rest, age = np.divmod(rest, AGE_SLOTS)
+    village, sex = np.divmod(rest, SEXES)
+    names = pl.Series(villages, dtype=pl.String)
+    cells = pl.DataFrame({
+        "village_code": names.gather(village),
+        "sex": (sex + 1).astype(np.int8),
+        "age": age.astype(np.int16),
+        "marital_status": (marital + 1).astype(np.int8),
+        "indigenous": indigenous.astype(np.int8),
+        "population": counts[held].astype(np.int64),
+    })
+    tribes = None
+    if v2:
+        tribes = pl.DataFrame(schema={"village_code": pl.String, "sex": pl.Int8,
+                                      "tribe": pl.Int8, "population": pl.Int64})
+        if state.tribes:
+            summed = (pl.concat(state.tribes).group_by("village", "sex", "tribe")
+                      .agg(pl.col("len").sum()))
+            tribes = pl.DataFrame({
+                "village_code": names.gather(summed["village"].cast(pl.Int64)),
+                "sex": summed["sex"].cast(pl.Int8),
+                "tribe": summed["tribe"].cast(pl.Int8),
+                "population": summed["len"].cast(pl.Int64),
+            })
+    counted = None
+    if state.pairs is not None:
+        pairs = (pl.concat(state.pairs).explode("household_id")
+                 .group_by("village").agg(pl.col("household_id").unique()).explode("household_id"))
+        state.pairs.clear()
+        pairs = pairs.select(names.gather(pairs["village"].cast(pl.Int64)).alias("village_code"),
+                             "household_id")
+        counted = households_by_level(pairs, list(LEVELS))
+    return Stock(month, state.rows, cells, tribes, counted)

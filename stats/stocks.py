@@ -1,0 +1,73 @@
+"""A residents snapshot reduced to what every table needs from it (one read per snapshot).
+
+Every stock table of a period (CONTRACT §3, §8) is a sum over the persons of a snapshot:
+by village × sex × single age (on the snapshot's own reference date, its month's last day)
+× marital status × indigenous status, by village × sex × tribe (v2), and the distinct
+households per area. A ``Stock`` holds exactly those counts, so the tables are computed
+from a few hundred thousand cells instead of re-reading 23 M persons for each table and
+level, and a snapshot read once serves every period that uses it (a month's end stock is
+the next month's start stock, aged on the same day).
+
+Both stocks of a period are aged on their own month's last day: the end stock's is the
+period's reference date and the start stock's the day before the period.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+
+from stats.codes import LEVELS
+from stats.periods import Month
+from stats.population import household_pairs, households_by_level, resident_cells
+
+CELL_KEYS = ["village_code", "sex", "age", "marital_status", "indigenous"]
+TRIBE_KEYS = ["village_code", "sex", "tribe"]
+
+
+@dataclass(frozen=True)
+class Stock:
+    """One snapshot's counts (see the module's docstring).
+
+    ``cells``: village_code, sex, age, marital_status, indigenous, population (only the
+    cells that hold someone). ``tribes``: village_code, sex, tribe, population of the
+    indigenous (tribe > 0), or None for a v1 snapshot. ``households``: area_level,
+    area_code, households at every level, or None when not counted (a start stock).
+    """
+
+    month: Month
+    rows: int
+    cells: pl.DataFrame
+    tribes: pl.DataFrame | None
+    households: pl.DataFrame | None
+
+    @property
+    def v2(self) -> bool:
+        """Whether the snapshot carries the §8 ``tribe`` column."""
+        return self.tribes is not None
+
+    def by_village(self) -> pl.LazyFrame:
+        """Residents per village."""
+        return self.cells.lazy().group_by("village_code").agg(pl.col("population").sum())
+
+    def by_sex_age(self) -> pl.LazyFrame:
+        """Residents by village × sex × age."""
+        return self.cells.lazy().group_by("village_code", "sex", "age").agg(
+            pl.col("population").sum())
+
+
+def stock_from_frame(residents: pl.LazyFrame, month: Month, *, households: bool = True) -> Stock:
+    """The stock of a typed residents frame (``validate.typed_residents``), aged on the
+    last day of ``month``: the general path, for CSV and any Parquet the fast scanner
+    (``stats.snapshot_scan``) leaves alone."""
+    cells = resident_cells(residents, month.last_day).collect()
+    tribes = None
+    if "tribe" in residents.collect_schema():
+        tribes = (residents.filter(pl.col("tribe") > 0)
+                  .group_by("village_code", "sex", pl.col("tribe").cast(pl.Int8))
+                  .agg(pl.len().cast(pl.Int64).alias("population")).collect())
+    counted = None
+    if households:
+        counted = households_by_level(household_pairs(residents).collect(), list(LEVELS))
+    return Stock(month, int(cells["population"].sum()), cells, tribes, counted)
