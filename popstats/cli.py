@@ -122,11 +122,19 @@ def main() -> None:
               default="utf-8", show_default=True, help="CSV encoding.")
 @click.option("--dates", "date_style", type=click.Choice(["iso", "roc", "mixed"]), default="iso",
               show_default=True, help="CSV date style.")
+@click.option("--v1", "v1", is_flag=True,
+              help="The v1 extract (CONTRACT §1 columns only), as before v2 existed.")
+@click.option("--v2", "v2", is_flag=True,
+              help="The v2 extract with CONTRACT §8's columns (the default; accepted for scripts).")
 def sample(out: Path, scale: float, seed: int, start: str, months: int, codes: Path | None,
-           corrections: int, file_format: str, encoding: str, date_style: str) -> None:
-    """Write a synthetic register extract (same arguments, identical files)."""
+           corrections: int, file_format: str, encoding: str, date_style: str, v1: bool,
+           v2: bool) -> None:
+    """Write a synthetic register extract (same arguments, identical files): v2 by default
+    (tribe; mother's birth date and original nationality; spouses' original nationality)."""
     from sample_data.generator import write_sample
 
+    if v1 and v2:
+        raise click.UsageError("--v1 and --v2 exclude each other: give one (v2 is the default)")
     try:
         first = Month.parse(start)
     except PeriodError as exc:
@@ -135,7 +143,7 @@ def sample(out: Path, scale: float, seed: int, start: str, months: int, codes: P
         summary = write_sample(
             out, scale=scale, seed=seed, start=first, months=months, codes=_codes(codes),
             corrections=corrections, file_format=file_format, encoding=encoding,
-            date_style=date_style, progress=_progress,
+            date_style=date_style, progress=_progress, version=1 if v1 else 2,
         )
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc

@@ -34,8 +34,10 @@ def run_demo(
     extract, releases = workdir / "extract", workdir / "releases"
     codes = demo_code_table()
     if not (extract / "sample_manifest.json").exists():
+        # v2 (CONTRACT §8): the demo shows all fourteen tables, the programme's pages and
+        # the bulletin's fertility and nationality figures
         write_sample(extract, scale=scale, seed=0, start=Month(year, 1), months=12,
-                     codes=codes, progress=progress)
+                     codes=codes, progress=progress, version=2)
     now = datetime.now(UTC)
     for period in demo_periods(year):
         if not (releases / str(period) / "manifest.json").exists():

@@ -38,8 +38,9 @@ class People:
         return (cells.astype(np.int16) * STATUSES + self.marital).astype(np.int16)
 
 
-def _weights() -> np.ndarray:
-    """Relative monthly risk of each status event per key (keys x CATEGORIES)."""
+def _weights(fertility: np.ndarray | None = None) -> np.ndarray:
+    """Relative monthly risk of each status event per key (keys x CATEGORIES); births by
+    ``fertility`` per cell when given (v2's calibrated ages), else v1's weights."""
     married = np.arange(STATUSES) == 2
     by_status = {
         "marriage": demo.REMARRIAGE, "marriage_male": demo.REMARRIAGE,
@@ -50,7 +51,7 @@ def _weights() -> np.ndarray:
         "marriage": demo.groom_weights(), "marriage_male": demo.same_sex_weights(1),
         "marriage_female": demo.same_sex_weights(2), "divorce": demo.divorce_weights(1),
         "divorce_male": demo.divorce_weights(1), "divorce_female": demo.divorce_weights(2),
-        "birth": demo.fertility_weights(),
+        "birth": demo.fertility_weights() if fertility is None else fertility,
     }
     return np.stack(
         [np.outer(by_cell[c], np.asarray(by_status[c], dtype=float)).ravel() for c in CATEGORIES],
@@ -58,21 +59,23 @@ def _weights() -> np.ndarray:
     )
 
 
-def birth_weights() -> np.ndarray:
+def birth_weights(fertility: np.ndarray | None = None) -> np.ndarray:
     """Relative monthly chance of giving birth per key (sex x age x marital status)."""
-    return _weights()[:, CATEGORIES.index("birth")]
+    return _weights(fertility)[:, CATEGORIES.index("birth")]
 
 
 def draw_status_events(rng: np.random.Generator, keys: np.ndarray, village: np.ndarray,
-                       expected: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+                       expected: dict[str, np.ndarray],
+                       fertility: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Rows of the persons with each status event this month.
 
     ``expected`` gives each category's expected events per village (MOI's village rates);
     within a village a person's chance follows the weight of their key (sex, age, marital
     status). One uniform draw per person decides between the categories. The chances are
-    tabled per (village, key) once, so each person costs one lookup.
+    tabled per (village, key) once, so each person costs one lookup. ``fertility``: the
+    per-cell birth weights (None: v1's).
     """
-    weight = _weights()
+    weight = _weights(fertility)
     n_keys, n_villages = len(weight), len(next(iter(expected.values())))
     cell = village.astype(np.int32) * n_keys + keys
     counts = np.bincount(cell, minlength=n_villages * n_keys).reshape(n_villages, n_keys)

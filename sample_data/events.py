@@ -12,6 +12,8 @@ EVENT_TYPES = ("BIRTH", "DEATH", "MARRIAGE", "DIVORCE", "MOVE")
 BIRTH, DEATH, MARRIAGE, DIVORCE, MOVE = range(5)
 NO_VILLAGE = -1  # empty village code: outside the register for MOVE, unused otherwise
 NO_SEX = 0  # empty partner_sex
+NO_DATE = -(2**31)  # empty date (mother's birth date on events other than BIRTH)
+NO_NATIONALITY = -1  # empty original nationality (the column does not apply)
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,11 @@ class EventBatch:
     destination: np.ndarray  # int16, MOVE only
     partner_sex: np.ndarray  # int8, MARRIAGE/DIVORCE only
     move_kind: np.ndarray  # int8 index into demography.MOVE_KINDS, -1 for other events
+    # CONTRACT §8 (written in v2 extracts only)
+    mother_birth: np.ndarray  # int32, BIRTH only (NO_DATE elsewhere)
+    mother_nationality: np.ndarray  # int8, BIRTH only (NO_NATIONALITY elsewhere)
+    nationality: np.ndarray  # int8, MARRIAGE only: spouse 1
+    partner_nationality: np.ndarray  # int8, MARRIAGE only: spouse 2
 
     def __len__(self) -> int:
         return len(self.kind)
@@ -52,6 +59,10 @@ def make_events(
     destination: np.ndarray | None = None,
     partner_sex: np.ndarray | None = None,
     move_kind: np.ndarray | int = -1,
+    mother_birth: np.ndarray | None = None,
+    mother_nationality: np.ndarray | None = None,
+    nationality: np.ndarray | None = None,
+    partner_nationality: np.ndarray | None = None,
 ) -> EventBatch:
     """A batch of events of one type; unused columns are empty."""
     n = len(pid)
@@ -73,6 +84,10 @@ def make_events(
         destination=column(destination, np.int16, NO_VILLAGE),
         partner_sex=column(partner_sex, np.int8, NO_SEX),
         move_kind=column(move_kind, np.int8, -1),
+        mother_birth=column(mother_birth, np.int32, NO_DATE),
+        mother_nationality=column(mother_nationality, np.int8, NO_NATIONALITY),
+        nationality=column(nationality, np.int8, NO_NATIONALITY),
+        partner_nationality=column(partner_nationality, np.int8, NO_NATIONALITY),
     )
 
 

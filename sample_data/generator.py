@@ -19,13 +19,16 @@ import pyarrow as pa
 from sample_data.calibration import Calibration
 from sample_data.events import Calendar
 from sample_data.geography import Geography
+from sample_data.origins import Origins
 from sample_data.population import FIRST_HOUSEHOLD_ID, day_number, initial_population
 from sample_data.simulation import Counters, Entry, simulate_month
 from sample_data.writing import (
     DATE_STYLES,
     ENCODINGS,
     EVENTS_SCHEMA,
+    EVENTS_SCHEMA_V2,
     RESIDENTS_SCHEMA,
+    RESIDENTS_SCHEMA_V2,
     events_chunks,
     residents_chunks,
     write_csv,
@@ -37,7 +40,10 @@ from stats.periods import Month
 MANIFEST = "sample_manifest.json"
 DEFAULT_START = Month(2025, 1)
 FILE_FORMATS = ("parquet", "csv")
-_STAGE_INITIAL, _STAGE_MONTH, _STAGE_CORRECTIONS, _STAGE_CSV = range(4)
+VERSIONS = (1, 2)  # CONTRACT §1 (v1) and with the §8 columns (v2)
+# v2's draws have stages of their own: a v1 extract is what it was before v2 existed
+_STAGE_INITIAL, _STAGE_MONTH, _STAGE_CORRECTIONS, _STAGE_CSV, _STAGE_TRIBES, _STAGE_ORIGINS = \
+    range(6)
 
 
 @dataclass(frozen=True)
@@ -57,10 +63,12 @@ class SampleSummary:
     corrections: int
     recodings: int  # villages re-coded (counted once per retired village)
     files: tuple[str, ...]
+    version: int = 2  # extract version: 1 (CONTRACT §1) or 2 (with the §8 columns)
 
     def __str__(self) -> str:
         return (
-            f"{self.out}: {len(self.files)} files, months {self.months[0]}…{self.months[-1]}; "
+            f"{self.out}: v{self.version} extract, {len(self.files)} files, "
+            f"months {self.months[0]}…{self.months[-1]}; "
             f"last snapshot {self.residents:,} residents in {self.households:,} households; "
             f"{self.events:,} events ({self.births:,} births, {self.deaths:,} deaths, "
             f"{self.marriages:,} marriages, {self.divorces:,} divorces, {self.moves:,} moves); "
@@ -74,8 +82,10 @@ def _rng(seed: int, *stage: int) -> np.random.Generator:
 
 
 def _check(scale: float, months: int, corrections: int, file_format: str, encoding: str,
-           date_style: str) -> None:
+           date_style: str, version: int) -> None:
     """Refuse arguments the generator cannot honour."""
+    if version not in VERSIONS:
+        raise ValueError(f"unknown extract version {version!r}; expected 1 or 2")
     if not scale > 0:
         raise ValueError(f"scale must be positive, got {scale!r}")
     if months < 1:
@@ -103,6 +113,7 @@ def write_sample(
     encoding: str = "utf-8",
     date_style: str = "iso",
     progress: Callable[[str], None] | None = None,
+    version: int = 2,
 ) -> SampleSummary:
     """Write a synthetic source extract to ``out``.
 
@@ -128,6 +139,10 @@ def write_sample(
         or ``mixed`` (row by row).
     progress
         Called with one short line per written month.
+    version
+        2 (default): with CONTRACT §8's columns (tribe; the mother's birth date and
+        original nationality on births; the spouses' original nationalities on
+        marriages); 1: the v1 columns only, the same bytes as before v2 existed.
 
     Returns
     -------
@@ -137,9 +152,10 @@ def write_sample(
     Raises
     ------
     ValueError
-        For an unknown format, encoding or date style, or a non-positive scale.
+        For an unknown format, encoding, date style or version, or a non-positive scale.
     """
-    _check(scale, months, corrections, file_format, encoding, date_style)
+    _check(scale, months, corrections, file_format, encoding, date_style, version)
+    v2 = version == 2
     say = progress or (lambda _line: None)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -151,6 +167,15 @@ def write_sample(
     first = start.shift(-1)
     pop = initial_population(_rng(seed, _STAGE_INITIAL), geo, calibration, scale,
                              month_index(first), first.last_day)
+    origins = None
+    if v2:
+        county = geo.county[pop.village]
+        indigenous = np.bincount(county.astype(np.int64) * 3 + pop.indigenous,
+                                 minlength=3 * len(geo.county_codes)).reshape(-1, 3)
+        origins = Origins.for_counties(geo.county_codes, indigenous)
+        pop = pop.with_columns(tribe=origins.tribes(_rng(seed, _STAGE_TRIBES), pop.indigenous,
+                                                    county))
+        del county
     counters = Counters(int(pop.pid.max(initial=0)) + 1,
                         int(pop.hh.max(initial=FIRST_HOUSEHOLD_ID)) + 1)
     per_month = np.bincount(_rng(seed, _STAGE_CORRECTIONS).integers(0, months, corrections),
@@ -169,6 +194,8 @@ def write_sample(
         rng = _rng(seed, _STAGE_CSV, month_index(month), 0 if kind == "residents" else 1)
         return pool.submit(write_csv, path, chunks, encoding, date_style, rng)
 
+    residents_schema = RESIDENTS_SCHEMA_V2 if v2 else RESIDENTS_SCHEMA
+    events_schema = EVENTS_SCHEMA_V2 if v2 else EVENTS_SCHEMA
     manifest_months: list[Entry] = []
     all_corrections: list[Entry] = []
     all_recodings: list[Entry] = []
@@ -178,8 +205,8 @@ def write_sample(
                             "households": households})
     say(f"{first}: {len(pop):,} residents, {households:,} households (initial snapshot)")
     with ThreadPoolExecutor(max_workers=1) as pool:
-        snapshot = submit(pool, "residents", first, residents_chunks(pop, code_array),
-                          RESIDENTS_SCHEMA)
+        snapshot = submit(pool, "residents", first, residents_chunks(pop, code_array, v2),
+                          residents_schema)
         for k in range(months):
             month = start.shift(k)
             index = month_index(month)
@@ -188,13 +215,15 @@ def write_sample(
                 pop, geo, _rng(seed, _STAGE_MONTH, index), month_index=index, label=str(month),
                 calendar=calendar, scale=scale, counters=counters, calibration=calibration,
                 corrections=int(per_month[k]), first_month_index=month_index(first),
+                origins=origins,
+                origins_rng=_rng(seed, _STAGE_ORIGINS, index) if v2 else None,
             )
             snapshot.result()  # at most two snapshots in memory besides the one being built
             pending.append(submit(pool, "events", month, events_chunks(
-                result.events, code_array, month.compact), EVENTS_SCHEMA))
+                result.events, code_array, month.compact, v2), events_schema))
             pop = result.population
-            snapshot = submit(pool, "residents", month, residents_chunks(pop, code_array),
-                              RESIDENTS_SCHEMA)
+            snapshot = submit(pool, "residents", month, residents_chunks(pop, code_array, v2),
+                              residents_schema)
             c = result.counts
             manifest_months.append({"month": str(month), "kind": "simulated",
                                     "events": len(result.events), **c})
@@ -218,6 +247,8 @@ def write_sample(
             "corrections": corrections, "file_format": file_format,
             "encoding": encoding if file_format == "csv" else None,
             "date_style": date_style if file_format == "csv" else None,
+            # a v1 manifest stays as it was before v2 existed, byte for byte
+            **({"version": 2} if v2 else {}),
         },
         "files": files,
         "months": manifest_months,
@@ -235,5 +266,6 @@ def write_sample(
         corrections=len(all_corrections),
         recodings=sum(1 for e in all_recodings if int(e["delta"]) < 0),
         files=(*files, MANIFEST),
+        version=version,
         **totals,
     )

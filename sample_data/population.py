@@ -38,6 +38,7 @@ class Population:
     birth: np.ndarray  # int32 day number
     indigenous: np.ndarray  # int8 0/1/2
     marital: np.ndarray  # int8 1-4
+    tribe: np.ndarray  # int8 CONTRACT §8 code (0 not indigenous); written in v2 extracts only
 
     def __len__(self) -> int:
         return len(self.pid)
@@ -69,6 +70,7 @@ def empty_population() -> Population:
         pid=np.zeros(0, np.int64), hh=np.zeros(0, np.int32), village=np.zeros(0, np.int16),
         sex=np.zeros(0, np.int8), birth=np.zeros(0, np.int32),
         indigenous=np.zeros(0, np.int8), marital=np.zeros(0, np.int8),
+        tribe=np.zeros(0, np.int8),
     )
 
 
@@ -118,7 +120,9 @@ def initial_population(
     marital = demo.draw_marital(rng, cells)
     hh = _initial_households(rng, calibration, village, sex, age)
     pid = np.arange(FIRST_PERSON_ID, FIRST_PERSON_ID + n, dtype=np.int64)
-    return Population(pid, hh, village, sex, birth, indigenous, marital)
+    # the peoples are drawn later from their own generator (sample_data.origins)
+    return Population(pid, hh, village, sex, birth, indigenous, marital,
+                      np.zeros(n, dtype=np.int8))
 
 
 def _previous(mask: np.ndarray, village: np.ndarray, rows: np.ndarray) -> np.ndarray:

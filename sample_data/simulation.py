@@ -29,6 +29,7 @@ from sample_data.events import (
 )
 from sample_data.geography import Geography
 from sample_data.migration import draw_moves
+from sample_data.origins import Origins
 from sample_data.population import FIRST_HOUSEHOLD_ID, Population, empty_population
 
 Entry = dict[str, str | int]  # a manifest entry: month, village_code, delta, ...
@@ -163,13 +164,13 @@ def _status_targets(calibration: Calibration, residents: np.ndarray,
 
 
 def _births_kept(keys: np.ndarray, village: np.ndarray, gone: np.ndarray,
-                 villages: int) -> np.ndarray:
+                 villages: int, fertility: np.ndarray | None = None) -> np.ndarray:
     """Per village: 1 / the share of its expected births that mothers staying put give.
 
     A mother drawn for a birth who dies, leaves or moves that month registers none here;
     asking each village for that much more keeps its births at its MOI rate.
     """
-    fertility = couples.birth_weights()
+    fertility = couples.birth_weights(fertility)
     everyone = np.bincount(village, weights=fertility[keys], minlength=villages)
     rows = np.flatnonzero(gone)
     lost = np.bincount(village[rows], weights=fertility[keys[rows]], minlength=villages)
@@ -190,6 +191,8 @@ def simulate_month(
     corrections: int,
     first_month_index: int,
     calibration: Calibration,
+    origins: Origins | None = None,
+    origins_rng: np.random.Generator | None = None,
 ) -> MonthResult:
     """Events registered in one month and the snapshot at its end.
 
@@ -215,6 +218,10 @@ def simulate_month(
         The month of the initial snapshot (villages valid later start empty).
     calibration
         MOI's per-village rates and seasons on the villages of ``geo``.
+    origins, origins_rng
+        For a v2 extract: the calibration of the mothers' ages and of the mothers' and
+        spouses' original nationalities, and the generator the nationalities are drawn
+        from (never ``rng``). ``None``: v1, whose events are what they were before v2.
 
     Returns
     -------
@@ -242,9 +249,11 @@ def simulate_month(
     people = couples.People(pop.sex, age, pop.marital, pop.village, geo.county, alive)
     keys = people.keys(cells)
     targets = _status_targets(calibration, residents, season)
+    # v2 draws mothers by the calibrated ages; v1 keeps its weights (and its bytes)
+    fertility = origins.fertility if origins is not None else None
     targets["birth"] = targets["birth"] * _births_kept(keys, pop.village, ~alive | moving,
-                                                       geo.size)
-    drawn = couples.draw_status_events(rng, keys, pop.village, targets)
+                                                       geo.size, fertility)
+    drawn = couples.draw_status_events(rng, keys, pop.village, targets, fertility)
     del cells
     taken = np.zeros(n, dtype=bool)
     wed = couples.couples(rng, people, drawn, taken, "marriage")
@@ -261,7 +270,7 @@ def simulate_month(
     newborns = Population(
         pid=counters.pids(len(mothers)), hh=pop.hh[mothers], village=pop.village[mothers],
         sex=b_sex, birth=b_day, indigenous=pop.indigenous[mothers],
-        marital=np.ones(len(mothers), dtype=np.int8),
+        marital=np.ones(len(mothers), dtype=np.int8), tribe=pop.tribe[mothers],
     )
 
     # -- arrivals from abroad: the village (and often the household) of a random resident
@@ -276,13 +285,22 @@ def simulate_month(
     v_occ = np.where(judicial, calendar.occurrences(rng, v_reg, pop.birth[split.spouse],
                                                     "divorces"), v_reg)
     l_reg = calendar.registrations(rng, len(leaving))
+    v2: dict[str, dict[str, np.ndarray]] = {"birth": {}, "marriage": {}}
+    if origins is not None and origins_rng is not None:
+        v2["birth"] = {"mother_birth": pop.birth[mothers],
+                       "mother_nationality": origins.mothers(origins_rng, len(mothers))}
+        nationality, partner_nationality = origins.spouses(
+            origins_rng, pop.sex[wed.spouse], wed.partner_sex)
+        v2["marriage"] = {"nationality": nationality,
+                          "partner_nationality": partner_nationality}
     batches = [
-        make_events(BIRTH, b_reg, b_day, newborns.pid, b_sex, b_day, village=newborns.village),
+        make_events(BIRTH, b_reg, b_day, newborns.pid, b_sex, b_day, village=newborns.village,
+                    **v2["birth"]),
         make_events(DEATH, d_reg, calendar.occurrences(rng, d_reg, pop.birth[dying], "deaths"),
                     pop.pid[dying], pop.sex[dying], pop.birth[dying], village=pop.village[dying]),
         make_events(MARRIAGE, m_reg, m_reg, pop.pid[wed.spouse], pop.sex[wed.spouse],
                     pop.birth[wed.spouse], village=pop.village[wed.spouse],
-                    partner_sex=wed.partner_sex),
+                    partner_sex=wed.partner_sex, **v2["marriage"]),
         make_events(DIVORCE, v_reg, v_occ, pop.pid[split.spouse], pop.sex[split.spouse],
                     pop.birth[split.spouse], village=pop.village[split.spouse],
                     partner_sex=split.partner_sex),
@@ -353,7 +371,7 @@ def _arrivals(rng: np.random.Generator, pop: Population, counters: Counters,
     people = Population(
         pid=counters.pids(k), hh=hh, village=pop.village[host], sex=sex, birth=birth,
         indigenous=np.zeros(k, dtype=np.int8),
-        marital=demo.draw_marital(rng, demo.cell_of(sex, age)),
+        marital=demo.draw_marital(rng, demo.cell_of(sex, age)), tribe=np.zeros(k, dtype=np.int8),
     )
     events = make_events(MOVE, registration, occurrence, people.pid, sex, birth,
                          destination=people.village,

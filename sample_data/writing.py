@@ -17,7 +17,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 import stats.encodings  # noqa: F401  (registers the euc_tw codec)
-from sample_data.events import EVENT_TYPES, NO_SEX, EventBatch
+from sample_data.events import EVENT_TYPES, NO_DATE, NO_NATIONALITY, NO_SEX, EventBatch
 from sample_data.population import Population
 from stats.periods import ROC_OFFSET
 
@@ -38,7 +38,13 @@ EVENTS_SCHEMA = pa.schema([
     ("village_code", _VILLAGE), ("from_village_code", _VILLAGE),
     ("to_village_code", _VILLAGE), ("partner_sex", pa.int8()),
 ])
-DATE_COLUMNS = ("birth_date", "registration_date", "occurrence_date")
+# CONTRACT §8: a v2 extract's files are the v1 ones with these columns after the others
+RESIDENTS_SCHEMA_V2 = pa.schema([*RESIDENTS_SCHEMA, ("tribe", pa.int8())])
+EVENTS_SCHEMA_V2 = pa.schema([
+    *EVENTS_SCHEMA, ("mother_birth_date", pa.date32()), ("mother_nationality", pa.int8()),
+    ("nationality", pa.int8()), ("partner_nationality", pa.int8()),
+])
+DATE_COLUMNS = ("birth_date", "registration_date", "occurrence_date", "mother_birth_date")
 _UNIQUE_COLUMNS = ("person_id", "household_id", "event_id")
 
 _DIGITS4 = np.array([f"{i:04d}".encode() for i in range(10_000)], dtype="S4").view(np.uint32)
@@ -80,10 +86,18 @@ def format_ids(numbers: np.ndarray, prefix: str, digits: int) -> pa.StringArray:
     return pa.StringArray.from_buffers(n, pa.py_buffer(value_offsets), pa.py_buffer(record))
 
 
-def _dates(days: np.ndarray) -> pa.Array:
-    """Day numbers as an Arrow date32 column."""
-    return pa.Array.from_buffers(pa.date32(), len(days),
-                                 [None, pa.py_buffer(np.ascontiguousarray(days, np.int32))])
+def _dates(days: np.ndarray, empty: np.ndarray | None = None) -> pa.Array:
+    """Day numbers as an Arrow date32 column (null where ``empty``)."""
+    days = np.ascontiguousarray(days, np.int32)
+    if empty is None or not empty.any():
+        return pa.Array.from_buffers(pa.date32(), len(days), [None, pa.py_buffer(days)])
+    valid = pa.py_buffer(np.packbits(~empty, bitorder="little"))
+    return pa.Array.from_buffers(pa.date32(), len(days), [valid, pa.py_buffer(days)])
+
+
+def _codes(values: np.ndarray, empty: int) -> pa.Array:
+    """Small integer codes as an int8 column, null where ``empty``."""
+    return pa.array(values, mask=values == empty)
 
 
 def _villages(index: np.ndarray, codes: pa.Array) -> pa.DictionaryArray:
@@ -92,10 +106,13 @@ def _villages(index: np.ndarray, codes: pa.Array) -> pa.DictionaryArray:
     return pa.DictionaryArray.from_arrays(pa.array(index, mask=index < 0), codes)
 
 
-def residents_chunks(pop: Population, codes: pa.Array) -> Iterator[pa.Table]:
-    """The snapshot as Arrow tables of at most CHUNK_ROWS rows (at least one table)."""
+def residents_chunks(pop: Population, codes: pa.Array, v2: bool = False) -> Iterator[pa.Table]:
+    """The snapshot as Arrow tables of at most CHUNK_ROWS rows (at least one table); with
+    the §8 ``tribe`` column when ``v2``."""
+    schema = RESIDENTS_SCHEMA_V2 if v2 else RESIDENTS_SCHEMA
     for start in range(0, max(len(pop), 1), CHUNK_ROWS):
         rows = slice(start, start + CHUNK_ROWS)
+        extra = [pa.array(pop.tribe[rows])] if v2 else []
         yield pa.Table.from_arrays([
             format_ids(pop.pid[rows], "P", 10),
             format_ids(pop.hh[rows], "H", 9),
@@ -104,17 +121,27 @@ def residents_chunks(pop: Population, codes: pa.Array) -> Iterator[pa.Table]:
             _dates(pop.birth[rows]),
             pa.array(pop.indigenous[rows]),
             pa.array(pop.marital[rows]),
-        ], schema=RESIDENTS_SCHEMA)
+            *extra,
+        ], schema=schema)
 
 
-def events_chunks(events: EventBatch, codes: pa.Array, compact_month: str) -> Iterator[pa.Table]:
-    """The events, in order, with ids ``E<YYYYMM><sequence>``."""
+def events_chunks(events: EventBatch, codes: pa.Array, compact_month: str,
+                  v2: bool = False) -> Iterator[pa.Table]:
+    """The events, in order, with ids ``E<YYYYMM><sequence>``; with the §8 columns when
+    ``v2`` (empty where they do not apply)."""
+    schema = EVENTS_SCHEMA_V2 if v2 else EVENTS_SCHEMA
     digits = max(6, len(str(len(events))))
     types = pa.array(EVENT_TYPES, type=pa.string())
     for start in range(0, max(len(events), 1), CHUNK_ROWS):
         rows = slice(start, start + CHUNK_ROWS)
         sequence = np.arange(start + 1, start + 1 + len(events.kind[rows]))
         partner = events.partner_sex[rows]
+        extra = []
+        if v2:
+            mother = events.mother_birth[rows]
+            extra = [_dates(mother, mother == NO_DATE),
+                     *(_codes(getattr(events, name)[rows], NO_NATIONALITY) for name in
+                       ("mother_nationality", "nationality", "partner_nationality"))]
         yield pa.Table.from_arrays([
             format_ids(sequence, f"E{compact_month}", digits),
             pa.DictionaryArray.from_arrays(pa.array(events.kind[rows]), types),
@@ -127,7 +154,8 @@ def events_chunks(events: EventBatch, codes: pa.Array, compact_month: str) -> It
             _villages(events.origin[rows], codes),
             _villages(events.destination[rows], codes),
             pa.array(partner, mask=partner == NO_SEX),
-        ], schema=EVENTS_SCHEMA)
+            *extra,
+        ], schema=schema)
 
 
 def write_parquet(path: Path, schema: pa.Schema, chunks: Iterator[pa.Table]) -> int:

@@ -10,4 +10,5 @@ DATA = Path(__file__).resolve().parent
 AREA_CODES = DATA / "area_codes.parquet"
 CALIBRATION = DATA / "calibration.parquet"
 CALIBRATION_MONTHLY = DATA / "calibration_monthly.parquet"
+REGISTER_V2 = DATA / "register_v2.json"  # the v2 (CONTRACT §8) columns of the sample
 BOUNDARIES = DATA / "boundaries"

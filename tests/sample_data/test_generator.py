@@ -14,7 +14,14 @@ import stats.encodings  # noqa: F401  (registers the euc_tw codec)
 from sample_data.generator import MANIFEST, write_sample
 from stats.codes import CodeTable, builtin_code_table, load_code_table, month_index
 from stats.periods import Month
-from stats.schemas import EVENT_COLUMNS, RESIDENT_COLUMNS
+from stats.schemas import (
+    EVENT_COLUMNS,
+    EVENT_V2_COLUMNS,
+    NATIONALITIES,
+    RESIDENT_COLUMNS,
+    RESIDENT_V2_COLUMNS,
+    TRIBE_CODES,
+)
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared"
 HISTORY = SHARED / "codes" / "villages_history.csv"
@@ -116,6 +123,14 @@ def small(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small sample, 3 months, no corrections."""
     out = tmp_path_factory.mktemp("small")
     write_sample(out, scale=0.003, seed=7, months=3)
+    return out
+
+
+@pytest.fixture(scope="module")
+def small_v1(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The small sample's arguments, as a v1 extract (CONTRACT §1 columns only)."""
+    out = tmp_path_factory.mktemp("small_v1")
+    write_sample(out, scale=0.003, seed=7, months=3, version=1)
     return out
 
 
@@ -268,13 +283,21 @@ def test_write_sample_refuses_unknown_options(tmp_path: Path) -> None:
         write_sample(tmp_path, scale=0.001, file_format="csv", date_style="us")
     with pytest.raises(ValueError, match="scale"):
         write_sample(tmp_path, scale=0)
+    with pytest.raises(ValueError, match="extract version 3"):
+        write_sample(tmp_path, scale=0.001, version=3)
     assert not list(tmp_path.iterdir())
 
 
 # --- contract shape ---------------------------------------------------------------------------
 
 
-def test_files_columns_and_types_follow_the_contract(small: Path) -> None:
+@pytest.mark.parametrize("fixture, version", [("small", 2), ("small_v1", 1)])
+def test_files_columns_and_types_follow_the_contract(fixture: str, version: int,
+                                                     request: pytest.FixtureRequest) -> None:
+    small: Path = request.getfixturevalue(fixture)
+    resident_columns = RESIDENT_COLUMNS | (RESIDENT_V2_COLUMNS if version == 2 else {})
+    event_columns = EVENT_COLUMNS | (EVENT_V2_COLUMNS if version == 2 else {})
+    assert manifest(small)["arguments"].get("version", 1) == version
     names = {p.name for p in small.iterdir()}
     assert names == {
         "residents_202412.parquet", "residents_202501.parquet", "residents_202502.parquet",
@@ -283,7 +306,7 @@ def test_files_columns_and_types_follow_the_contract(small: Path) -> None:
     }
     for k in range(-1, 3):
         r = residents(small, START.shift(k))
-        assert r.schema == pl.Schema(RESIDENT_COLUMNS)
+        assert r.schema == pl.Schema(resident_columns)
         assert r["person_id"].str.contains(r"^P\d{10}$").all()
         assert r["household_id"].str.contains(r"^H\d{9}$").all()
         assert r["person_id"].is_unique().all()
@@ -294,7 +317,7 @@ def test_files_columns_and_types_follow_the_contract(small: Path) -> None:
     for k in range(3):
         month = START.shift(k)
         ev = events(small, month)
-        assert ev.schema == pl.Schema(EVENT_COLUMNS)
+        assert ev.schema == pl.Schema(event_columns)
         assert ev["event_id"].is_unique().all()
         assert ev["event_id"].str.contains(rf"^E{month.compact}\d{{6}}$").all()
         assert set(ev["event_type"].unique()) == {"BIRTH", "DEATH", "MARRIAGE", "DIVORCE", "MOVE"}
@@ -321,6 +344,29 @@ def test_files_columns_and_types_follow_the_contract(small: Path) -> None:
         rest = ev.filter(pl.col("event_type") != "MOVE")
         assert rest["village_code"].null_count() == 0
         assert rest["from_village_code"].null_count() == rest.height
+        if version == 2:
+            assert_section_8_rules(residents(small, month), ev)
+
+
+def assert_section_8_rules(r: pl.DataFrame, ev: pl.DataFrame) -> None:
+    """CONTRACT §8 on one month: tribe 0 exactly for the non-indigenous; mothers' birth dates
+    and nationalities on births only, spouses' nationalities on marriages only, from the
+    code list; a mother aged 13 to 55 at the birth."""
+    assert set(r["tribe"].unique()) <= set(TRIBE_CODES)
+    assert ((r["tribe"] == 0) == (r["indigenous"] == 0)).all()
+    kind = pl.col("event_type")
+    births = ev.filter(kind == "BIRTH")
+    assert births["mother_birth_date"].null_count() == 0  # the sampler knows every mother
+    assert births["mother_nationality"].is_in(list(NATIONALITIES)).all()
+    age = (births["birth_date"] - births["mother_birth_date"]).dt.total_days() / 365.25
+    assert age.min() >= 13 and age.max() < 56
+    marriages = ev.filter(kind == "MARRIAGE")
+    for column in ("nationality", "partner_nationality"):
+        assert marriages[column].is_in(list(NATIONALITIES)).all()
+        assert ev.filter(kind != "MARRIAGE")[column].null_count() == ev.height - marriages.height
+    others = ev.filter(kind != "BIRTH")
+    assert others["mother_birth_date"].null_count() == others.height
+    assert others["mother_nationality"].null_count() == others.height
 
 
 def test_codes_are_valid_in_their_month(small: Path) -> None:
@@ -518,8 +564,8 @@ def read_csv(path: Path, encoding: str) -> pl.DataFrame:
     """A CSV file decoded in ``encoding``, dates parsed from ISO or ROC text."""
     text = path.read_bytes().decode(encoding)
     frame = pl.read_csv(text.lstrip("\ufeff").encode("utf-8"), infer_schema=False)
-    dates = [c for c in ("birth_date", "registration_date", "occurrence_date")
-             if c in frame.columns]
+    dates = [c for c in ("birth_date", "registration_date", "occurrence_date",
+                         "mother_birth_date") if c in frame.columns]
     iso = pl.col
     converted = []
     for c in dates:
@@ -530,7 +576,8 @@ def read_csv(path: Path, encoding: str) -> pl.DataFrame:
                             .cast(pl.String), iso(c).str.slice(3, 2), iso(c).str.slice(5, 2)))
             .otherwise(iso(c)).str.to_date("%Y-%m-%d").alias(c)
         )
-    ints = [c for c in ("sex", "indigenous", "marital_status", "partner_sex")
+    ints = [c for c in ("sex", "indigenous", "marital_status", "partner_sex", "tribe",
+                        "mother_nationality", "nationality", "partner_nationality")
             if c in frame.columns]
     return frame.with_columns(*converted, *(pl.col(c).cast(pl.Int8) for c in ints))
 
@@ -558,3 +605,11 @@ def test_csv_reads_back_as_the_parquet(tmp_path: Path, encoding: str, date_style
         want = pl.read_parquet(parquet / f"{name}.parquet")
         assert got.columns == want.columns
         assert got.equals(want.select(got.columns)), name
+
+
+def test_v1_and_v2_start_from_the_same_register(small: Path, small_v1: Path) -> None:
+    """The v2 draws have random streams of their own: the initial snapshot of a v2 extract is
+    the v1 one plus ``tribe`` (the months then differ: v2 draws mothers by calibrated ages)."""
+    v2 = residents(small, START.shift(-1))
+    assert v2.drop("tribe").equals(residents(small_v1, START.shift(-1)))
+    assert (v2["tribe"] > 0).any()

@@ -32,9 +32,11 @@ CODES = demo_code_table()
 
 @pytest.fixture(scope="module")
 def sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A small synthetic extract of 2025 (residents from 2024-12)."""
+    """A small synthetic v1 extract of 2025 (residents from 2024-12): the tests here are about
+    what a v1 extract gives, and add the §8 columns themselves (tests.stats.v2_frames)."""
     folder = tmp_path_factory.mktemp("programme") / "extract"
-    write_sample(folder, scale=0.001, seed=11, start=Month(2025, 1), months=12, codes=CODES)
+    write_sample(folder, scale=0.001, seed=11, start=Month(2025, 1), months=12, codes=CODES,
+                 version=1)
     return folder
 
 

@@ -1,5 +1,5 @@
-"""v1 frames made v2 for tests (CONTRACT §8 columns added by rule, deterministically):
-``popstats sample`` writes v1 extracts only."""
+"""v1 frames made v2 for tests (CONTRACT §8 columns added by rule, deterministically, every
+code used: ``popstats sample``'s v2 extracts draw realistic values, most codes rarely)."""
 
 from __future__ import annotations
 
