@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from access.accounts import hash_secret
 from access.models import ApiToken, User
@@ -58,11 +58,14 @@ def bearer_token(authorization: str | None) -> str | None:
 
 
 def live_token(session: Session, authorization: str | None, now: datetime) -> ApiToken | None:
-    """The unrevoked, unexpired token of an agency user named by the header, or None."""
+    """The unrevoked, unexpired token of an agency user named by the header, or None.
+
+    One query: the token with its user (every caller looks at the user)."""
     value = bearer_token(authorization)
     if value is None:
         return None
-    token = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_secret(value)))
+    token = session.scalar(select(ApiToken).options(joinedload(ApiToken.user))
+                           .where(ApiToken.token_hash == hash_secret(value)))
     if token is None or token.revoked_at is not None:
         return None
     if token.expires_at is not None and now >= token.expires_at:
