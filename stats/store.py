@@ -28,6 +28,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
+from datetime import timedelta
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -43,10 +44,19 @@ class StoreError(OSError):
 
 @cache
 def _bucket(bucket: str) -> Any:
-    """One obstore client per bucket (configured from the AWS_* environment)."""
+    """One obstore client per bucket (configured from the AWS_* environment).
+
+    Bounded waits: a store that does not answer fails a request within about half a minute
+    (a few retries), so a health check or a page says so instead of hanging for obstore's
+    default three minutes."""
     from obstore.store import S3Store
 
-    return S3Store(bucket)
+    options: dict[str, Any] = {"connect_timeout": "5s", "timeout": "300s"}
+    allow_http = os.environ.get("AWS_ALLOW_HTTP")
+    if allow_http is not None:  # given client options replace the environment's, so pass it on
+        options["allow_http"] = allow_http.strip().lower() == "true"
+    return S3Store(bucket, client_options=options,
+                   retry_config={"max_retries": 3, "retry_timeout": timedelta(seconds=20)})
 
 
 def _errors() -> tuple[type[BaseException], ...]:
