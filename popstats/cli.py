@@ -154,7 +154,7 @@ def sample(out: Path, scale: float, seed: int, start: str, months: int, codes: P
 @click.option("--input", "extract", required=True, type=click.Path(path_type=Path),
               help="Folder holding residents_YYYYMM and events_YYYYMM files.")
 @click.option("--period", required=True, help="2025-03, 2025-Q1 or 2025.")
-@click.option("--out", "releases", required=True, type=ReleasesPlace(),
+@click.option("--out", "releases", required=True, type=ReleasesPlace(file_okay=True),
               help="Releases folder.")
 @click.option("--codes", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Official code table; default: the built-in official table (MOI, 2021-01…2026-06).")
@@ -298,7 +298,7 @@ def _pad(text: str, width: int) -> str:
 
 
 @main.command("calendar")
-@click.option("--releases", required=True, type=ReleasesPlace())
+@click.option("--releases", required=True, type=ReleasesPlace(file_okay=True))
 @click.option("--period", default=None, help="Period to plan (omit to show the calendar).")
 @click.option("--date", "planned", default=None,
               help="Planned publication date: 2026-12-10, or ROC 115/12/10 or 1151210.")

@@ -7,7 +7,6 @@ else to ``click.Path`` as before, so local folders are checked and typed as they
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -24,15 +23,15 @@ class ReleasesPlace(click.ParamType):
 
     name = "path"
 
-    def __init__(self, *, exists: bool = False, resolve: bool = False) -> None:
+    def __init__(self, *, exists: bool = False, resolve: bool = False,
+                 file_okay: bool = False) -> None:
         self.exists = exists
         self.resolve = resolve
-        self.local = click.Path(exists=exists, file_okay=False, path_type=Path)
+        # file_okay as each option had it before, so local paths are refused as before
+        self.local = click.Path(exists=exists, file_okay=file_okay, path_type=Path)
 
     def convert(self, value: Any, param: click.Parameter | None,
                 ctx: click.Context | None) -> Any:
-        if isinstance(value, os.PathLike) and not is_object_store(value):
-            return self.local.convert(value, param, ctx)
         if not is_object_store(value):
             return self.local.convert(value, param, ctx)
         try:
