@@ -55,6 +55,7 @@ def titled(figure: dict[str, Any], title: str, note: str) -> dict[str, Any]:
     layout["title"] = {"text": title, "x": 0.01, "xanchor": "left", "y": 0.98,
                        "yanchor": "top", "font": {"size": 18},
                        "subtitle": {"text": note, "font": {"size": 11, "color": "#555555"}}}
+    layout["showlegend"] = True  # plotly hides a lone trace's legend: a file names its area
     layout.setdefault("font", {})["family"] = (
         '"Noto Sans CJK TC", "Noto Sans TC", "Noto Sans CJK", sans-serif')
     return drawn

@@ -30,7 +30,7 @@ import dash
 import polars as pl
 from dash import Input, Output, callback, dcc, html
 
-from dashboards import geo
+from dashboards import figure_download, figure_queries, geo
 from dashboards import programme_measures as programme
 from dashboards.data import (
     area_name,
@@ -238,6 +238,7 @@ def layout(measure: str | None = None, level: str | None = None, area: str | Non
         ], className="controls"),
         html.P(id=STATUS, **{"aria-live": "polite"}),
         html.Div(id=RESULT),
+        figure_download.controls("map"),
     ])
 
 
@@ -290,8 +291,18 @@ def show(measure: Any, level: Any, root: Any, period: Any) -> Any:
     values = named_areas(areas, level).join(rows.rename({column: "value"}), on="area_code",
                                             how="left")
     integer = programme.is_count(table, column)
-    return status_line(column, level, root, period), result(
-        values, column, integer, level, root, period, shapes)
+    query = figure_queries.map_query(table, column, level, root, period, language())
+    return status_line(column, level, root, period), [
+        *result(values, column, integer, level, root, period, shapes),
+        figure_download.source("map", query, map_caption(column, level, root, period))]
+
+
+def map_caption(column: str, level: str, root: str, period: str) -> str:
+    """What the map shows, as its table's caption and its picture's title."""
+    measure = bracketed(measure_label(column), unit_label(column))
+    return t(f"{area_name(root, period)} 各{level_label(level)}{measure}，{period_both(period)}",
+             f"{measure} by {level_label(level)}, {area_name(root, period)}, "
+             f"{period_both(period)}")
 
 
 def status_line(column: str, level: str, root: str, period: str) -> str:
@@ -324,10 +335,7 @@ def result(values: pl.DataFrame, column: str, integer: bool, level: str, root: s
         drawing = boundary_figure(shapes, drawn, painted, scale)
         notes.append(join_note(joined, dict(zip(painted["area_code"].to_list(),
                                                 painted["name"].to_list(), strict=True))))
-    measure = bracketed(measure_label(column), unit_label(column))
-    caption = t(f"{area_name(root, period)} 各{level_label(level)}{measure}，{period_both(period)}",
-                f"{measure} by {level_label(level)}, {area_name(root, period)}, "
-                f"{period_both(period)}")
+    caption = map_caption(column, level, root, period)
     described = t(f"地圖：{caption}。數值見旁邊的表格。",
                   f"Map: {caption}. The values are in the table beside the map.")
     graph = html.Div(dcc.Graph(figure=drawing, config=PLOT_CONFIG, mathjax=False),
@@ -478,3 +486,6 @@ def boundary_figure(shapes: geo.AreaShapes, drawn: list[str], painted: pl.DataFr
         "yaxis": {"visible": False, "scaleanchor": "x",
                   "scaleratio": 1 / math.cos(math.radians(middle))},
     })
+
+
+figure_download.register(PATH, "map", show, [MEASURE, LEVEL, ROOT, PERIOD])

@@ -13,7 +13,7 @@ import polars as pl
 from dash import Input, Output, State, callback, dcc, html
 from dash.exceptions import PreventUpdate
 
-from dashboards import figures, tribe_pyramid
+from dashboards import figure_download, figure_queries, figures, tribe_pyramid
 from dashboards.data import (
     area_name,
     area_with_code,
@@ -104,6 +104,7 @@ def layout(area: str | None = None, period: str | None = None, **_: Any) -> Any:
         ], className="controls"),
         html.P(id=STATUS, **{"aria-live": "polite"}),
         html.Div(id=OUTPUT),
+        figure_download.controls("pyramid"),
         *tribe_pyramid.section(user),  # issue 14: an indigenous people's pyramid
     ])
 
@@ -169,6 +170,8 @@ def show(area: Any, period: Any, compare: Any, band: Any, unit: Any) -> Any:
         html.Div(graph, role="img", **{"aria-label": described}),
         summary(frame, area, periods, lang),
         figures.html_table(table),
+        figure_download.source("pyramid", figure_queries.pyramid_query(
+            area, periods, int(band), lang), caption),
     ]))
 
 
@@ -210,3 +213,6 @@ def summary(frame: pl.DataFrame, area: str, periods: list[str], lang: str) -> An
         [t("統計期", "Period"), t("總人口", "Total"), t("男", "Male"), t("女", "Female"),
          t("年齡中位數（歲）", "Median age (years)")], rows)
     return html.Div([figures.html_table(table, "summary"), html.P(source)])
+
+
+figure_download.register(PATH, "pyramid", show, [AREA, PERIOD, COMPARE, BAND, UNIT])

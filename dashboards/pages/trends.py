@@ -14,7 +14,7 @@ import dash
 from dash import Input, Output, State, callback, dcc, html
 from dash.exceptions import PreventUpdate
 
-from dashboards import figures
+from dashboards import figure_download, figure_queries, figures
 from dashboards import programme_measures as programme
 from dashboards.data import (
     KINDS,
@@ -145,6 +145,7 @@ def layout(table: str | None = None, measure: str | None = None, frequency: str 
         ], className="controls"),
         html.P(id=STATUS, **{"aria-live": "polite"}),
         html.Div(id=OUTPUT),
+        figure_download.controls("trends"),
     ])
 
 
@@ -274,5 +275,9 @@ def show(table: Any, measure: Any, frequency: Any, areas: Any, start: Any, end: 
     return (t(f"已顯示 {caption}", f"Showing {caption}"), html.Div([
         html.Div(graph, role="img", **{"aria-label": described}),
         figures.html_table(table_text),
+        figure_download.source("trends", figure_queries.trends_query(
+            table, measure, held, areas, lang), caption),
     ]))
 
+
+figure_download.register(PATH, "trends", show, [TABLE, MEASURE, FREQUENCY, AREAS, START, END])
