@@ -1,14 +1,21 @@
-"""Benchmark: build a national month, quarter and year; DuckDB SQL as the peer in the same run.
+"""Benchmark: ``popstats build`` of a national month, quarter and year against the floor (one
+streaming scan of its input columns) and a well-written DuckDB peer, in the same run.
 
-    python benchmarks/build_vs_duckdb.py            # --scale 1.0 (≈23.4 M residents)
-    python benchmarks/build_vs_duckdb.py --quick    # --scale 0.1
+    python benchmarks/build_vs_duckdb.py              # --scale 1.0 (≈23.4 M residents)
+    python benchmarks/build_vs_duckdb.py --quick      # --scale 0.1
+    python benchmarks/build_vs_duckdb.py --extract DIR  # an extract already written
 
-For each period it runs, each in its own process so that peak RSS is its own:
-  * ``popstats build``: validation + tables + atomic release writing (the real command);
-  * popstats tables only: the same table builders on the same Parquet, no validation;
-  * the DuckDB peer (``duckdb_peer.py``): the same tables in SQL, no validation.
-It checks the peer's tables equal popstats' and prints wall time, peak RSS and the ratios.
-Not a test: the figures go into the issue notes.
+For each period, each in its own process so that peak RSS and CPU time are its own:
+  * scan: every column of every input file of the period (start and end snapshots, the
+    events of each month) read once by polars' streaming engine, touching every value —
+    the floor no build can go under;
+  * ``popstats build``: the real command — validation of every rule, every table (v1 and,
+    from a v2 extract, v2), checksums, the atomic release;
+  * the DuckDB peer (``duckdb_peer.py``): the seven §3 tables in SQL, one scan per
+    snapshot, GROUPING SETS, threads = cores, no validation.
+It checks the peer's tables equal the release's and prints wall time, CPU time, peak RSS,
+the load average beside them, and the ratios build/scan and build/DuckDB from the same run.
+The machine may be shared: CPU seconds are the steadier figure when the load is high.
 """
 
 from __future__ import annotations
@@ -28,47 +35,48 @@ from polars.testing import assert_frame_equal
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from stats.schemas import TABLE_COLUMNS  # noqa: E402
+from stats.periods import Period  # noqa: E402
+from stats.schemas import V1_TABLES  # noqa: E402
 
 PERIODS = ["2025-03", "2025-Q1", "2025"]
 
 
-def measured(command: list[str]) -> tuple[float, float]:
-    """Run a command; return its wall time (s) and peak RSS (MiB)."""
+def measured(command: list[str]) -> dict[str, float]:
+    """Run a command; its wall and CPU seconds, peak RSS (MiB) and the 1-minute load."""
+    load = os.getloadavg()[0]
     started = time.perf_counter()
     proc = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL)
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - started
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"failed: {' '.join(command)}")
-    return wall, usage.ru_maxrss / 1024
+    return {"wall_s": round(wall, 2), "cpu_s": round(usage.ru_utime + usage.ru_stime, 2),
+            "rss_mib": round(usage.ru_maxrss / 1024),
+            "load": round((load + os.getloadavg()[0]) / 2, 1)}
 
 
-def tables_only(extract: Path, period: str, out: Path) -> None:
-    """Child mode: popstats' table builders on the Parquet extract, without validation."""
-    from stats.codes import demo_code_table
-    from stats.periods import Period
-    from stats.tables import release_tables
-    from stats.validate import typed_events, typed_residents
+def inputs(extract: Path, period: Period) -> list[Path]:
+    """The files a build of ``period`` reads."""
+    months = [period.start_month, period.end_month]
+    return ([extract / f"residents_{m.compact}.parquet" for m in months]
+            + [extract / f"events_{m.compact}.parquet" for m in period.months])
 
-    p = Period.parse(period)
 
-    def residents(month: str) -> pl.LazyFrame:
-        return typed_residents(pl.scan_parquet(extract / f"residents_{month}.parquet"), {"village_code": {}})
-
-    events = pl.concat([typed_events(pl.scan_parquet(extract / f"events_{m.compact}.parquet"),
-                                     {c: {} for c in ("village_code", "from_village_code", "to_village_code")})
-                        for m in p.months])
-    tables = release_tables(residents(p.start_month.compact), residents(p.end_month.compact), events,
-                            demo_code_table().areas(p), p)
-    out.mkdir(parents=True, exist_ok=True)
-    for name, frame in tables.items():
-        frame.write_parquet(out / f"{name}.parquet")
+def scan(files: list[Path]) -> None:
+    """Child mode: the floor — every value of every column of the files, one streaming read."""
+    queries = []
+    for path in files:
+        schema = pl.read_parquet_schema(path)
+        strings = [n for n, t in schema.items() if t == pl.String]
+        queries.append(pl.scan_parquet(path).select(
+            pl.col(strings).str.len_bytes().sum(),
+            pl.exclude(strings).max()))
+    pl.collect_all(queries, engine="streaming")
 
 
 def same_tables(ours: Path, peer: Path) -> None:
-    """The peer's tables equal ours (floats to 1e-9 relative)."""
-    for name in TABLE_COLUMNS:
+    """The peer's seven §3 tables equal the release's (floats to 1e-9 relative)."""
+    for name in V1_TABLES:
         a = pl.read_parquet(ours / f"{name}.parquet")
         b = pl.read_parquet(peer / f"{name}.parquet").select(a.columns)
         assert_frame_equal(a, b, check_dtypes=False, rel_tol=1e-9)
@@ -76,58 +84,62 @@ def same_tables(ours: Path, peer: Path) -> None:
 
 def main() -> None:
     """Run the benchmark and print the figures."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scale", type=float, default=1.0)
     parser.add_argument("--quick", action="store_true", help="scale 0.1")
     parser.add_argument("--workdir", type=Path, default=ROOT / "benchmarks" / "out")
+    parser.add_argument("--extract", type=Path, default=None,
+                        help="an extract of 2024-12…2025-12 already written (else sampled, v2)")
     parser.add_argument("--periods", nargs="*", default=PERIODS)
-    parser.add_argument("--child-tables", nargs=3, metavar=("EXTRACT", "PERIOD", "OUT"),
-                        help=argparse.SUPPRESS)
+    parser.add_argument("--child-scan", nargs="+", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.child_tables:
-        extract, period, out = args.child_tables
-        tables_only(Path(extract), period, Path(out))
+    if args.child_scan:
+        scan(args.child_scan)
         return
     scale = 0.1 if args.quick else args.scale
     work = args.workdir / f"scale-{scale}"
-    extract = work / "extract"
+    extract = args.extract or work / "extract"
     popstats = str(Path(sys.executable).parent / "popstats")
-    results: dict[str, object] = {"scale": scale, "cpus": os.cpu_count()}
-    if not (extract / "sample_manifest.json").exists():
-        wall, rss = measured([popstats, "sample", "--out", str(extract), "--scale", str(scale),
-                              "--start", "2025-01", "--months", "12"])
-        results["sample_12_months"] = {"wall_s": round(wall, 1), "peak_rss_mib": round(rss)}
+    results: dict[str, object] = {"scale": scale, "cpus": os.cpu_count(), "extract": str(extract)}
+    if not (extract / "residents_202412.parquet").exists():
+        results["sample"] = measured([popstats, "sample", "--out", str(extract), "--scale",
+                                      str(scale), "--start", "2025-01", "--months", "12",
+                                      "--v2"])
     rows = []
     for period in args.periods:
-        releases, tables_dir, peer_dir = work / "releases", work / "tables" / period, work / "duckdb" / period
-        for folder in (tables_dir, peer_dir):
+        p = Period.parse(period)
+        releases, peer_dir = work / "releases" / period, work / "duckdb" / period
+        for folder in (releases, peer_dir):
             shutil.rmtree(folder, ignore_errors=True)
+        floor = measured([sys.executable, __file__, "--child-scan",
+                          *map(str, inputs(extract, p))])
         build = measured([popstats, "build", "--input", str(extract), "--period", period,
                           "--out", str(releases), "--note", "benchmark"])
-        ours = measured([sys.executable, __file__, "--child-tables", str(extract), period, str(tables_dir)])
-        peer = measured([sys.executable, str(ROOT / "benchmarks" / "duckdb_peer.py"), str(extract),
-                         period, str(peer_dir)])
+        peer = measured([sys.executable, str(ROOT / "benchmarks" / "duckdb_peer.py"),
+                         str(extract), period, str(peer_dir)])
         same_tables(releases / period, peer_dir)
-        same_tables(tables_dir, peer_dir)
-        rows.append({
-            "period": period,
-            "build_s": round(build[0], 1), "build_rss_mib": round(build[1]),
-            "tables_s": round(ours[0], 1), "tables_rss_mib": round(ours[1]),
-            "duckdb_s": round(peer[0], 1), "duckdb_rss_mib": round(peer[1]),
-            "tables_vs_duckdb": round(ours[0] / peer[0], 2),
-            "build_vs_duckdb": round(build[0] / peer[0], 2),
-        })
+        tables = len(json.loads((releases / period / "manifest.json").read_text())["tables"])
+        rows.append({"period": period, "tables": tables, "scan": floor, "build": build,
+                     "duckdb": peer,
+                     "build_vs_scan": round(build["wall_s"] / floor["wall_s"], 2),
+                     "build_vs_duckdb": round(build["wall_s"] / peer["wall_s"], 2),
+                     "duckdb_vs_scan": round(peer["wall_s"] / floor["wall_s"], 2),
+                     "cpu_build_vs_duckdb": round(build["cpu_s"] / peer["cpu_s"], 2)})
         print(json.dumps(rows[-1]), flush=True)
     results["periods"] = rows
     work.mkdir(parents=True, exist_ok=True)
     (work / "results.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
-    print(f"\nscale {scale}: ratios < 1 mean popstats is faster than DuckDB; tables equal: yes")
-    header = f"{'period':<8}{'build s':>9}{'RSS MiB':>9}{'tables s':>10}{'RSS MiB':>9}{'duckdb s':>10}{'RSS MiB':>9}{'tables/duckdb':>15}{'build/duckdb':>14}"
-    print(header)
+    print(f"\nscale {scale}, {os.cpu_count()} cores; the peer's seven tables equal the release's")
+    print(f"{'period':<8}{'tables':>7}{'scan s':>8}{'build s':>9}{'duckdb s':>10}"
+          f"{'build/scan':>12}{'build/duckdb':>14}{'build RSS MiB':>15}{'duckdb RSS':>12}"
+          f"{'CPU s b/d':>14}{'load':>6}")
     for r in rows:
-        print(f"{r['period']:<8}{r['build_s']:>9}{r['build_rss_mib']:>9}{r['tables_s']:>10}"
-              f"{r['tables_rss_mib']:>9}{r['duckdb_s']:>10}{r['duckdb_rss_mib']:>9}"
-              f"{r['tables_vs_duckdb']:>15}{r['build_vs_duckdb']:>14}")
+        print(f"{r['period']:<8}{r['tables']:>7}{r['scan']['wall_s']:>8}{r['build']['wall_s']:>9}"
+              f"{r['duckdb']['wall_s']:>10}{r['build_vs_scan']:>12}{r['build_vs_duckdb']:>14}"
+              f"{r['build']['rss_mib']:>15}{r['duckdb']['rss_mib']:>12}"
+              f"{str(r['build']['cpu_s']) + '/' + str(r['duckdb']['cpu_s']):>14}"
+              f"{r['build']['load']:>6}")
 
 
 if __name__ == "__main__":
