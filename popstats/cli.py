@@ -153,7 +153,8 @@ def sample(out: Path, scale: float, seed: int, start: str, months: int, codes: P
 @main.command()
 @click.option("--input", "extract", required=True, type=click.Path(path_type=Path),
               help="Folder holding residents_YYYYMM and events_YYYYMM files.")
-@click.option("--period", required=True, help="2025-03, 2025-Q1 or 2025.")
+@click.option("--period", required=True,
+              help="2025-03, 2025-Q1 or 2025; or a range of one kind, 2024-01..2025-12.")
 @click.option("--out", "releases", required=True, type=ReleasesPlace(file_okay=True),
               help="Releases folder.")
 @click.option("--codes", type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -168,6 +169,20 @@ def build(extract: Path, period: str, releases: Path, codes: Path | None, encodi
     """Validate an extract and write the release of a period (a new revision if rebuilt)."""
     from stats.release import ReleaseError, build_release
 
+    if ".." in period:  # a range: each period its own release, snapshots read once
+        from popstats.build_range import build_periods
+        from stats.backfill import parse_periods
+
+        try:
+            periods = parse_periods(period)
+        except PeriodError as exc:
+            raise click.BadParameter(str(exc), param_hint="--period") from exc
+        try:
+            build_periods(extract, periods, releases, _codes(codes), encoding, note,
+                          _progress, EXIT_INVALID_INPUT)
+        except ReleaseError as exc:
+            raise click.ClickException(str(exc)) from exc
+        return
     target = _period(period)
     try:
         built = build_release(extract, target, releases, _codes(codes), encoding=encoding,
