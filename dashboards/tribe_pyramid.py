@@ -168,7 +168,7 @@ def show(area: Any, period: Any, tribe: Any) -> Any:
                   f"Bar chart: {caption}. Men left, women right; the values are in the table "
                   "below.")
     table = pf.sex_table(names, male, female, first, caption, lang)
-    return t(f"已顯示 {caption}", f"Showing {caption}"), html.Div([
+    return t(f"已顯示 {caption}", f"Showing the {caption[:1].lower()}{caption[1:]}"), html.Div([
         html.Div(graph, role="img", **{"aria-label": described}),
         figures.html_table(table),
     ])

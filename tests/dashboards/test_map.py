@@ -211,7 +211,9 @@ def test_layout_offers_the_granted_measures_areas_and_only_the_county_level(tile
     periods = [o["value"] for o in dropdown(tree, "map-period")["options"]]
     assert periods[0] == "2025-Q1" and "2024-12" not in periods
     measures = [o["value"] for o in dropdown(tree, "map-measure")["options"]]
-    assert len(measures) == 4 + 18 + 15 and dropdown(tree, "map-measure")["value"] == \
+    # population, vital events, indicators; TFR and net migration (issue 14: a release
+    # without the table says so when chosen)
+    assert len(measures) == 4 + 18 + 15 + 2 and dropdown(tree, "map-measure")["value"] == \
         "population:population"
     assert not components(tree, "Graph")  # no data in the layout
 
