@@ -156,7 +156,8 @@ def show(period: Any, measure: Any) -> Any:
                                 matrix, origins, destinations, caption, lang)),
                                 className="wide-table", tabIndex="0", role="region",
                                 **{"aria-label": caption})])]
-    return t(f"已顯示 {caption}", f"Showing the {caption[:1].lower()}{caption[1:]}"), html.Div(parts)
+    status = t(f"已顯示 {caption}", f"Showing the {caption[:1].lower()}{caption[1:]}")
+    return status, html.Div(parts)
 
 
 def flows_html(table: figures.TextTable) -> html.Table:
