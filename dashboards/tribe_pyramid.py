@@ -23,6 +23,7 @@ from dashboards import programme_figures as pf
 from dashboards.data import (
     area_name,
     areas_under,
+    latest_period,
     offered_roots,
     periods_with,
     published_periods,
@@ -61,7 +62,8 @@ def section(user: Any) -> list[Any]:
         return [heading, html.P(t("您的授權不包含原住民族別人口資料。",
                                   "Your grant does not include the population by indigenous "
                                   "people."), role="alert")]
-    period = (periods_with(TABLE, "month") or periods_with(TABLE) or periods)[-1]
+    period = (periods_with(TABLE, "month") or periods_with(TABLE)
+              or [latest_period("month") or periods[-1]])[-1]
     levels = figures.levels_within(roots)
     options = figures.area_options(areas_under(period, roots, levels[0]), lang)
     labels = figures.DROPDOWN_LABELS[lang]

@@ -22,6 +22,7 @@ from dashboards import programme_figures as pf
 from dashboards.data import (
     area_name,
     areas_under,
+    latest_period,
     offered_roots,
     periods_with,
     published_periods,
@@ -66,7 +67,8 @@ def layout(period: str | None = None, **_: Any) -> Any:
         return html.Div([heading, html.P(t(
             "您的授權不包含任何縣市之縣市間遷徙資料。",
             "Your grant includes migration flows for no county."), role="alert")])
-    default = (periods_with(TABLE, "month") or periods_with(TABLE) or periods)[-1]
+    default = (periods_with(TABLE, "month") or periods_with(TABLE)
+               or [latest_period("month") or periods[-1]])[-1]
     lang = language()
     labels = figures.DROPDOWN_LABELS[lang]
     return html.Div([
