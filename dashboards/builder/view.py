@@ -11,11 +11,26 @@ from dash import html
 from dashboards.builder.plan import Plan, TooLarge
 from dashboards.i18n import t
 from exports.query import stub_columns
+from stats.catalogue import COLUMNS
 from stats.query import SEPARATOR, QueryResult
 
 PREVIEW_ROWS = 50
 ROW_COUNT = "builder-row-count"
 SIZE = "builder-size"
+
+
+STUB_NAMES = {"area_name": ("區域名稱", "Area name"), "measure": ("統計項目", "Measure"),
+              "age_band": ("年齡組", "Age group")}
+
+
+def stub_title(column: str, labels: str) -> str:
+    """A stub column's header: its name in the file when the query asks for codes, else its
+    name in the labels' language (the file's name stays in the cell's ``title``)."""
+    if labels == "codes":
+        return column
+    found = COLUMNS.get(column)
+    pair = (found.zh, found.en) if found else STUB_NAMES.get(column)
+    return pair[labels == "en"] if pair else column
 
 
 def cell_text(value: Any) -> str:
@@ -55,8 +70,8 @@ def too_large(error: TooLarge) -> Any:
 
 def preview_table(result: QueryResult, caption: str) -> Any:
     """The first ``PREVIEW_ROWS`` rows under the file's own header, split at ``|`` into one
-    header row per heading dimension (the file's column names, whole, are each column's
-    ``title``)."""
+    header row per heading dimension; labelled queries name the stub columns in their
+    labels' language (the file's column names, whole, are each header cell's ``title``)."""
     frame = result.frame
     stub = stub_columns(result)
     depth = max(1, len(result.query.heading))
@@ -65,7 +80,8 @@ def preview_table(result: QueryResult, caption: str) -> Any:
         cells = []
         for column in frame.columns:
             if column in stub:
-                cells.append(html.Th(column if level == depth - 1 else "", scope="col"))
+                cells.append(html.Th(stub_title(column, result.query.labels)
+                                     if level == depth - 1 else "", scope="col", title=column))
             else:
                 parts = column.split(SEPARATOR)
                 part = parts[level] if level < len(parts) else ""
@@ -80,5 +96,6 @@ def preview_table(result: QueryResult, caption: str) -> Any:
                  f"Total rows: {frame.height:,} (first {shown:,} shown); columns: "
                  f"{frame.width:,}"), id=ROW_COUNT),
         html.Div(html.Table([html.Caption(caption), html.Thead(heads), html.Tbody(body)],
-                            className="preview"), className="table-scroll"),
+                            className="preview"),
+                 style={"overflowX": "auto", "maxWidth": "100%"}),  # wide tables scroll
     ])

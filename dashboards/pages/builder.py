@@ -290,6 +290,8 @@ def layout(q: Any = None, **_: Any) -> Any:
         return html.Fieldset([html.Legend(legend), *children], **kwargs)
 
     period_options = _period_options(form.kind)
+    parents, within, areas, chosen = area_choices(user, table, form.level, form.period_to,
+                                                  form.picks, form.within, form.areas)
     return html.Div([
         html.H1(title(PATH)),
         html.P(t("選擇資料表、統計期、地區、保留的維度及版面（哪些維度放在欄）；預覽即為下載檔案的內容。",
@@ -324,10 +326,11 @@ def layout(q: Any = None, **_: Any) -> Any:
                   id=LEVEL, clearable=False, options=_level_options(table), value=form.level)),
               *labelled_input(t("範圍：此地區內的全部（未選擇＝授權範圍內全部）",
                                 "All of the level within (none = every area of your grant)"),
-                              dcc.Dropdown(id=WITHIN, options=[], value=form.within)),
+                              dcc.Dropdown(id=WITHIN, options=parents, value=within)),
               *labelled_input(t("或逐一挑選地區（可輸入名稱或代碼搜尋）",
                                 "Or pick areas (search by name or code)"),
-                              dcc.Dropdown(id=AREAS, multi=True, options=[], value=form.areas))),
+                              dcc.Dropdown(id=AREAS, multi=True, options=areas,
+                                           value=chosen))),
         group(t("維度與統計項目", "Dimensions and measures"),
               *labelled_input(t("保留的維度（未勾選者予以加總）",
                                 "Dimensions kept (unticked ones are summed)"),
@@ -355,9 +358,9 @@ def layout(q: Any = None, **_: Any) -> Any:
         html.A(t("此選擇的永久連結", "Permalink to this selection"), id=PERMALINK, href=PATH),
         html.H3(t("儲存的查詢（JSON，可供 popstats query --spec 使用）",
                   "Saved query (JSON, for popstats query --spec)")),
-        html.Pre(id=QUERY_JSON, className="copyable"),
-        html.H3(t("API 呼叫（POST /api/v1/query）", "API call (POST /api/v1/query)")),
-        html.Pre(id=CURL, className="copyable"),
+        html.Pre(id=QUERY_JSON, className="raw copyable"),  # code, not UI text
+        html.H3(t("API 呼叫", "API call")),
+        html.Pre(id=CURL, className="raw copyable"),
         html.H2(t("建立下載", "Create a download")),
         *labelled_input(t("交付方式", "Delivery channel"), dcc.RadioItems(
             id=CHANNEL, options=_channel_options(user, table),
@@ -436,16 +439,11 @@ PARENT_LEVELS = {"county": ["national"], "township": ["national", "county"],
                  "village": ["county", "township"]}
 
 
-@callback(Output(WITHIN, "options"), Output(WITHIN, "value"),
-          Output(AREAS, "options"), Output(AREAS, "value"),
-          Input(TABLE, "value"), Input(LEVEL, "value"), Input(PERIOD, "value"),
-          Input(PICKS, "value"), Input(WITHIN, "value"), State(AREAS, "value"))
-def areas_offered(table: Any, level: Any, last: Any, picks: Any, within: Any,
-                  chosen: Any) -> tuple[Any, ...]:
+def area_choices(user: User, table: Any, level: Any, last: Any, picks: Any, within: Any,
+                 chosen: Any) -> tuple[Any, ...]:
     """The granted areas above the level (to take all of the level within one) and of the
-    level (to pick; within the chosen area). Offering is not permission: the preview and
-    the download check again."""
-    user = _options_user()
+    level (to pick; within the chosen area), and the choices among them that stand.
+    Offering is not permission: the preview and the download check again."""
     published = published_periods()
     periods = [p for p in [*_strings(picks), last] if p in published]
     if table not in TABLES or not periods or level not in TABLES[table].levels:
@@ -462,6 +460,18 @@ def areas_offered(table: Any, level: Any, last: Any, picks: Any, within: Any,
     offered = set(found["area_code"].to_list())
     return (_named(parents), within, _named(found),
             [c for c in _strings(chosen) if c in offered])
+
+
+# the layout fills these in (a dropdown drops a value its options lack): changes only here
+@callback(Output(WITHIN, "options"), Output(WITHIN, "value"),
+          Output(AREAS, "options"), Output(AREAS, "value"),
+          Input(TABLE, "value"), Input(LEVEL, "value"), Input(PERIOD, "value"),
+          Input(PICKS, "value"), Input(WITHIN, "value"), State(AREAS, "value"),
+          prevent_initial_call=True)
+def areas_offered(table: Any, level: Any, last: Any, picks: Any, within: Any,
+                  chosen: Any) -> tuple[Any, ...]:
+    """``area_choices`` for the session's user."""
+    return area_choices(_options_user(), table, level, last, picks, within, chosen)
 
 
 @callback(Output(HEADING, "options"), Output(HEADING, "value"),

@@ -147,7 +147,7 @@ def test_three_months_by_township_and_sex_with_periods_across(served):
     # one header row per heading dimension; each column titled by its name in the file
     assert rows[:2] == [["", "", *MONTHS], ["area_code", "sex", *["population"] * 3]]
     titles = [c["props"].get("title") for c in components(answer.get_json(), "Th")][:5]
-    assert titles == [None, None, *(f"{m}|population" for m in MONTHS)]
+    assert titles == ["area_code", "sex", *(f"{m}|population" for m in MONTHS)]
     sums = {m: by_sex(served, m, "township", "63000") for m in MONTHS}
     codes = sorted({code for code, _ in sums[MONTHS[0]]})
     assert rows[2:] == [[code, str(sex), *(f"{sums[m][code, sex]:,}" for m in MONTHS)]
@@ -163,12 +163,16 @@ def test_labels_in_chinese_and_english_with_one_header_row_per_heading_dimension
                   labels="zh-TW")
     rows = table_rows(call(client, preview_payload(values)))
     assert rows[0] == ["", "", "", "114年1月", "114年1月", "114年2月", "114年2月"]
-    assert rows[1] == ["area_code", "area_name", "measure", "男", "女", "男", "女"]
+    assert rows[1] == ["區域代碼", "區域名稱", "統計項目", "男", "女", "男", "女"]
     assert rows[2][:3] == ["63000", "臺北市", "人口數"]
     values[-1] = "en"
     rows = table_rows(call(client, preview_payload(values)))
     assert rows[0][3:] == ["Jan 2025", "Jan 2025", "Feb 2025", "Feb 2025"]
-    assert rows[1][3:] == ["male", "female", "male", "female"] and rows[2][1] == "Taipei City"
+    assert rows[1] == ["Area code", "Area name", "Measure", "male", "female", "male", "female"]
+    assert rows[2][1] == "Taipei City"
+    titles = [c["props"].get("title") for c in components(call(client, preview_payload(
+        values)).get_json(), "Th")][:3]  # the file's own column names
+    assert titles == ["area_code", "area_name", "measure"]
 
 
 def test_age_bands_sum_the_release_and_ages_across_give_the_single_age_layout(served):
