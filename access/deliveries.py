@@ -360,6 +360,8 @@ def record_download(
         "sha256": delivery.sha256,
         "bytes": total_bytes,
     }
+    if isinstance(delivery.options, dict) and "describes" in delivery.options:
+        details["describes"] = delivery.options["describes"]  # a chart's picture: what it shows
     if not sent:
         details |= {"sent_bytes": sent_bytes, "error": error or "not sent"}
     audit.record(session, user.username, "download" if sent else "download.failed",

@@ -167,8 +167,10 @@ def test_a_pyramid_picture_is_a_png_delivery(private):
     picture = Image.open(io.BytesIO(data))
     assert picture.format == "PNG" and picture.size == (2200, 1300)
     assert len(picture.convert("RGB").getcolors(maxcolors=2**24)) > 20  # a chart, not a blank
-    actions = [a for a, _ in audit_actions(private, "taipei_user")]
-    assert actions[-1] == "download"
+    action, entry = audit_actions(private, "taipei_user")[-1]
+    assert action == "download"  # after the bytes went out, saying what they showed
+    assert entry.startswith(f"delivery:{href.split('/')[2]}")
+    assert '"kind": "picture"' in entry and '"page": "pyramid"' in entry
     with db_session(private) as session:
         delivery = session.scalar(select(Delivery).where(Delivery.id == href.split("/")[2]))
         assert delivery.options["describes"]["kind"] == "picture"
