@@ -94,6 +94,8 @@ def repeated_values(values: pl.Series) -> pl.Series:
     """
     values = values.drop_nulls()
     hashes = values.hash(seed=0)
+    if hashes.n_unique() == hashes.len():  # distinct hashes: distinct values (the usual case)
+        return values.clear()
     ordered = np.sort(hashes.to_numpy())
     clashing = np.unique(ordered[1:][ordered[1:] == ordered[:-1]])
     if clashing.size == 0:
