@@ -394,6 +394,10 @@ def producer(now: datetime) -> Callable[[Delivery], tuple[str, str]]:
 
     def build(d: Delivery) -> tuple[str, str]:
         opts = d.options
+        if "query" in opts:  # a query's result (the table builder): access.query_files
+            from access.query_files import produce_query
+
+            return produce_query(d, now)
         release = _published(place(opts["releases"]), d.period, now)
         folder = Path(opts["outbox"]) / d.id
         folder.mkdir(parents=True, exist_ok=True)
