@@ -175,3 +175,24 @@ def test_a_pyramid_picture_is_a_png_delivery(private):
         delivery = session.scalar(select(Delivery).where(Delivery.id == href.split("/")[2]))
         assert delivery.options["describes"]["kind"] == "picture"
         assert delivery.options["describes"]["revisions"] == {"2025-03": 1}
+
+
+@pytest.mark.skipif(not __import__("pathlib").Path("/usr/bin/chromium").exists(),
+                    reason="Debian's chromium is not installed (scripts/setup.sh installs it)")
+def test_a_staff_members_map_picture_is_an_svg_of_the_boundaries(private):
+    client = logged_in(private, "taipei_official")
+    answer = call(client, clicked("map", "svg", [
+        ("map-measure", "population:population"), ("map-level", "township"),
+        ("map-root", "63000"), ("map-period", "2025-03")]))
+    href = link_of(answer)
+    got = client.get(href)
+    data = got.get_data()
+    got.close()
+    assert got.headers["Content-Type"].startswith("image/svg+xml")
+    text = data.decode("utf-8")
+    assert text.startswith("<svg") and text.rstrip().endswith("</svg>")
+    assert "臺北市 各鄉鎮市區人口數" in text  # the caption as the picture's title, in Chinese
+    assert text.count('class="scatterlayer') == 1 and text.count("<path") > 12
+    (private["outbox"].parent / "map.svg").write_bytes(data)
+    actions = [a for a, _ in audit_actions(private, "taipei_official")]
+    assert "staff_export.created" in actions and actions[-1] == "download"
