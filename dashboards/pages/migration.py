@@ -140,8 +140,9 @@ def show(period: Any, measure: Any) -> Any:
                                config=figures.PLOT_CONFIG, mathjax=False),
                      role="img", **{"aria-label": described})
     largest = pf.largest_flows(rows, measure, LIMIT)
-    top = pf.flows_table(largest, t(f"最大的 {LIMIT} 個遷徙流向（{period_label(period)}）",
-                                    f"The {LIMIT} largest flows, {period_label(period)}"), lang)
+    top = pf.flows_table(largest, t(f"最大的遷徙流向（至多 {LIMIT} 個，{period_label(period)}）",
+                                    f"The largest flows (up to {LIMIT}), "
+                                    f"{period_label(period)}"), lang)
     parts: list[Any] = [graph]
     if NATIONAL not in roots:
         shown = "、".join(area_name(c, period) for c in origins) if lang == "zh" \
