@@ -39,7 +39,8 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -190,14 +191,26 @@ def measure(args: argparse.Namespace, data: Path, releases: Path, db_url: str,
               (next(a["token"] for a in accounts if a["areas"] == ["64000"] and a["token"]),
                "/api/v1/tables/vital_events?period=2025-03&area_code=64000")]
     outbox = data / "outbox"
-    if args.workers:  # production: gunicorn -w N dashboards.wsgi:app (docs/deployment.md)
+    with start_server(releases, db_url, outbox, args.workers) as port:
+        for token, path in others:  # warm: first reads of the tables
+            assert get(port, path, token)[0] == 200, path
+        assert get(port, "/api/v1/tables/population_by_age?period=2025-03&page_size=1",
+                   national)[0] == 200
+        return run_phases(port, national, others, outbox, db_size, args)
+
+
+@contextmanager
+def start_server(releases: Path, db_url: str, outbox: Path, workers: int) -> Iterator[int]:
+    """Serve in a child process (``popstats serve``'s server, or ``gunicorn -w N`` when
+    ``workers``) on a free loopback port; its port, until the block ends."""
+    if workers:  # production: gunicorn -w N dashboards.wsgi:app (docs/deployment.md)
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             port = probe.getsockname()[1]
         env = {**os.environ, "POPSTATS_RELEASES": str(releases), "POPSTATS_DB": db_url,
                "POPSTATS_OUTBOX": str(outbox), "POPSTATS_API_DAILY_BYTES": "none"}
         child = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-w", str(args.workers), "-b",
+            [sys.executable, "-m", "gunicorn", "-w", str(workers), "-b",
              f"127.0.0.1:{port}", "--no-control-socket", "--timeout", "120",
              "dashboards.wsgi:app"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL)
@@ -207,18 +220,14 @@ def measure(args: argparse.Namespace, data: Path, releases: Path, db_url: str,
                 raise SystemExit("gunicorn did not start")
             time.sleep(0.5)
     else:
-        child = subprocess.Popen([sys.executable, __file__, "--serve-child", str(releases),
-                                  db_url, str(outbox)], cwd=ROOT, stdout=subprocess.PIPE,
-                                 stderr=subprocess.DEVNULL, text=True,
-                                 env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        child = subprocess.Popen([sys.executable, str(Path(__file__).resolve()),
+                                  "--serve-child", str(releases), db_url, str(outbox)],
+                                 cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                 text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     try:
-        if not args.workers:
+        if not workers:
             port = int(child.stdout.readline())  # type: ignore[union-attr]
-        for token, path in others:  # warm: first reads of the tables
-            assert get(port, path, token)[0] == 200, path
-        assert get(port, "/api/v1/tables/population_by_age?period=2025-03&page_size=1",
-                   national)[0] == 200
-        return run_phases(port, national, others, outbox, db_size, args)
+        yield port
     finally:
         child.terminate()
         child.wait(timeout=30)
