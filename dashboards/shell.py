@@ -101,18 +101,20 @@ def layout() -> Any:
     return html.Div([
         html.Header([
             html.Nav(links, **{"aria-label": t("主選單", "Main menu")}),
-            html.Span(who, className="who"),
-            html.Form([
-                dcc.Input(type="hidden", name="csrf_token", value=csrf),
-                dcc.Input(type="hidden", name="lang", value=other),
-                dcc.Input(type="hidden", name="next", value="/", id=LANG_NEXT),
-                html.Button("English" if other == "en" else "中文", type="submit",
-                            id="shell-language", lang=HTML_LANG[other]),
-            ], method="post", action="/language", className="inline"),
-            html.Form([
-                dcc.Input(type="hidden", name="csrf_token", value=csrf),
-                html.Button(t("登出", "Log out"), type="submit", id="shell-logout"),
-            ], method="post", action="/logout", className="inline"),
+            html.Div([  # the account's part stays together on one line, at the right
+                html.Span(who, className="who"),
+                html.Form([
+                    dcc.Input(type="hidden", name="csrf_token", value=csrf),
+                    dcc.Input(type="hidden", name="lang", value=other),
+                    dcc.Input(type="hidden", name="next", value="/", id=LANG_NEXT),
+                    html.Button("English" if other == "en" else "中文", type="submit",
+                                id="shell-language", lang=HTML_LANG[other]),
+                ], method="post", action="/language", className="inline"),
+                html.Form([
+                    dcc.Input(type="hidden", name="csrf_token", value=csrf),
+                    html.Button(t("登出", "Log out"), type="submit", id="shell-logout"),
+                ], method="post", action="/logout", className="inline"),
+            ], className="account"),
         ], className="shell-header"),
         *agency_notice(user, lang),
         html.Main(dash.page_container, id="main"),

@@ -52,7 +52,7 @@ ZH_ALLOWED = {
     "MOI", "moi", "csv", "xlsx", "ods", "sav", "dta", "px", "UTF-8", "utf-8", "utf-8-sig",
     "UTF-8-SIG", "BOM", "CP950", "cp950", "Big5", "BIG5", "big5hkscs", "BIG5-HKSCS", "EUC-TW",
     "euc-tw", "HKSCS", "English", "API", "ROC", "SHA-256", "Excel", "OpenDocument", "Windows",
-    "PxWeb", "CNS", "PNG", "SVG",
+    "PxWeb", "CNS", "PNG", "SVG", "PDF", "HTML",
 }
 # Nothing is left to other pages any more (the system's own release notes are shown in the
 # reader's language: stats.publication.note_label).
