@@ -5,8 +5,8 @@ Each period is still its own release: its own lock, validation and atomic revisi
 and the command lists every refusal at the end. What consecutive periods share is read
 once: a month's end snapshot is the next month's start snapshot, aged on the same day,
 so each snapshot is validated and counted once (``snapshot_scan``) and its checksum made
-once. The snapshots are read two at a time on a thread pool (both cores) while the
-periods are built in order, each as soon as its two snapshots are counted.
+once. The snapshots of the next period are read on a thread pool (both cores) while a
+period is built, so at most a few snapshots are read or held at a time.
 """
 
 from __future__ import annotations
@@ -73,19 +73,33 @@ def build_range(
     shared = Shared()
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="snapshot")
     hashing = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sha256")
-    if extract_dir.is_dir():
-        for month, households in _snapshots(periods).items():
-            path = find_source(extract_dir, "residents", month)
-            if path is None:
-                continue  # load_extract reports the missing file for the periods needing it
-            if path.suffix == ".parquet":
-                shared.stocks[month] = pool.submit(scan_snapshot, path, month, codes,
-                                                   households=households)
-            shared.digests[path] = hashing.submit(sha256_of, path)
+    wanted = _snapshots(periods)
+
+    def read_ahead(upto: int) -> None:
+        """Start reading the snapshots of the periods up to index ``upto`` (one period
+        ahead of the one being built: enough to keep both cores busy, while at most a few
+        snapshots are read or held at a time)."""
+        if not extract_dir.is_dir():
+            return  # load_extract reports it for each period
+        for period in periods[:upto + 1]:
+            for month in (period.start_month, period.end_month):
+                if month in shared.stocks or month in done:
+                    continue
+                path = find_source(extract_dir, "residents", month)
+                if path is None:
+                    continue  # load_extract reports the missing file for the periods needing it
+                if path.suffix == ".parquet":
+                    shared.stocks[month] = pool.submit(scan_snapshot, path, month, codes,
+                                                       households=wanted[month])
+                if path not in shared.digests:
+                    shared.digests[path] = hashing.submit(sha256_of, path)
+
+    done: set[Month] = set()
     result = RangeResult([], {}, {})
     try:
         for number, period in enumerate(periods, start=1):
             started = time.perf_counter()
+            read_ahead(number)
             progress(f"{period} ({number}/{len(periods)})")
             try:
                 built = build_release(extract_dir, period, releases, codes, encoding=encoding,
@@ -104,6 +118,7 @@ def build_range(
             for month in [m for m in shared.stocks if m < period.end_month]:
                 if all(month not in (p.start_month, p.end_month) for p in periods[number:]):
                     del shared.stocks[month]
+                    done.add(month)
     finally:
         pool.shutdown(cancel_futures=True)
         hashing.shutdown(cancel_futures=True)
