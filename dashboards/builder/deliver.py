@@ -78,7 +78,8 @@ def unwritable(error: Exception) -> Any:
                  "The file cannot be written in the format or encoding chosen; nothing was "
                  "created:"), role="alert"),
         # the encoder's own message is English: in Chinese, say the same from its facts
-        html.P(t("下列字元無法以所選編碼寫出（BIG-5E 並無任何實作，CP950 與 BIG5-HKSCS 為最接近者）；"
+        html.P(t("下列字元無法以所選編碼寫出（BIG-5E 並無任何實作，"
+                 "CP950 與 BIG5-HKSCS 為最接近者）；"
                  "請改選 BIG5-HKSCS、EUC-TW 或 UTF-8，或改選其他層級。", str(cause))
                if chars else str(cause)),
         html.Ul([html.Li(c) for c in chars]) if chars else None,

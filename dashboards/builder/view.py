@@ -46,7 +46,8 @@ def cell_text(value: Any) -> str:
 
 def size_note(found: Plan) -> Any:
     """The cells and rows the download will hold (before it is made)."""
-    return html.P(t(f"此表共 {found.rows:,} 列、{found.cells:,} 個資料格（{found.n_areas:,} 個地區 × "
+    return html.P(t(f"此表共 {found.rows:,} 列、{found.cells:,} 個資料格"
+                    f"（{found.n_areas:,} 個地區 × "
                     f"{len(found.query.periods)} 個統計期）。",
                     f"This table holds {found.rows:,} rows and {found.cells:,} cells "
                     f"({found.n_areas:,} areas × {len(found.query.periods)} periods)."),
@@ -56,7 +57,8 @@ def size_note(found: Plan) -> Any:
 def too_large(error: TooLarge) -> Any:
     """The refusal above the limit, with the advice to split, in the reader's language."""
     return html.Div([
-        html.P(t(f"此表共 {error.cells:,} 個資料格（{error.rows:,} 列），超過上限 {error.limit:,} 個，"
+        html.P(t(f"此表共 {error.cells:,} 個資料格（{error.rows:,} 列），"
+                 f"超過上限 {error.limit:,} 個，"
                  "無法預覽或下載。",
                  f"This table would hold {error.cells:,} cells ({error.rows:,} rows), more than "
                  f"the limit of {error.limit:,}; it cannot be previewed or downloaded."),

@@ -258,7 +258,8 @@ def restored(user: User, q: Any) -> tuple[Form, list[Any]]:
                        "period_to": periods[-1] if periods else None})
     roots = online_roots(user, query.table)
     if form.within and not covered(roots, form.within):
-        notes.append(t(f"連結中的地區 {form.within} 不在您的授權範圍內；改為您授權範圍內的全部地區。",
+        notes.append(t(f"連結中的地區 {form.within} 不在您的授權範圍內；"
+                       "改為您授權範圍內的全部地區。",
                        f"The link's area {form.within} is outside your grant; every area of "
                        "your grant is shown instead."))
         form = Form(**{**form.__dict__, "within": None})

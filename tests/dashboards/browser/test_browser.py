@@ -246,6 +246,13 @@ def test_a_built_csv_downloads_with_only_granted_areas(tab: Tab) -> None:
     choose(page, "builder-table", "population")
     tab.settle()
     choose(page, "builder-period", LATEST_MONTH)
+    tab.settle()
+    # a table for programs: codes, and only the measures across (issue 13's builder labels
+    # values in the reader's language and puts the periods across by default)
+    choose(page, "builder-labels", "codes")
+    tab.settle()
+    page.locator('#builder-heading input[value="period"]').uncheck()
+    tab.settle()
     choose(page, "builder-format", "csv")
     tab.settle()
     choose(page, "builder-encoding", "utf-8-sig")

@@ -4,23 +4,24 @@ hence the outbox ``demo/outbox``) — the set-up in which every agency download 
 bare 500.
 
 As ``taipei_user``, the table builder makes a file-transfer download of the latest month's
-vital events for every 臺北市 village in every format and encoding it offers; each download's
-bytes must equal ``exports.write`` of the same rows written independently here (the release
-table filtered by hand to 臺北市's villages, plus its townships for the MOI layout, which
-names villages by them). In CP950 every text format is refused, naming 廍 (U+5ECD) of
-萬華區糖廍里, which CP950 cannot hold: nothing is made and nothing silently replaced. The builder's rows are a granted part of a table, not a whole one,
-so ``popstats export`` (whole tables only) cannot make them. The metadata's creation time is
-the delivery's own production time (from the database), so every format's bytes are
-compared whole — except the two stamps the statistics-package libraries take from the wall
-clock rather than from the metadata: SPSS's header creation date and time (``sav``, bytes
-92–108) and Stata's ``<timestamp>`` (``dta``), blanked on both sides. Afterwards the
-agency's audit report lists exactly those downloads, in order, at Taipei times within the
-test's run.
+vital events for every 臺北市 village (its default layout: Chinese labels, the period and the
+measures across) in every format and encoding it offers; each download's bytes must equal
+``exports.query.write_query`` of the query the delivery recorded, run here on the release
+(``run_on_releases``, limited to the delivery's areas) — the one code path of ``popstats
+query`` and the API. MOI's open-data layout holds whole release tables only, so the builder
+does not offer it. In CP950 every text format is refused, naming 廍 (U+5ECD) of
+萬華區糖廍里, which CP950 cannot hold: nothing is made and nothing silently replaced. The
+metadata's creation time is the delivery's own production time (from the database), so
+every format's bytes are compared whole — except the two stamps the statistics-package
+libraries take from the wall clock rather than from the metadata: SPSS's header creation
+date and time (``sav``, bytes 92–108) and Stata's ``<timestamp>`` (``dta``), blanked on both
+sides. Afterwards the agency's audit report lists exactly those downloads, in order, at
+Taipei times within the test's run.
 """
 
 from __future__ import annotations
 
-import dataclasses
+import io
 import os
 import re
 import shutil
@@ -30,6 +31,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+import zipfile
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -42,9 +44,13 @@ from sqlalchemy import select
 import exports
 from access.calendar import local_date
 from access.models import Agency, Delivery, User
-from access.packages import measures_of, selected_spec
+from access.query_api import inside
+from access.query_files import QUERY_FORMATS
 from access.reports import agency_report
 from dashboards.selection import ENCODINGS, is_text_format
+from exports.query import query_meta, write_query
+from stats.query import parse_query
+from stats.query_source import run_on_releases
 from stats.taipei import TAIPEI
 from tests.dashboards.browser.conftest import ROOT, needs_chromium, open_tab
 from tests.dashboards.browser.test_browser import choose, open_from_navigation
@@ -53,7 +59,7 @@ from tests.dashboards.client import db_session
 pytestmark = [pytest.mark.browser, needs_chromium]
 
 MONTH = "2025-03"  # the served demo's latest published month
-TABLE = "vital_events"  # the one table every format writes, MOI's layout included
+TABLE = "vital_events"
 POPSTATS = Path(sys.executable).parent / "popstats"
 
 
@@ -98,12 +104,25 @@ def quick_start(served: dict, tmp_path_factory: pytest.TempPathFactory) -> Itera
 
 def choices() -> list[tuple[str, str | None]]:
     """Every format the builder offers, text formats in each of its encodings."""
-    return [(fmt, enc) for fmt in exports.FORMATS
+    return [(fmt, enc) for fmt in QUERY_FORMATS
             for enc in (ENCODINGS if is_text_format(fmt) else (None,))]
 
 
 SAV_STAMP = slice(92, 109)  # creation date (9 bytes) and time (8) in the SPSS file header
 DTA_STAMP = re.compile(rb"<timestamp>.*?</timestamp>", re.DOTALL)
+
+
+ZIP_STAMPED = {"xlsx": "docProps/core.xml", "ods": "meta.xml"}  # the writer's "now"
+
+
+def comparable(fmt: str, data: bytes) -> object:
+    """What must be equal: the bytes without the wall-clock stamps; for the zipped
+    spreadsheets each member's bytes (a zip entry carries its write time), less the member
+    holding the library's own creation time."""
+    if fmt in ZIP_STAMPED:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            return {n: archive.read(n) for n in archive.namelist() if n != ZIP_STAMPED[fmt]}
+    return without_clock_stamps(fmt, data)
 
 
 def without_clock_stamps(fmt: str, data: bytes) -> bytes:
@@ -116,20 +135,25 @@ def without_clock_stamps(fmt: str, data: bytes) -> bytes:
     return data
 
 
-def expected_bytes(served: dict, fmt: str, encoding: str, made_at: datetime,
-                   folder: Path) -> bytes:
-    """The file written here from the release: 臺北市's village rows (and for MOI's layout
-    its township rows, which name the villages), every measure, made at ``made_at``."""
-    frame, meta = exports.load_for_export(served["releases"] / MONTH, TABLE, made_at)
-    taipei = pl.col("area_code").str.starts_with("63000")
-    levels = ["township", "village"] if fmt == "moi" else ["village"]
-    rows = pl.concat([frame.filter(taipei & (pl.col("area_level") == level))
-                      for level in levels])
-    selection = {"level": "village", "keys": [], "bands": {}, "measures": measures_of(TABLE)}
-    meta = dataclasses.replace(meta, spec=selected_spec(meta.spec, selection))
+def expected_bytes(served: dict, delivery: Delivery, folder: Path) -> bytes:
+    """The file written here from the release: the query the delivery recorded, on the
+    revision it recorded, within its areas, made at its production time."""
+    fmt, encoding = delivery.options["format"], delivery.options["encoding"]
+    assert delivery.options["revisions"] == {MONTH: 1}
+    result = run_on_releases(parse_query(delivery.options["query"]),
+                             {MONTH: served["releases"] / MONTH},
+                             allowed=inside(list(delivery.areas)))
+    assert result.frame.height == len(taipei_villages(served))  # one row per village
     target = folder / f"expected.{exports.SUFFIX[fmt]}"
-    exports.write(rows, fmt, target, meta, encoding=encoding)
+    write_query(result, fmt, target, encoding=encoding,
+                meta=query_meta(result, now=delivery.delivered_at))
     return target.read_bytes()
+
+
+def taipei_villages(served: dict) -> list[str]:
+    areas = pl.read_parquet(served["releases"] / MONTH / "areas.parquet")
+    return areas.filter(pl.col("area_level") == "village",
+                        pl.col("area_code").str.starts_with("63000"))["area_code"].to_list()
 
 
 def test_every_format_and_encoding_downloads_as_written(
@@ -182,9 +206,9 @@ def test_every_format_and_encoding_downloads_as_written(
         tab.screenshot("builder-downloads")
         assert tab.console_errors == []
     finished = datetime.now(UTC)
-    assert len(choices()) == 27
-    assert refused == ["csv", "px", "sdmx-csv", "moi"]  # every text format, in CP950
-    assert len(downloads) == 27 - len(refused)
+    assert len(choices()) == 22  # MOI's layout (5 encodings) is not offered for a query
+    assert refused == ["csv", "px", "sdmx-csv"]  # every text format, in CP950
+    assert len(downloads) == 22 - len(refused)
 
     with db_session(quick_start) as session:
         made = {d.id: d for d in session.scalars(select(Delivery).where(
@@ -198,8 +222,8 @@ def test_every_format_and_encoding_downloads_as_written(
             if encoding is not None:
                 assert f".{encoding}." in name, (fmt, name)
             assert delivery.delivered_at is not None
-            want = expected_bytes(quick_start, fmt, written, delivery.delivered_at, tmp_path)
-            assert without_clock_stamps(fmt, data) == without_clock_stamps(fmt, want), (
+            want = expected_bytes(quick_start, delivery, tmp_path)
+            assert comparable(fmt, data) == comparable(fmt, want), (
                 f"{fmt} {written}: {len(data)} bytes, expected {len(want)}")
 
         user = session.scalar(select(User).where(User.username == "taipei_user"))
