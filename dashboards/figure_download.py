@@ -224,8 +224,10 @@ def make_file(path: str, prefix: str, fmt: str, answer: Any) -> Any:
     figure, what = found
     try:
         query = parse_query(what.get("query"))
-    except QueryError as error:  # the page's own document: a bug, said plainly
-        return _alert(f"無法下載：{error}", f"Cannot download: {error}")
+    except QueryError as error:  # a derived measure, areas of two levels: no query table
+        return _alert(f"此圖表的選擇無法寫成報表（{error}），未建立任何檔案。",
+                      f"This chart's selection does not make a table ({error}); nothing "
+                      "was made.")
     describes = {"page": prefix, "kind": "picture" if fmt in PICTURES else "data",
                  "format": fmt, "table": query.table, "periods": list(query.periods),
                  "language": language()}
