@@ -223,20 +223,14 @@ def _stock(state: _Batches, villages: list[str], month: Month, v2: bool) -> Stoc
     state.keys.clear()
     counts = np.bincount(keys, minlength=len(villages) * CELLS_PER_VILLAGE)
     del keys
-    held = np.flatnonzero(counts)
-    rest, indigenous = np.divmod(held, INDIGENOUS)
-    rest, marital = np.divmod(rest, MARITAL)
-    rest, age = np.divmod(rest, AGE_SLOTS)
-    village, sex = np.divmod(rest, SEXES)
     names = pl.Series(villages, dtype=pl.String)
-    cells = pl.DataFrame({
-        "village_code": names.gather(village),
-        "sex": (sex + 1).astype(np.int8),
-        "age": age.astype(np.int16),
-        "marital_status": (marital + 1).astype(np.int8),
-        "indigenous": indigenous.astype(np.int8),
-        "population": counts[held].astype(np.int64),
-    })
+    # village × sex × age × marital (1–4) × indigenous (0–2), summed to the three marginals
+    cube = counts.reshape(len(villages), SEXES, AGE_SLOTS, MARITAL, INDIGENOUS)
+    del counts
+    sex_age = _frame(cube.sum(axis=(3, 4)), names, "age", 0)
+    marital = _frame(cube[:, :, 15:].sum(axis=(2, 4)), names, "marital_status", 1)
+    indigenous = _frame(cube[..., 1:].sum(axis=(2, 3)), names, "indigenous", 1)
+    del cube
     tribes = None
     if v2:
         tribes = pl.DataFrame(schema={"village_code": pl.String, "sex": pl.Int8,
@@ -258,4 +252,15 @@ def _stock(state: _Batches, villages: list[str], month: Month, v2: bool) -> Stoc
         pairs = pairs.select(names.gather(pairs["village"].cast(pl.Int64)).alias("village_code"),
                              "household_id")
         counted = households_by_level(pairs, list(LEVELS))
-    return Stock(month, state.rows, cells, tribes, counted)
+    return Stock(month, state.rows, sex_age, marital, indigenous, tribes, counted)
+
+
+def _frame(counts: np.ndarray, names: pl.Series, key: str, first: int) -> pl.DataFrame:
+    """The non-zero cells of a village × sex × ``key`` array (key values from ``first``)."""
+    village, sex, value = np.nonzero(counts)
+    return pl.DataFrame({
+        "village_code": names.gather(village),
+        "sex": (sex + 1).astype(np.int8),
+        key: (value + first).astype(np.int16 if key == "age" else np.int8),
+        "population": counts[village, sex, value].astype(np.int64),
+    })

@@ -132,13 +132,13 @@ def stock_v1_tables(
     """The seven tables of CONTRACT §3 from the start and end stocks."""
     assert end.households is not None, "the end stock is counted with its households"
     households = end.households
-    cells_lf = end.cells.lazy()
     start_pop, vital_v, migration = pl.collect_all(
         [start.by_village(), vital_events_by_village(events),
          migration_by_level(events, ALL_LEVELS)]
     )
 
-    by_age_rolled = roll_up(cells_lf, ["sex", "age"], ["population"], ALL_LEVELS).collect().lazy()
+    by_age_rolled = roll_up(end.sex_age.lazy(), ["sex", "age"], ["population"],
+                            ALL_LEVELS).collect().lazy()
     by_age = complete(by_age_rolled, areas, _grid(sex=SEXES, age=AGES), ["population"], ALL_LEVELS)
     totals = (
         _split_by_sex(by_age_rolled)
@@ -155,7 +155,7 @@ def stock_v1_tables(
     )
     marital = complete(
         roll_up(
-            cells_lf.filter(pl.col("age") >= 15), ["sex", "marital_status"], ["population"],
+            end.marital.lazy(), ["sex", "marital_status"], ["population"],
             STOCK_LEVELS,
         ),
         areas, _grid(sex=SEXES, marital_status=MARITAL_STATUSES), ["population"], STOCK_LEVELS,
@@ -163,7 +163,7 @@ def stock_v1_tables(
     indigenous = (
         complete(
             roll_up(
-                _split_by_sex(cells_lf.filter(pl.col("indigenous") > 0)),
+                _split_by_sex(end.indigenous.lazy()),
                 ["indigenous"], ["male", "female"], ALL_LEVELS,
             ),
             areas, _grid(indigenous=(1, 2)), ["male", "female"], ALL_LEVELS,
