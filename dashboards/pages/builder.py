@@ -89,6 +89,7 @@ HEADING = "builder-heading"
 TRANSPOSE = "builder-transpose"
 LABELS = "builder-labels"
 NOTE = "builder-note"
+TABLE_INFO = "builder-table-info"
 PREVIEW = "builder-preview"
 QUERY_JSON = "builder-query-json"
 CURL = "builder-curl"
@@ -152,6 +153,11 @@ def _options_user() -> User:
     if user is None:
         raise PreventUpdate
     return user
+
+
+def table_page(table: str) -> str:
+    """The table's own page (definitions, no data: open to every logged-in user)."""
+    return f"/tables?table={table}"
 
 
 def table_label(table: str) -> str:
@@ -304,6 +310,9 @@ def layout(q: Any = None, **_: Any) -> Any:
             options=[{"label": table_label(n) + ("" if n in tables else
                                                  t("（未授權）", " (not granted)")),
                       "value": n, "disabled": n not in tables} for n in TABLES])),
+        html.P(dcc.Link(t("此資料表的說明：欄位定義、附註、發布及修正紀錄",
+                          "About this table: its columns, notes, publications and revisions"),
+                        id=TABLE_INFO, href=table_page(table))),
         group(t("統計期", "Periods"),
               *labelled_input(t("期別", "Kind of period"), dcc.RadioItems(
                   id=KIND, value=form.kind, inline=True,
@@ -385,8 +394,8 @@ def _strings(value: Any) -> list[str]:
           Output(KEEP, "options"), Output(KEEP, "value"),
           Output(MEASURES, "options"), Output(MEASURES, "value"),
           Output(BANDS_BOX, "style"), Output(CHANNEL, "options"), Output(CHANNEL, "value"),
-          Input(TABLE, "value"), State(LEVEL, "value"), State(KEEP, "value"),
-          State(MEASURES, "value"), prevent_initial_call=True)
+          Output(TABLE_INFO, "href"), Input(TABLE, "value"), State(LEVEL, "value"),
+          State(KEEP, "value"), State(MEASURES, "value"), prevent_initial_call=True)
 def table_chosen(table: Any, level: Any, keep: Any, measures: Any) -> tuple[Any, ...]:
     """Levels, keys, measures and channels of the chosen table (no data is read); choices
     the table also has are kept."""
@@ -401,7 +410,8 @@ def table_chosen(table: Any, level: Any, keep: Any, measures: Any) -> tuple[Any,
     return (_level_options(table), level if level in levels else levels[0],
             _key_options(table), kept, _measure_options(table), chosen,
             SHOWN if _has_age(table) else HIDDEN,
-            _channel_options(user, table), channels[0] if channels else None)
+            _channel_options(user, table), channels[0] if channels else None,
+            table_page(table))
 
 
 @callback(Output(PERIOD_FROM, "options"), Output(PERIOD_FROM, "value"),

@@ -299,6 +299,8 @@ def test_builder_layout_offers_only_granted_tables_and_channels(served):
     assert {"builder-table", "builder-areas", "builder-within", "builder-keep",
             "builder-measures", "builder-heading", "builder-format", "builder-period",
             "builder-period-from", "builder-periods", "builder-labels"} <= labels
+    (info,) = [c for c in components(tree, "Link") if c["props"]["id"] == "builder-table-info"]
+    assert info["props"]["href"] == "/tables?table=vital_events"  # the table's own page
     formats = [o["value"] for o in dropdown(tree, "builder-format")["options"]]
     assert "moi" not in formats and "xlsx" in formats  # MOI's layout is a release table's
 
@@ -342,6 +344,26 @@ def test_areas_offered_are_named_in_the_readers_language(served):
               call(client, body).get_json()["response"]["builder-areas"]["options"]}
     assert labels["63000010"].startswith("Songshan District") and "(63000010)" in labels[
         "63000010"]
+
+
+def test_choosing_a_table_offers_its_own_levels_keys_measures_and_page(served):
+    client = logged_in(served, "taipei_user")
+    outputs = [("builder-level", "options"), ("builder-level", "value"),
+               ("builder-keep", "options"), ("builder-keep", "value"),
+               ("builder-measures", "options"), ("builder-measures", "value"),
+               ("builder-bands-box", "style"), ("builder-channel", "options"),
+               ("builder-channel", "value"), ("builder-table-info", "href")]
+    body = payload(outputs, [("builder-table", "value", "population_by_marital_status")],
+                   [("builder-level", "value", "village"), ("builder-keep", "value", ["age"]),
+                    ("builder-measures", "value", ["population"])])
+    got = call(client, body).get_json()["response"]
+    assert [o["value"] for o in got["builder-level"]["options"]] == ["national", "county",
+                                                                     "township"]
+    assert got["builder-level"]["value"] == "national"  # villages: not in this table
+    assert got["builder-keep"]["value"] == ["sex", "marital_status"]  # age: not a key here
+    assert got["builder-measures"]["value"] == ["population"]
+    assert got["builder-bands-box"]["style"] == {"display": "none"}
+    assert got["builder-table-info"]["href"] == "/tables?table=population_by_marital_status"
 
 
 def test_transpose_swaps_down_and_across(served):
