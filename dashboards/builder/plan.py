@@ -12,6 +12,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import polars as pl
 from flask import g
 
 from access.deliveries import Forbidden, record_view
@@ -20,6 +21,7 @@ from access.query_api import inside, period_span
 from dashboards.data import offered_roots, published_periods, refuse_unknown, release_dir
 from dashboards.web import Refused, services
 from stats.query import COUNTIES_AND_OUTSIDE, DEFAULT_MAX_CELLS, Query, QueryError, QueryResult
+from stats.query_marks import marks_for_query
 from stats.query_plan import area_count
 from stats.query_source import run_on_releases
 from stats.schemas import TABLE_KEY_VALUES
@@ -116,10 +118,17 @@ def result_of(found: Plan) -> QueryResult:
     return run_on_releases(found.query, found.folders, allowed=inside(found.areas))
 
 
+def marks_of(found: Plan, result: QueryResult) -> pl.DataFrame | None:
+    """The result's r/p marks (as ``popstats query`` writes them), or None: the preview shows
+    what the file will hold, marks included."""
+    return marks_for_query(found.query, found.folders, services().now(), current=result,
+                           allowed=inside(found.areas))
+
+
 def online_roots(user: User, table: str) -> list[str]:
     """The areas the user's grant lets them view online (for the preview)."""
     return offered_roots(user, [table])
 
 
-__all__ = ["Plan", "TooLarge", "max_cells", "online_roots", "plan", "published_folders",
+__all__ = ["Plan", "TooLarge", "marks_of", "max_cells", "online_roots", "plan", "published_folders",
            "result_of", "sizes"]

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import polars as pl
 from dash import html
 
 from dashboards.builder.plan import Plan, TooLarge
 from dashboards.i18n import t
 from exports.query import stub_columns
 from stats.catalogue import COLUMNS
+from stats.marks import mark_notes, marks_used
 from stats.query import SEPARATOR, QueryResult
 
 PREVIEW_ROWS = 50
@@ -70,10 +72,18 @@ def too_large(error: TooLarge) -> Any:
     ])
 
 
-def preview_table(result: QueryResult, caption: str) -> Any:
+def marked(text: str, mark: str | None) -> str:
+    """A cell's text with its mark after the figure (``1,234 r``), as XLSX shows it."""
+    return f"{text} {mark}" if mark else text
+
+
+def preview_table(result: QueryResult, caption: str,
+                  marks: pl.DataFrame | None = None) -> Any:
     """The first ``PREVIEW_ROWS`` rows under the file's own header, split at ``|`` into one
     header row per heading dimension; labelled queries name the stub columns in their
-    labels' language (the file's column names, whole, are each header cell's ``title``)."""
+    labels' language (the file's column names, whole, are each header cell's ``title``);
+    cells carry their r/p marks (``marks``: row for row, a mark column per value column)
+    with the footnotes saying what they mean."""
     frame = result.frame
     stub = stub_columns(result)
     depth = max(1, len(result.query.heading))
@@ -89,10 +99,15 @@ def preview_table(result: QueryResult, caption: str) -> Any:
                 part = parts[level] if level < len(parts) else ""
                 cells.append(html.Th(part, scope="col", title=column))
         heads.append(html.Tr(cells))
-    body = [html.Tr([html.Th(cell_text(v), scope="row") if column == "area_name" else
-                     html.Td(cell_text(v)) for column, v in zip(frame.columns, row, strict=True)])
-            for row in frame.head(PREVIEW_ROWS).iter_rows()]
     shown = min(frame.height, PREVIEW_ROWS)
+    mark_rows = marks.head(PREVIEW_ROWS).to_dicts() if marks is not None else [{}] * shown
+    body = [html.Tr([html.Th(cell_text(v), scope="row") if column == "area_name" else
+                     html.Td(marked(cell_text(v), None if column in stub else found.get(column)))
+                     for column, v in zip(frame.columns, row, strict=True)])
+            for row, found in zip(frame.head(PREVIEW_ROWS).iter_rows(), mark_rows, strict=True)]
+    values = [c for c in frame.columns if c not in stub]
+    notes = [html.P(t(zh, en), className="note") for zh, en in
+             zip(*mark_notes(marks_used(marks, values)), strict=True)]
     return html.Div([
         html.P(t(f"總列數：{frame.height:,}（顯示前 {shown:,} 列）；欄數：{frame.width:,}",
                  f"Total rows: {frame.height:,} (first {shown:,} shown); columns: "
@@ -100,4 +115,5 @@ def preview_table(result: QueryResult, caption: str) -> Any:
         html.Div(html.Table([html.Caption(caption), html.Thead(heads), html.Tbody(body)],
                             className="preview"),
                  style={"overflowX": "auto", "maxWidth": "100%"}),  # wide tables scroll
+        *notes,
     ])

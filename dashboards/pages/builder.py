@@ -49,7 +49,7 @@ from dashboards.builder.form import (
     form_of,
     saved_json,
 )
-from dashboards.builder.plan import Plan, TooLarge, online_roots, plan, result_of
+from dashboards.builder.plan import Plan, TooLarge, marks_of, online_roots, plan, result_of
 from dashboards.builder.view import preview_table, size_note, too_large
 from dashboards.data import (
     areas_under,
@@ -543,7 +543,8 @@ def refresh(*values: Any) -> tuple[Any, ...]:
         return (*shown, too_large(error))
     if result.frame.is_empty():
         return (*shown, html.P(t("沒有符合的資料列。", "No rows match.")))
-    return (*shown, html.Div([size_note(found), preview_table(result, _caption(found))]))
+    return (*shown, html.Div([size_note(found),
+                              preview_table(result, _caption(found), marks_of(found, result))]))
 
 
 @callback(Output(ENCODING_BOX, "style"), Input(FORMAT, "value"))
