@@ -1,5 +1,5 @@
-"""The table builder's selection as data: check-list → stored selection → rows and columns
-(``dashboards.selection`` with ``access.packages``), on tiny frames computed by hand."""
+"""Stored selections of deliveries applied to rows (``access.packages``) and the builder's
+file choices (``dashboards.selection``), on tiny frames computed by hand."""
 
 from __future__ import annotations
 
@@ -14,19 +14,20 @@ from access.packages import (
     selected_rows,
     selected_spec,
 )
-from dashboards.selection import (
-    BuilderRequest,
-    cell,
-    default_dimensions,
-    dimension_choices,
-    file_encoding,
-    problems,
-    selection_of,
-)
+from dashboards.selection import file_encoding
 from stats.catalogue import TABLES
 from stats.codes import level_of_code
 
-PUBLISHED = ["2025-02", "2025-03"]
+BROAD = [[0, 14], [15, 64], [65, None]]
+FIVE_YEAR = [[low, low + 4] for low in range(0, 100, 5)] + [[100, None]]
+
+
+def selection_of(table: str, level: str | None, keys: list[str], measures: list[str],
+                 bands: dict | None = None, fmt: str | None = None) -> dict:
+    """A stored selection as a delivery keeps it, checked as where it is applied."""
+    selection = {"level": level, "keys": keys, "bands": bands or {}, "measures": measures}
+    check_selection(table, selection, fmt)
+    return selection
 
 
 def ages_frame() -> pl.DataFrame:
@@ -40,25 +41,16 @@ def ages_frame() -> pl.DataFrame:
                                       "population": pl.Int64}, orient="row")
 
 
-def test_dimension_choices_offer_keys_bands_and_measures():
-    values = [c.value for c in dimension_choices("population_by_age")]
-    assert values == ["sex", "age", "age_5y", "age_broad", "population"]
-    assert [c.value for c in dimension_choices("population")] == [
-        "households", "population", "male", "female"]
-    assert default_dimensions("indigenous_population") == [
-        "indigenous", "male", "female", "population"]
-
-
 def test_default_selection_keeps_the_release_rows_as_they_are():
     frame = ages_frame()
-    selection = selection_of("population_by_age", None, default_dimensions("population_by_age"))
+    selection = selection_of("population_by_age", None, ["sex", "age"], ["population"])
     assert selection == {"level": None, "keys": ["sex", "age"], "bands": {},
                          "measures": ["population"]}
     assert_frame_equal(selected_rows(frame, selection), frame)
 
 
 def test_dropping_sex_sums_over_it_in_release_order():
-    selection = selection_of("population_by_age", "county", ["age", "population"])
+    selection = selection_of("population_by_age", "county", ["age"], ["population"])
     rows = selected_rows(ages_frame(), selection)
     # county 63000: age a → (a + 1) + (a + 2) = 2a + 3
     assert rows.columns == ["period", "area_level", "area_code", "age", "population"]
@@ -67,8 +59,8 @@ def test_dropping_sex_sums_over_it_in_release_order():
 
 
 def test_broad_age_bands_are_summed_and_labelled():
-    selection = selection_of("population_by_age", "township", ["sex", "age_broad", "population"])
-    assert selection["bands"] == {"age": [[0, 14], [15, 64], [65, None]]}
+    selection = selection_of("population_by_age", "township", ["sex", "age"], ["population"],
+                             {"age": BROAD})
     rows = selected_rows(ages_frame(), selection)
     assert rows.columns == ["period", "area_level", "area_code", "sex", "age_group", "population"]
     # township: 10 × (age + sex); 0-14 holds ages 13 and 14, 15-64 holds 15, 65+ holds 70
@@ -78,44 +70,15 @@ def test_broad_age_bands_are_summed_and_labelled():
     ]
 
 
-def test_five_year_bands_cover_every_age_once():
-    bands = selection_of("population_by_age", None, ["age_5y", "population"])["bands"]["age"]
-    assert bands[0] == [0, 4] and bands[-2] == [95, 99] and bands[-1] == [100, None]
-    covered = [a for low, high in bands for a in range(low, (high if high else 100) + 1)]
-    assert covered == list(range(101))
-
-
 def test_measures_subset_and_level_filter():
     frame = pl.DataFrame({"period": ["2025-03"] * 3, "area_level": ["county", "township",
                                                                     "village"],
                           "area_code": ["63000", "63000010", "63000010001"],
                           "households": [5, 3, 1], "population": [9, 6, 2], "male": [4, 3, 1],
                           "female": [5, 3, 1]})
-    selection = selection_of("population", "township", ["population", "female"])
+    selection = selection_of("population", "township", [], ["population", "female"])
     assert selected_rows(frame, selection).rows() == [
         ("2025-03", "township", "63000010", 6, 3)]
-
-
-@pytest.mark.parametrize(("table", "dimensions", "fmt", "message"), [
-    ("population_by_age", ["age", "age_5y", "population"], None, "one way"),
-    ("population_by_age", ["sex", "age"], None, "measures"),
-    ("population_by_age", ["sex", "votes", "population"], None, "no dimension"),
-    ("population", ["sex", "population"], None, "no dimension"),
-    ("population_by_age", ["sex", "age_broad", "population"], "moi", "cannot be written"),
-])
-def test_selection_refusals(table, dimensions, fmt, message):
-    with pytest.raises(SelectionError, match=message):
-        selection_of(table, None, dimensions, fmt)
-
-
-@pytest.mark.parametrize("fmt", ["px", "jsonstat", "sdmx-csv", "csv"])
-def test_age_bands_are_accepted_by_every_format_but_moi(fmt):
-    selection = selection_of("population_by_age", None, ["sex", "age_broad", "population"], fmt)
-    assert selection["bands"] and "age" in selection["keys"]
-
-
-def test_bands_in_a_plain_format_are_accepted():
-    assert selection_of("population_by_age", None, ["age_broad", "population"], "csv")
 
 
 @pytest.mark.parametrize("selection", [
@@ -130,6 +93,15 @@ def test_stored_selections_are_checked_again(selection):
         check_selection("population_by_marital_status", selection)
 
 
+@pytest.mark.parametrize("fmt", ["px", "jsonstat", "sdmx-csv", "csv"])
+def test_age_bands_are_accepted_by_every_format_but_moi(fmt):
+    assert selection_of("population_by_age", None, ["sex", "age"], ["population"],
+                        {"age": FIVE_YEAR}, fmt)
+    with pytest.raises(SelectionError, match="cannot be written"):
+        selection_of("population_by_age", None, ["sex", "age"], ["population"], {"age": BROAD},
+                     "moi")
+
+
 def test_overlapping_bands_are_refused():
     with pytest.raises(SelectionError, match="ascending"):
         check_selection("population_by_age", {
@@ -137,7 +109,7 @@ def test_overlapping_bands_are_refused():
 
 
 def test_selected_spec_labels_the_band_column():
-    selection = selection_of("population_by_age", None, ["age_broad", "population"])
+    selection = selection_of("population_by_age", None, ["age"], ["population"], {"age": BROAD})
     spec = selected_spec(TABLES["population_by_age"], selection)
     assert spec.keys == ("age_group",)
     assert [c.name for c in spec.columns] == [
@@ -161,41 +133,8 @@ def test_level_of(code, level):
     assert level_of_code(code) == level
 
 
-def request(**changes) -> BuilderRequest:
-    base = {"table": "population", "period": "2025-03", "level": "county", "areas": ["63000"],
-            "dimensions": ["population"], "channel": "file_transfer", "fmt": "csv",
-            "encoding": "cp950"}
-    return BuilderRequest(**{**base, **changes})
-
-
-def test_problems_of_a_good_request_are_none():
-    assert problems(request(), PUBLISHED, list(TABLES), ["file_transfer"]) == []
-
-
-@pytest.mark.parametrize(("changes", "english"), [
-    ({"table": "secrets"}, "Choose a table."),
-    ({"period": "2024-12"}, "Choose a published period."),
-    ({"level": "village"}, "The areas chosen are not of the level chosen."),
-    ({"level": "planet"}, "Choose an area level of this table."),
-    ({"channel": "media_exchange"}, "Choose a delivery channel your grant includes."),
-    ({"fmt": "doc"}, "Choose a file format."),
-    ({"encoding": "big5e"}, "Choose a text encoding."),
-    ({"dimensions": []}, "The dimensions chosen do not fit"),
-])
-def test_problems_name_what_is_wrong(changes, english):
-    found = problems(request(**changes), PUBLISHED, list(TABLES), ["file_transfer"])
-    assert any(en.startswith(english) for _, en in found), found
-
-
 def test_binary_formats_are_written_in_unicode_whatever_was_chosen():
     assert file_encoding("csv", "cp950") == "cp950"
     assert file_encoding("xlsx", "cp950") == "utf-8"
 
 
-@pytest.mark.parametrize(("column", "value", "lang", "text"), [
-    ("sex", 1, "zh", "男"), ("sex", 2, "en", "female"), ("population", 1234567, "zh", "1,234,567"),
-    ("sex_ratio", 98.765, "en", "98.77"), ("median_age", None, "zh", "—"),
-    ("area_level", "village", "zh", "村里"), ("area_name", "臺北市", "en", "臺北市"),
-])
-def test_cells_read_as_people_read_them(column, value, lang, text):
-    assert cell(column, value, lang) == text
