@@ -465,16 +465,32 @@ POWERSHELL_CHECK = (
 )
 
 
-def _package(d: Delivery, release: Path, folder: Path, paths: list[Path], now: datetime) -> str:
-    """Write manifest.json, README.txt and SHA256SUMS beside the table files; SUMS' hash."""
-    files = [
-        {"file": p.name, "table": t, "sha256": _sha256(p), "bytes": p.stat().st_size,
-         **({"metadata": metadata_path(p).name} if metadata_path(p).exists() else {})}
-        for p, t in zip(paths, d.tables, strict=True)
-    ]
+def file_entry(path: Path, table: str) -> dict[str, Any]:
+    """A data file as a package's manifest lists it (with its CSVW sidecar, if any)."""
+    sidecar = metadata_path(path)
+    return {"file": path.name, "table": table, "sha256": _sha256(path),
+            "bytes": path.stat().st_size,
+            **({"metadata": sidecar.name} if sidecar.exists() else {})}
+
+
+def seal_package(folder: Path, manifest: dict[str, Any], readme: str, paths: list[Path]) -> str:
+    """Write manifest.json and README.txt beside the data files, then SHA256SUMS over the
+    data files, their sidecars and those two; the hash of SHA256SUMS (kept with the
+    delivery, so a package changed afterwards is seen)."""
+    (folder / "manifest.json").write_text(
+        json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    (folder / "README.txt").write_text(readme, encoding="utf-8")
     sidecars = [metadata_path(p).name for p in paths if metadata_path(p).exists()]
+    listed = [*sorted([*(p.name for p in paths), *sidecars]), "manifest.json", "README.txt"]
+    sums = "".join(f"{_sha256(folder / name)}  {name}\n" for name in listed)
+    (folder / "SHA256SUMS").write_text(sums, encoding="utf-8")
+    return hashlib.sha256(sums.encode()).hexdigest()
+
+
+def _package(d: Delivery, release: Path, folder: Path, paths: list[Path], now: datetime) -> str:
+    """manifest.json, README.txt and SHA256SUMS beside the table files; SUMS' hash."""
     revision = json.loads((release / "manifest.json").read_text(encoding="utf-8"))["revision"]
-    expires = (now + RETENTION["media_exchange"]).isoformat()
+    expires = now + RETENTION["media_exchange"]
     manifest = {
         "delivery": d.id,
         "agency_id": d.agency_id,
@@ -485,28 +501,13 @@ def _package(d: Delivery, release: Path, folder: Path, paths: list[Path], now: d
         "encoding": d.options["encoding"],
         **({"selection": d.options["selection"]} if d.options.get("selection") else {}),
         "created_at": now.isoformat(),
-        "expires_at": expires,
-        "files": files,
+        "expires_at": expires.isoformat(),
+        "files": [file_entry(p, t) for p, t in zip(paths, d.tables, strict=True)],
     }
-    (folder / "manifest.json").write_text(
-        json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
-    )
-    (folder / "README.txt").write_text(
-        README.format(
-            id=d.id,
-            period=d.period,
-            revision=revision,
-            tables=", ".join(d.tables),
-            areas=", ".join(d.areas),
-            created_zh=format_time(now, "zh"),
-            created_en=format_time(now, "en"),
-            expires_zh=format_time(now + RETENTION["media_exchange"], "zh"),
-            expires_en=format_time(now + RETENTION["media_exchange"], "en"),
-            powershell=POWERSHELL_CHECK,
-        ),
-        encoding="utf-8",
-    )
-    listed = [*sorted([*(p.name for p in paths), *sidecars]), "manifest.json", "README.txt"]
-    sums = "".join(f"{_sha256(folder / name)}  {name}\n" for name in listed)
-    (folder / "SHA256SUMS").write_text(sums, encoding="utf-8")
-    return hashlib.sha256(sums.encode()).hexdigest()
+    readme = README.format(
+        id=d.id, period=d.period, revision=revision, tables=", ".join(d.tables),
+        areas=", ".join(d.areas),
+        created_zh=format_time(now, "zh"), created_en=format_time(now, "en"),
+        expires_zh=format_time(expires, "zh"), expires_en=format_time(expires, "en"),
+        powershell=POWERSHELL_CHECK)
+    return seal_package(folder, manifest, readme, paths)

@@ -15,7 +15,6 @@ and those revisions, so a retry writes the same table again.
 from __future__ import annotations
 
 import hashlib
-import json
 import shutil
 from datetime import datetime
 from pathlib import Path
@@ -29,9 +28,14 @@ from access.api import revision_folder
 from access.deliveries import RETENTION, DeliveryError, authorize, create, produce
 from access.grants import providing_code
 from access.models import Delivery, User
-from access.packages import POWERSHELL_CHECK, REQUEST_ERRORS, UnwritableRequest
+from access.packages import (
+    POWERSHELL_CHECK,
+    REQUEST_ERRORS,
+    UnwritableRequest,
+    file_entry,
+    seal_package,
+)
 from access.query_api import inside, period_span
-from exports.delimited import metadata_path
 from exports.naming import export_file_name
 from exports.query import QueryExportError, query_meta, write_query, write_query_metadata
 from stats.publication import published_revision_dir
@@ -183,30 +187,21 @@ Times are Taipei time (UTC+8).
 
 def _package(d: Delivery, folder: Path, path: Path, now: datetime) -> str:
     """manifest.json, README.txt and SHA256SUMS beside the file; the hash of SHA256SUMS."""
-    sidecar = metadata_path(path)
     expires = now + RETENTION["media_exchange"]
     manifest = {
         "delivery": d.id, "agency_id": d.agency_id, "period": d.period,
         "revisions": d.options["revisions"], "query": d.options["query"], "areas": d.areas,
         "format": d.options["format"], "encoding": d.options["encoding"],
         "created_at": now.isoformat(), "expires_at": expires.isoformat(),
-        "files": [{"file": path.name, "table": d.tables[0], "sha256": _sha256(path),
-                   "bytes": path.stat().st_size,
-                   **({"metadata": sidecar.name} if sidecar.exists() else {})}],
+        "files": [file_entry(path, d.tables[0])],
     }
-    (folder / "manifest.json").write_text(
-        json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-    (folder / "README.txt").write_text(README.format(
+    readme = README.format(
         id=d.id, table=d.tables[0], areas=", ".join(d.areas),
         revisions=", ".join(f"{p} r{r}" for p, r in d.options["revisions"].items()),
         created_zh=format_time(now, "zh"), created_en=format_time(now, "en"),
         expires_zh=format_time(expires, "zh"), expires_en=format_time(expires, "en"),
-        powershell=POWERSHELL_CHECK), encoding="utf-8")
-    listed = sorted([path.name, *([sidecar.name] if sidecar.exists() else [])])
-    sums = "".join(f"{_sha256(folder / n)}  {n}\n" for n in [*listed, "manifest.json",
-                                                             "README.txt"])
-    (folder / "SHA256SUMS").write_text(sums, encoding="utf-8")
-    return hashlib.sha256(sums.encode()).hexdigest()
+        powershell=POWERSHELL_CHECK)
+    return seal_package(folder, manifest, readme, [path])
 
 
 __all__ = ["QUERY_FORMATS", "deliver_query", "produce_query", "published_revisions",
