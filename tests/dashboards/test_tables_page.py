@@ -35,7 +35,7 @@ def test_latest_publication_is_the_newest_public_period(served: dict) -> None:
 
 
 def test_a_table_no_release_holds_names_no_publication(served: dict) -> None:
-    """The served releases come from a v1 extract: they hold no fertility table."""
+    """The served releases are months and a quarter: no year, so no life table."""
     client = logged_in(served, "kaohsiung_user")
-    shown = text(page(client, "/tables", "?table=fertility"))
+    shown = text(page(client, "/tables", "?table=life_table"))
     assert "尚無公布" in shown and "已公布" not in shown
