@@ -37,7 +37,13 @@ def t(zh: str, en: str) -> str:
 
 
 def period_label(period: str, lang: str | None = None) -> str:
-    """``114年3月`` / ``Mar 2025``; ``114年第1季`` / ``2025 Q1``; ``114年`` / ``2025``."""
+    """``114年3月`` / ``Mar 2025``; ``114年第1季`` / ``2025 Q1``; ``114年`` / ``2025``; a span
+    ``FROM..TO`` (a query's delivery) as ``113年3月至114年3月`` / ``Mar 2024 – Mar 2025``."""
+    first, span, last = period.partition("..")
+    if span:
+        lang = lang or language()
+        joiner = "至" if lang == "zh" else " – "
+        return f"{period_label(first, lang)}{joiner}{period_label(last, lang)}"
     parsed = Period.parse(period)
     if (lang or language()) == "zh":
         return parsed.roc_label

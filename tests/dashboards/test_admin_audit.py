@@ -166,3 +166,28 @@ def test_county_official_sees_only_entries_about_their_own_county(private):
     assert not [raw for _, raw in in_kaohsiung if "63000" in raw]
     assert kaohsiung_rows == [(a, raw) for a, raw in in_kaohsiung if "64000" in raw]
     assert ("登入", "{}") in in_kaohsiung
+
+
+def test_a_long_report_shows_its_newest_entries_and_points_to_the_csv():
+    """Thousands of labelled entries would take the browser seconds to lay out: the page
+    shows the newest 300, says how many there are, and the counts cover them all."""
+    from flask import Flask
+
+    from dashboards.admin.audit_view import SHOWN_ENTRIES, report_view
+
+    entries = [{"seq": n, "time": "2026-12-01T00:00:00+00:00", "actor": "taipei_user",
+                "action": "login", "object": "user:5", "details": {}} for n in range(1, 302)]
+    report = {"entries": entries, "agency_name": "臺北市政府主計處", "from": "2026-12-01",
+              "to": "2026-12-06",
+              "summary": [{"action": "login", "channel": None, "actor": "taipei_user",
+                           "count": 301}]}
+    with Flask(__name__).test_request_context(headers={"Cookie": f"{LANG_COOKIE}=zh"}):
+        tree = json.loads(json.dumps(report_view(report).to_plotly_json(), default=plain))
+    seqs = [text(row["props"]["children"][0]) for row in components(tree, "Tr")]
+    assert SHOWN_ENTRIES == 300 and "2" in seqs and "301" in seqs and "1" not in seqs
+    shown = json.dumps(tree, ensure_ascii=False)
+    assert "共 301 筆" in shown and "下載 CSV" in shown and '"301"' in shown
+
+
+def plain(value: object) -> object:
+    return value.to_plotly_json()

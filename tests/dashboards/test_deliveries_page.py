@@ -23,7 +23,7 @@ from tests.dashboards.client import (
     text,
     text_of,
 )
-from tests.dashboards.test_builder import link_of, submit_payload
+from tests.dashboards.test_builder import MONTHS, form, link_of, submit_payload
 
 REFRESH_OUTPUTS = [("deliveries-table", "children"), ("deliveries-extensions", "children"),
                    ("deliveries-disputes", "children"), ("deliveries-extension-id", "options"),
@@ -72,6 +72,19 @@ def count(served: dict, model) -> int:
 
 def set_taipei_clock(served: dict, day, at: time) -> None:
     served["clock"].moment = datetime.combine(day, at, tzinfo=TAIPEI).astimezone(UTC)
+
+
+def test_a_delivery_of_several_periods_is_listed_with_its_span(private):
+    """A builder delivery of three months records the span ``FROM..TO``; the page names it
+    in the reader's words (it once answered 500 for every later refresh)."""
+    client = logged_in(private, "taipei_user")
+    answer = call(client, submit_payload(form("population", first=MONTHS[0], last=MONTHS[-1],
+                                              areas=["63000"], measures=["population"],
+                                              heading=["period"])))
+    assert link_of(answer)
+    rows = rows_of(refresh(client))
+    span = f"{MONTHS[0]}..{MONTHS[-1]}"
+    assert any(f"114年1月至114年3月 ({span})" in cell for row in rows for cell in row), rows
 
 
 def test_countdown_follows_the_server_clock(private):
