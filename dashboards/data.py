@@ -230,7 +230,7 @@ def refuse_unknown(user: User, table: str, areas: list[str], periods: list[str])
     if table == "migration_flows":  # its origin 99999, outside the register, is no area
         known = pl.concat([known, pl.DataFrame({"area_code": [OUTSIDE_CODE]})])
     unknown = pl.Series("area_code", areas, dtype=pl.String)
-    unknown = unknown.filter(~unknown.is_in(known["area_code"]))
+    unknown = unknown.filter(~unknown.is_in(known["area_code"].implode()))
     if unknown.is_empty():
         return
     svc = services()
