@@ -32,6 +32,7 @@ from dashboards.admin.views import (
     table_names,
 )
 from dashboards.i18n import language, period_label, t
+from dashboards.shell import PAGES
 from exports.delimited import safe_csv_bytes
 from stats.said import ZH_SUFFIX
 from stats.taipei import format_date, format_time
@@ -183,7 +184,13 @@ FIELDS: dict[str, tuple[str, str]] = {
     "hash": ("雜湊值", "Hash"), "seq": ("序號", "Sequence number"),
     "log_ok": ("紀錄鏈完整", "Log intact"), "agencies": ("機關數", "Agencies"),
     "departing": ("離職帳號", "Departing account"), "query": ("查詢", "Query"),
+    # a chart's download: what it showed
+    "describes": ("下載內容", "What was downloaded"),
+    "language": ("語言", "Language"), "periods": ("統計期", "Periods"),
 }
+SCREEN = ("頁面", "Page")  # "page" names a dashboards page in a chart's download, else a number
+FIGURE_KINDS = {"picture": ("圖片", "picture"), "data": ("資料", "data")}
+LANGUAGE_NAMES = {"zh": ("中文", "Chinese"), "en": ("英文", "English")}
 LEVELS = {"national": ("全國", "national"), "county": ("縣市", "county"),
           "township": ("鄉鎮市區", "township"), "village": ("村里", "village")}
 YES_NO = {True: ("是", "yes"), False: ("否", "no")}
@@ -260,10 +267,18 @@ def _plain(value: Any) -> str:
         return "—"
     if isinstance(value, list):
         return listed(_plain(v) for v in value) or "—"
-    if isinstance(value, dict):
-        return separated(t(f"{label(FIELDS.get(k), k)}：{_plain(v)}",
-                             f"{label(FIELDS.get(k), k)}: {_plain(v)}") for k, v in value.items())
+    if isinstance(value, dict):  # nested fields read as the entry's own do
+        return separated(t(f"{field_label(k, v)}：{field_value(k, v)}",
+                             f"{field_label(k, v)}: {field_value(k, v)}")
+                         for k, v in value.items())
     return str(value)
+
+
+def field_label(key: str, value: Any) -> str:
+    """A detail's name in the reader's language."""
+    if key == "page" and isinstance(value, str) and not value.isdigit():
+        return t(*SCREEN)
+    return label(FIELDS.get(key), key)
 
 
 def field_value(key: str, value: Any) -> str:
@@ -278,6 +293,17 @@ def field_value(key: str, value: Any) -> str:
         return channel_names(value if isinstance(value, list) else [value])
     if key == "area_level":
         return label(LEVELS.get(str(value)), str(value))
+    if key == "periods" and isinstance(value, list):
+        return listed(period_with_code(str(p)) for p in value)
+    if key == "page":
+        found = next((p for p in PAGES if p.path.strip("/") == str(value)), None)
+        return t(found.zh, found.en) if found else str(value)
+    if key == "kind" and value in FIGURE_KINDS:
+        return t(*FIGURE_KINDS[value])
+    if key == "language":
+        return label(LANGUAGE_NAMES.get(str(value)), str(value))
+    if key == "format" and value in ("png", "svg"):  # a picture's, as its button names it
+        return str(value).upper()
     if key == "period":  # one period, or several joined by commas (a view's comparisons)
         return listed(period_with_code(p) for p in str(value).split(","))
     if key == "kind":
@@ -324,7 +350,7 @@ def detail_fields(details: dict[str, Any]) -> list[tuple[str, str]]:
             continue
         if language() == "zh" and key + ZH_SUFFIX in details:
             value = details[key + ZH_SUFFIX]
-        shown.append((label(FIELDS.get(key), key), field_value(key, value)))
+        shown.append((field_label(key, value), field_value(key, value)))
     return shown
 
 

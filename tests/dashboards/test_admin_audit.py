@@ -191,3 +191,26 @@ def test_a_long_report_shows_its_newest_entries_and_points_to_the_csv():
 
 def plain(value: object) -> object:
     return value.to_plotly_json()
+
+
+def test_a_chart_download_entry_reads_in_words():
+    """What a chart's download showed (page, kind, format, table, periods, language) is told
+    in the reader's language, as the entry's own fields are."""
+    from flask import Flask
+
+    from dashboards.admin.audit_view import detail_fields
+
+    details = {"describes": {"page": "trends", "kind": "picture", "format": "png",
+                             "table": "population", "periods": ["2025-01", "2025-03"],
+                             "language": "zh"}, "page": 2}
+    with Flask(__name__).test_request_context(headers={"Cookie": f"{LANG_COOKIE}=zh"}):
+        zh = dict(detail_fields(details))
+    shown = zh["下載內容"]
+    for word in ("頁面：趨勢", "圖片", "PNG", "人口數", "114年1月", "語言：中文"):
+        assert word in shown, (word, shown)
+    assert not re.search(r"trends|picture|png|population|\bzh\b", shown)
+    assert zh["頁次"] == "2"
+    with Flask(__name__).test_request_context(headers={"Cookie": f"{LANG_COOKIE}=en"}):
+        en = dict(detail_fields(details))
+    assert "Page: Trends" in en["What was downloaded"] and "Language: Chinese" in en[
+        "What was downloaded"]

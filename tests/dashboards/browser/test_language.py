@@ -60,6 +60,9 @@ OPEN_ELSEWHERE: dict[str, set[str]] = {}
 # table codes (POP01), quarters (2025-Q1), and hexadecimal ids and checksums (delivery ids,
 # SHA-256 prefixes: identifiers, not words)
 CODE = re.compile(r"^(?:[A-Z]{3}\d{2}|Q[1-4]|(?=[0-9a-f]*\d)[0-9a-f]{6,})$")
+# a whole hexadecimal id (a delivery's first eight characters): its letters may come after
+# digits ("906473bf"), where a Latin run alone would read "bf"
+HEX_ID = re.compile(r"\b(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]{6,}\b")
 LATIN_RUN = re.compile(r"[A-Za-z][A-Za-z0-9_\-]*[A-Za-z0-9]|[A-Za-z]{2,}")
 CJK_RUN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff\u3000-\u303f\uff01-\uff5e]+")
 PUNCTUATION_ONLY = re.compile(r"^[\u3000-\u303f\uff01-\uff5e]+$")
@@ -102,7 +105,7 @@ def chinese_in_english(shown: str, content: Iterable[str]) -> list[str]:
 def check(shown: str, lang: str, server: dict, content: list[str]) -> list[str]:
     """Every problem of one page's visible text."""
     problems = [f"UTC or microseconds: {m.group(0)!r}" for m in UTC_TIME.finditer(shown)]
-    shown = COMMAND.sub(" ", shown)
+    shown = HEX_ID.sub(" ", COMMAND.sub(" ", shown))
     if lang == "zh":
         for text in sorted(content, key=len, reverse=True):
             if text.isascii() or re.search("[A-Za-z]", text):
