@@ -151,7 +151,8 @@ def admin_tabs(tab: Tab, lang: str, found: dict[str, list[str]], content: list[s
         if value == ids.AUDIT:
             choose(page, ids.AUDIT_AGENCY, str(agency_id(tab.server, "臺北市政府主計處")))
             page.click(f"#{ids.AUDIT_SHOW}")
-            expect(page.locator(f"#{ids.AUDIT_REPORT} table").first).to_be_visible()
+            expect(page.locator(f"#{ids.AUDIT_REPORT} table").first).to_be_visible(
+                timeout=30_000)  # after the other browser tests: hundreds of entries
             paced(tab)
             page.locator(f"#{ids.AUDIT_REPORT} details summary").first.click()
         name = f"admin-{value.removeprefix('admin-')}"
