@@ -16,12 +16,9 @@ accepted, day 8 refused).
 from __future__ import annotations
 
 import hashlib
-import os
 import secrets
-import shutil
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import exists, select
@@ -33,7 +30,10 @@ from access.calendar import local_date
 from access.grants import actor_of, agency_rules
 from access.models import Delivery, Dispute, Extension, User
 from access.permissions import area_covers, can_view
+from stats import outbox as outbox_files
+from stats.outbox import outbox_place
 from stats.said import said
+from stats.store import Place
 from stats.taipei import format_time
 
 RETENTION = {
@@ -181,7 +181,7 @@ def produce(
     # server started elsewhere must find (and delete) this very file
     delivery.status, delivery.path, delivery.sha256, delivery.last_error = (
         "ready",
-        os.path.abspath(path),
+        outbox_files.recorded(path),
         digest,
         None,
     )
@@ -368,10 +368,11 @@ def record_download(
                  f"delivery:{delivery.id}", now, details, agency_id=user.agency_id)
 
 
-def stored_path(delivery: Delivery, outbox: Path | None = None) -> Path | None:
+def stored_path(delivery: Delivery, outbox: Place | None = None) -> Place | None:
     """The absolute place of a delivery's file or folder (None: it has none).
 
-    Paths are recorded absolute (``stats.locations`` resolves the outbox at start-up). A
+    Paths are recorded absolute (``stats.locations`` resolves the outbox at start-up), or as
+    the ``s3://`` place of an outbox in a bucket (``stats.outbox``). A
     relative one recorded by an earlier version named ``<outbox>/<id>`` relative to a
     folder nobody remembers: it is placed under the ``outbox`` given, and refused otherwise
     — guessing against the current folder is how files were left behind.
@@ -383,7 +384,7 @@ def stored_path(delivery: Delivery, outbox: Path | None = None) -> Path | None:
     """
     if not delivery.path:
         return None
-    recorded = Path(delivery.path)
+    recorded = outbox_place(delivery.path)
     if recorded.is_absolute():
         return recorded
     if outbox is not None and outbox.is_absolute() and recorded.name == delivery.id:
@@ -397,20 +398,9 @@ def stored_path(delivery: Delivery, outbox: Path | None = None) -> Path | None:
     )
 
 
-def _remove(target: Path) -> bool:
-    """Delete a file or folder; whether there was anything to delete."""
-    if target.is_dir() and not target.is_symlink():
-        shutil.rmtree(target)
-        return True
-    if os.path.lexists(target):
-        target.unlink()
-        return True
-    return False
-
-
 def purge_one(
     session: Session, delivery: Delivery, now: datetime, actor: str = "system",
-    outbox: Path | None = None,
+    outbox: Place | None = None,
 ) -> bool:
     """Delete one delivery's files and record what happened (the caller commits).
 
@@ -424,11 +414,11 @@ def purge_one(
                "sha256": delivery.sha256, "expired_at": str(delivery.expires_at)}
     try:
         target = stored_path(delivery, outbox)
-        if target is not None and delivery.path != str(target) and not os.path.lexists(target):
+        if target is not None and delivery.path != str(target) and not outbox_files.exists(target):
             raise UnplaceablePath(f"no files at {target} for the relative path "
                                   f"{delivery.path!r}; they may be elsewhere")
-        removed = _remove(target) if target is not None else False
-        if target is not None and os.path.lexists(target):
+        removed = outbox_files.remove(target) if target is not None else False
+        if target is not None and outbox_files.exists(target):
             raise OSError(f"{target} is still present after deletion")
     except (OSError, UnplaceablePath) as error:
         audit.record(session, actor, "delivery.purge_failed", f"delivery:{delivery.id}", now,
@@ -442,7 +432,7 @@ def purge_one(
 
 
 def purge(
-    session: Session, now: datetime, actor: str = "system", outbox: Path | None = None
+    session: Session, now: datetime, actor: str = "system", outbox: Place | None = None
 ) -> list[Delivery]:
     """Delete the files of every expired delivery (``purge_one``); the purged ones.
 
@@ -658,7 +648,7 @@ def record_answer(
     period: str,
     areas: list[str],
     content: bytes,
-    outbox: Path,
+    outbox: Place,
     now: datetime,
 ) -> Delivery:
     """Authorise, store ``content`` under a server-made id in ``outbox`` and mark it ready.

@@ -16,7 +16,6 @@ periods), which the download's audit entry repeats: a picture is an access to da
 from __future__ import annotations
 
 import hashlib
-import shutil
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -37,6 +36,7 @@ from access.models import Delivery, User
 from access.query_api import inside, period_span
 from exports.query import query_meta, write_query
 from stats.catalogue import table_spec
+from stats.outbox import discard, outbox_place, writing  # the outbox may be s3://…
 from stats.publication import published_revision_dir
 from stats.query import DEFAULT_MAX_CELLS, Query
 from stats.query_plan import area_count, check_size
@@ -114,16 +114,17 @@ def _deliver(session: Session, user: User, query: Query, areas: list[str],
     failure nothing stays recorded but the refusal (the caller commits)."""
     if user.agency_id is None:
         raise DeliveryError("deliveries are made to agencies")
-    outbox = Path(options["outbox"])
+    outbox = outbox_place(options["outbox"])
 
     def make(delivery: Delivery) -> tuple[str, str]:
-        folder = outbox / delivery.id
+        target = outbox / delivery.id
         try:
-            folder.mkdir(parents=True, exist_ok=True)
-            path = write(folder)
-            return str(folder), _sha256(path)
+            with writing(target) as folder:  # in a bucket: staged, then put whole
+                folder.mkdir(parents=True, exist_ok=True)
+                path = write(folder)
+                return str(target), _sha256(path)
         except Exception as error:  # noqa: BLE001 - said to the user, who asks again
-            shutil.rmtree(folder, ignore_errors=True)  # nothing half-written stays
+            discard(target)  # nothing half-written stays
             raise UnproducibleRequest(f"{type(error).__name__}: {error}") from error
 
     attempt = session.begin_nested()

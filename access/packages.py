@@ -46,6 +46,7 @@ from exports.delimited import metadata_path, write_csv_metadata
 from exports.meta import ExportMeta
 from exports.naming import export_file_name
 from stats.catalogue import VALUE_LABELS, Column, TableSpec, table_spec
+from stats.outbox import outbox_place, writing  # the outbox may be s3://bucket/prefix too
 from stats.publication import published_revision_dir
 from stats.schemas import TABLE_COLUMNS, TABLE_KEYS
 from stats.store import place  # the releases may be s3://bucket/prefix
@@ -399,21 +400,23 @@ def producer(now: datetime) -> Callable[[Delivery], tuple[str, str]]:
 
             return produce_query(d, now)
         release = _published(place(opts["releases"]), d.period, now)
-        folder = Path(opts["outbox"]) / d.id
-        folder.mkdir(parents=True, exist_ok=True)
-        try:
-            files = [
-                _write_table(release, table, d.areas, opts["format"], opts["encoding"], folder,
-                             opts["provider"], now, opts.get("selection"),
-                             sidecar=d.channel == "media_exchange")
-                for table in d.tables
-            ]
-        except REQUEST_ERRORS as error:
-            shutil.rmtree(folder, ignore_errors=True)  # nothing half-written stays behind
-            raise UnwritableRequest(error) from error
-        if d.channel == "file_transfer":
-            return str(folder), _sha256(files[0])
-        return str(folder), _package(d, release, folder, files, now)
+        target = outbox_place(opts["outbox"]) / d.id
+        # in a bucket: written in a staging folder, put as whole objects once sealed
+        with writing(target) as folder:
+            folder.mkdir(parents=True, exist_ok=True)
+            try:
+                files = [
+                    _write_table(release, table, d.areas, opts["format"], opts["encoding"],
+                                 folder, opts["provider"], now, opts.get("selection"),
+                                 sidecar=d.channel == "media_exchange")
+                    for table in d.tables
+                ]
+            except REQUEST_ERRORS as error:
+                shutil.rmtree(folder, ignore_errors=True)  # nothing half-written stays behind
+                raise UnwritableRequest(error) from error
+            if d.channel == "file_transfer":
+                return str(target), _sha256(files[0])
+            return str(target), _package(d, release, folder, files, now)
 
     return build
 

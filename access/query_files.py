@@ -38,6 +38,7 @@ from access.packages import (
 from access.query_api import inside, period_span
 from exports.naming import export_file_name
 from exports.query import QueryExportError, query_meta, write_query, write_query_metadata
+from stats.outbox import outbox_place, writing  # the outbox may be s3://bucket/prefix too
 from stats.publication import published_revision_dir
 from stats.query import Query, parse_query
 from stats.query_source import run_on_releases
@@ -132,22 +133,23 @@ def produce_query(d: Delivery, now: datetime) -> tuple[str, str]:
     releases = place(opts["releases"])
     folders = {p: revision_folder(releases, p, int(r)) for p, r in opts["revisions"].items()}
     fmt, encoding = opts["format"], opts["encoding"]
-    folder = Path(opts["outbox"]) / d.id
-    folder.mkdir(parents=True, exist_ok=True)
-    try:
-        result = run_on_releases(query, folders, allowed=inside(list(d.areas)))
-        meta = query_meta(result, now=now)
-        path = folder / query_file_name(opts["provider"], query, result.revisions, fmt,
-                                        text_encoding(fmt, encoding))
-        write_query(result, fmt, path, encoding=encoding, meta=meta)
-        if d.channel == "media_exchange" and fmt in ("csv", "sdmx-csv"):
-            write_query_metadata(result, meta, path)
-    except WRITE_ERRORS as error:
-        shutil.rmtree(folder, ignore_errors=True)  # nothing half-written stays behind
-        raise UnwritableRequest(error) from error
-    if d.channel == "file_transfer":
-        return str(folder), _sha256(path)
-    return str(folder), _package(d, folder, path, now)
+    target = outbox_place(opts["outbox"]) / d.id
+    with writing(target) as folder:  # in a bucket: staged, then put whole (stats.outbox)
+        folder.mkdir(parents=True, exist_ok=True)
+        try:
+            result = run_on_releases(query, folders, allowed=inside(list(d.areas)))
+            meta = query_meta(result, now=now)
+            path = folder / query_file_name(opts["provider"], query, result.revisions, fmt,
+                                            text_encoding(fmt, encoding))
+            write_query(result, fmt, path, encoding=encoding, meta=meta)
+            if d.channel == "media_exchange" and fmt in ("csv", "sdmx-csv"):
+                write_query_metadata(result, meta, path)
+        except WRITE_ERRORS as error:
+            shutil.rmtree(folder, ignore_errors=True)  # nothing half-written stays behind
+            raise UnwritableRequest(error) from error
+        if d.channel == "file_transfer":
+            return str(target), _sha256(path)
+        return str(target), _package(d, folder, path, now)
 
 
 def _sha256(path: Path) -> str:

@@ -9,24 +9,24 @@ expired ones happens on the next export and in ``popstats maintain --outbox``.
 from __future__ import annotations
 
 import json
-import shutil
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from access import audit
+from stats.outbox import remove_tree
+from stats.store import Place
 
 STAFF_FOLDER = "staff"
 STAFF_RETENTION = timedelta(days=1)
 
 
-def staff_root(outbox: Path) -> Path:
+def staff_root(outbox: Place) -> Place:
     return outbox / STAFF_FOLDER
 
 
-def staff_record(folder: Path) -> dict[str, Any] | None:
+def staff_record(folder: Place) -> dict[str, Any] | None:
     """A staff file's ``meta.json`` (None when missing or unreadable)."""
     try:
         return json.loads((folder / "meta.json").read_text(encoding="utf-8"))  # type: ignore[no-any-return]
@@ -34,7 +34,7 @@ def staff_record(folder: Path) -> dict[str, Any] | None:
         return None
 
 
-def expired_staff_files(outbox: Path, now: datetime) -> list[str]:
+def expired_staff_files(outbox: Place, now: datetime) -> list[str]:
     """Ids of staff files past their day (and of folders without a readable record)."""
     root = staff_root(outbox)
     folders = sorted(root.iterdir()) if root.is_dir() else []
@@ -46,7 +46,7 @@ def expired_staff_files(outbox: Path, now: datetime) -> list[str]:
 
 
 def purge_staff_files(
-    session: Session, outbox: Path, now: datetime, actor: str = "system"
+    session: Session, outbox: Place, now: datetime, actor: str = "system"
 ) -> list[str]:
     """Delete every expired staff file; one audit entry lists those verified gone (the
     caller commits). A folder still present after deletion is not reported deleted: it is
@@ -56,7 +56,7 @@ def purge_staff_files(
     for item_id in expired_staff_files(outbox, now):
         folder = staff_root(outbox) / item_id
         try:
-            shutil.rmtree(folder)
+            remove_tree(folder)
         except OSError as error:
             if folder.exists():
                 failed[item_id] = str(error)

@@ -61,6 +61,8 @@ from access.staff_files import (
 from dashboards.web import current_user, services
 from exports.meta import ExportMeta
 from exports.query import QueryExportError
+from stats.outbox import add_to_zip, discard, writing  # the outbox may be s3://bucket/prefix
+from stats.store import Place
 
 HEX_ID = re.compile(r"[0-9a-f]{32}")
 SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,200}")
@@ -156,7 +158,7 @@ def _recorder(write: Callable[[Any, datetime, bool, int, str | None], None]) -> 
 
 # --- agency deliveries -------------------------------------------------------------------
 
-def _place(delivery: Delivery) -> Path | None:
+def _place(delivery: Delivery) -> Place | None:
     """The delivery's absolute folder (a legacy relative one under the server's outbox)."""
     try:
         return stored_path(delivery, services().outbox)
@@ -178,7 +180,7 @@ def delivered_file(delivery: Delivery) -> tuple[str, bytes] | None:
     return None
 
 
-def package_names(folder: Path) -> list[str]:
+def package_names(folder: Place) -> list[str]:
     """The files a media package's manifest lists (tables and their CSVW sidecars), and the
     manifest, README and sums."""
     manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
@@ -196,7 +198,7 @@ def package_zip(delivery: Delivery) -> bytes | None:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for name in package_names(folder):
-            archive.write(folder / name, f"{delivery.id}/{name}")
+            add_to_zip(archive, folder / name, f"{delivery.id}/{name}")
     return buffer.getvalue()
 
 
@@ -265,24 +267,26 @@ def save_staff_file(user: User, name: str, frame: pl.DataFrame | None, meta: Exp
     purge_staff_files(g.db, outbox, now)
     g.db.commit()
     item_id = secrets.token_hex(16)
-    folder = staff_root(outbox) / item_id
-    folder.mkdir(parents=True)
-    try:
-        if writer is not None:
-            writer(folder / name)
-        else:
-            exports.write(frame, fmt, folder / name, meta, encoding=encoding)
-    except BaseException as error:
-        shutil.rmtree(folder, ignore_errors=True)
-        if isinstance(error, (*REQUEST_ERRORS, QueryExportError)):
-            audit.record(g.db, user.username, "staff_export.unwritable", "staff_files", now,
-                         {**request, "error": str(error)[:2000]})
-            g.db.commit()
-        raise
-    record = {"id": item_id, "user_id": user.id, "username": user.username, "file": name,
-              "sha256": _sha256(folder / name), "created_at": now.isoformat(),
-              "expires_at": (now + STAFF_RETENTION).isoformat(), **request}
-    (folder / "meta.json").write_text(json.dumps(record, ensure_ascii=False), encoding="utf-8")
+    target = staff_root(outbox) / item_id
+    with writing(target) as folder:  # in a bucket: staged, put whole with meta.json last
+        folder.mkdir(parents=True)
+        try:
+            if writer is not None:
+                writer(folder / name)
+            else:
+                exports.write(frame, fmt, folder / name, meta, encoding=encoding)
+        except BaseException as error:
+            shutil.rmtree(folder, ignore_errors=True)
+            if isinstance(error, (*REQUEST_ERRORS, QueryExportError)):
+                audit.record(g.db, user.username, "staff_export.unwritable", "staff_files", now,
+                             {**request, "error": str(error)[:2000]})
+                g.db.commit()
+            raise
+        record = {"id": item_id, "user_id": user.id, "username": user.username, "file": name,
+                  "sha256": _sha256(folder / name), "created_at": now.isoformat(),
+                  "expires_at": (now + STAFF_RETENTION).isoformat(), **request}
+        (folder / "meta.json").write_text(json.dumps(record, ensure_ascii=False),
+                                          encoding="utf-8")
     audit.record(g.db, user.username, "staff_export.created", f"staff_file:{item_id}", now,
                  {k: record[k] for k in ("file", "sha256", "expires_at", *request)},
                  agency_id=None)
@@ -298,7 +302,7 @@ def _staff_file(user: User, item_id: str) -> Response:
         _refuse(user, item_id, "no such file of this user", now)
         return _not_found()
     if now >= datetime.fromisoformat(record["expires_at"]):
-        shutil.rmtree(folder, ignore_errors=True)
+        discard(folder)
         audit.record(g.db, user.username, "download.expired", f"staff_file:{item_id}", now,
                      {"expired_at": record["expires_at"]})
         g.db.commit()

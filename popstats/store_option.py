@@ -46,3 +46,8 @@ class ReleasesPlace(click.ParamType):
         except StoreError as error:
             self.fail(f"the object store could not be read: {error}", param, ctx)
         return place
+
+
+class OutboxPlace(ReleasesPlace):
+    """The delivery outbox: a local folder (``click.Path`` as before) or
+    ``s3://bucket/prefix`` (stats.outbox writes, sends and deletes delivery files there)."""

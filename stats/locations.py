@@ -40,8 +40,8 @@ def is_object_store(location: str | os.PathLike[str]) -> bool:
 def absolute_path(location: str | os.PathLike[str], base: Path | None = None) -> Path:
     """``location`` as an absolute local path (``~`` expanded, ``..`` folded, links kept)."""
     if is_object_store(location):
-        raise LocationError(f"{location}: only the releases may be in object storage (s3://); "
-                            "this must be a local path")
+        raise LocationError(f"{location}: only the releases and the outbox may be in object "
+                            "storage (s3://); this must be a local path")
     path = Path(location).expanduser()
     if not path.is_absolute():
         path = (base or Path.cwd()) / path
@@ -49,7 +49,7 @@ def absolute_path(location: str | os.PathLike[str], base: Path | None = None) ->
 
 
 def store_place(location: str | os.PathLike[str], base: Path | None = None) -> Place:
-    """A place that may be in an object store (the releases): ``s3://bucket/prefix``
+    """A place that may be in an object store (the releases, the outbox): ``s3://bucket/prefix``
     as an :class:`~stats.store.ObjectPath`, anything else as :func:`absolute_path`."""
     if isinstance(location, ObjectPath):
         return location
@@ -78,7 +78,7 @@ class Locations:
     """The resolved places one process works with."""
 
     releases: Place  # a local Path, or an ObjectPath for s3://bucket/prefix
-    outbox: Path
+    outbox: Place  # likewise (stats.outbox writes and deletes delivery files in either)
     db_url: str
     boundaries: Path | None = None
 
@@ -95,15 +95,14 @@ def resolve_locations(
     """The places given, else those of the ``POPSTATS_*`` variables, else the defaults
     (``demo/releases``, ``outbox`` beside the releases, the SQLite file ``popstats.db``),
     every local one made absolute against ``base`` (default: the current folder). The
-    releases may be ``s3://bucket/prefix`` (stats.store); the outbox, the database and the
-    boundaries are local (delivery files are written and sent by programs that need a
-    file system; with several hosts the outbox is a shared mount). Releases in a bucket and
-    no outbox given: ``outbox`` in the current folder."""
+    releases and the outbox may be ``s3://bucket/prefix`` (stats.store, stats.outbox: with
+    several hosts, a bucket or a shared mount); the database and the boundaries are local.
+    Releases in a bucket and no outbox given: ``outbox`` in the current folder."""
     env = os.environ if environ is None else environ
     releases_path = store_place(releases or env.get(ENVIRONMENT["releases"]) or DEFAULT_RELEASES,
                                 base)
     outbox_text = outbox or env.get(ENVIRONMENT["outbox"])
-    outbox_path = (absolute_path(outbox_text, base) if outbox_text
+    outbox_path = (store_place(outbox_text, base) if outbox_text
                    else absolute_path("outbox", base) if is_remote(releases_path)
                    else releases_path.parent / "outbox")
     boundaries_text = boundaries or env.get(ENVIRONMENT["boundaries"])

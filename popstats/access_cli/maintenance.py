@@ -13,8 +13,8 @@ from access import checkpoints, maintenance, signing
 from access.db import make_engine, session_factory, upgrade_engine
 from access.run_lock import single_run
 from popstats.access_cli.common import _now, db_option
-from popstats.store_option import ReleasesPlace
-from stats.locations import LocationError, absolute_path, resolve_locations, store_place
+from popstats.store_option import OutboxPlace, ReleasesPlace
+from stats.locations import LocationError, resolve_locations, store_place
 
 
 class AwareTime(click.ParamType):
@@ -99,7 +99,7 @@ def _echo_report(report: maintenance.MaintenanceReport) -> None:
 )
 @click.option(
     "--outbox",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=OutboxPlace(),
     envvar="POPSTATS_OUTBOX",
     default=None,
     help="The server's outbox: also delete provider staff's own export files past their day, "
@@ -152,7 +152,7 @@ def maintain(dry_run: bool, at: datetime | None, outbox: Path | None, releases: 
     """
     try:  # once, here: every later step names these absolute places
         places = maintenance.Places(
-            outbox=absolute_path(outbox) if outbox else None,
+            outbox=store_place(outbox) if outbox else None,  # may be s3://bucket/prefix
             releases=store_place(releases) if releases else None,  # may be s3://bucket/prefix
         )
         db_url = resolve_locations(db=db).db_url

@@ -20,6 +20,7 @@ from popstats.access_cli.common import (
     _user,
     db_option,
 )
+from popstats.store_option import OutboxPlace, ReleasesPlace
 from stats.catalogue import TABLES
 
 # ---------------------------------------------------------------- deliveries and disputes
@@ -50,7 +51,7 @@ def _delivery_options(func: F) -> F:
             click.option("--user", "username", required=True, help="The agency user requesting."),
             click.option(
                 "--releases",
-                type=click.Path(file_okay=False, path_type=Path),
+                type=ReleasesPlace(),
                 default=Path("demo/releases"),
                 show_default=True,
             ),
@@ -62,10 +63,12 @@ def _delivery_options(func: F) -> F:
             click.option("--encoding", default="utf-8-sig", show_default=True),
             click.option(
                 "--outbox",
-                type=click.Path(file_okay=False, path_type=Path),
+                type=OutboxPlace(),
+                envvar="POPSTATS_OUTBOX",
                 default=Path("outbox"),
                 show_default=True,
-                help="The provider's outbox folder (files are fetched by id only).",
+                help="The provider's outbox folder, or s3://bucket/prefix (files are fetched "
+                "by id only).",
             ),
         ]
     ):

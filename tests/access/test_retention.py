@@ -19,6 +19,7 @@ from access import deliveries
 from access.calendar import TAIPEI
 from access.deliveries import DeliveryError, DeliveryExpired, ExtensionPending
 from access.models import AuditEntry, Delivery
+from stats import outbox as outbox_files  # where the delivery files are deleted
 from tests.access.conftest import World, grant_taipei
 
 SECOND = timedelta(seconds=1)
@@ -172,7 +173,7 @@ def test_purged_only_when_the_files_are_verified_gone(
     overlay that re-exposes it): purge_failed, not purged; the next run tries again."""
     delivery = _ready_in(session, granted, tmp_path)
     folder = Path(delivery.path or "")
-    monkeypatch.setattr(deliveries.shutil, "rmtree", lambda _path: None)
+    monkeypatch.setattr(outbox_files.shutil, "rmtree", lambda _path: None)
     assert deliveries.purge(session, EXPIRY) == []
     assert delivery.purged_at is None and folder.is_dir()
     (failed,) = session.scalars(select(AuditEntry).where(
@@ -211,7 +212,7 @@ def test_staff_files_are_reported_deleted_only_when_gone(
     folder.mkdir(parents=True)
     (folder / "meta.json").write_text(json.dumps({"expires_at": EXPIRY.isoformat()}))
     step = maintenance.staff_files_step(outbox)
-    monkeypatch.setattr(staff_files.shutil, "rmtree", lambda _path: None)
+    monkeypatch.setattr(outbox_files.shutil, "rmtree", lambda _path: None)
     assert step.apply(session, EXPIRY) == ([], [f"staff_file:{'a' * 32}"])
     assert step.left_is_failure and folder.is_dir()
     (failed,) = session.scalars(select(AuditEntry).where(

@@ -47,15 +47,20 @@ def test_sqlite_query_kept() -> None:
         "sqlite+pysqlite:////b/a.db?timeout=3"
 
 
-def test_releases_may_be_in_an_object_store_and_the_outbox_stays_local(tmp_path: Path) -> None:
+def test_releases_and_the_outbox_may_be_in_an_object_store(tmp_path: Path) -> None:
     found = resolve_locations(releases="s3://bucket/a//releases/", environ={}, base=tmp_path)
     assert isinstance(found.releases, ObjectPath)
     assert str(found.releases) == "s3://bucket/a/releases"
-    assert found.outbox == tmp_path / "outbox"  # delivery files stay on a file system
+    assert found.outbox == tmp_path / "outbox"  # none given: a local folder
     mixed = resolve_locations(releases="s3://bucket/r", outbox="out", environ={}, base=tmp_path)
     assert mixed.outbox == tmp_path / "out"
-    with pytest.raises(LocationError, match="only the releases"):
-        resolve_locations(releases="s3://bucket/r", outbox="s3://bucket/o", environ={})
+    both = resolve_locations(releases="s3://bucket/r", outbox="s3://bucket/o/", environ={})
+    assert isinstance(both.outbox, ObjectPath) and str(both.outbox) == "s3://bucket/o"
+    from_env = resolve_locations(releases="r", environ={"POPSTATS_OUTBOX": "s3://b/out"},
+                                 base=tmp_path)
+    assert isinstance(from_env.outbox, ObjectPath) and str(from_env.outbox) == "s3://b/out"
+    with pytest.raises(LocationError, match="s3://"):
+        resolve_locations(releases="r", outbox="s3:///no-bucket", environ={})
 
 
 @pytest.mark.parametrize("bad", ["s3://", "s3:///releases", "s3://bucket/a/../b"])
