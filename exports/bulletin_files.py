@@ -8,7 +8,8 @@ publication log::
     RELEASES/.revisions/P/bulletins/r0002/bulletin-zh-TW.pdf   (and .html, and -en.*)
 
 A bulletin missing there (a revision published before bulletins existed, or by the demo) is
-made on first request and kept if the folder is writable.
+made on first request and kept if the folder is writable. Releases in a bucket keep them at
+the same keys (``s3://bucket/prefix/.revisions/P/bulletins/…``), each put in one PUT.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from datetime import datetime
 from pathlib import Path
 
 from stats.release import REVISIONS, ReleaseError, as_umask_allows, read_manifest
+from stats.store import is_remote
 
 BULLETINS = "bulletins"
 LANGUAGES = ("zh-TW", "en")
@@ -45,7 +47,11 @@ def render_html_bulletin(revision_dir: Path, lang: str, now: datetime) -> bytes:
 
 
 def keep(path: Path, data: bytes) -> None:
-    """Write a bulletin file whole (temporary file + rename), with the umask's modes."""
+    """Write a bulletin file whole (temporary file + rename), with the umask's modes; in a
+    bucket one PUT, which is whole by itself (stats.store)."""
+    if is_remote(path):
+        path.write_bytes(data)
+        return
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     as_umask_allows(Path(tmp))

@@ -544,9 +544,7 @@ def _bulletins(releases: Path, period: str, revision: int, moment: datetime) -> 
     from exports.bulletin_files import build_bulletins
     from stats.release import REVISIONS, ReleaseError
 
-    if not isinstance(releases, Path):  # an object store: made by the dashboards on request
-        return
-    folder = releases / REVISIONS / period / f"r{revision:04d}"
+    folder = releases / REVISIONS / period / f"r{revision:04d}"  # a folder or a bucket prefix
     try:  # silent when made: publish's output stays what scripts read
         build_bulletins(releases, period, folder, moment)
     except (OSError, ReleaseError) as exc:
@@ -556,8 +554,9 @@ def _bulletins(releases: Path, period: str, revision: int, moment: datetime) -> 
 
 @main.command("bulletin")
 @click.option("--release", "release_dir", required=True,
-              type=click.Path(exists=True, file_okay=False, path_type=Path),
-              help="A release folder: RELEASES/P (the current revision) or a revision folder.")
+              type=ReleasesPlace(exists=True, resolve=True),
+              help="A release folder: RELEASES/P (the current revision) or a revision folder; "
+              "or the same in a bucket, s3://bucket/prefix/P.")
 @click.option("--lang", type=click.Choice(["zh-TW", "en"]), default="zh-TW", show_default=True)
 @click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="FILE.html (one self-contained page) or FILE.pdf (printed by Chromium).")
