@@ -38,7 +38,7 @@ from sqlalchemy.orm import Session
 
 from access import audit
 from access.api_http import CHANNEL, ApiResponse, bearer_user, error_answer, unauthorized
-from access.api_limits import ApiLimits, charge_volume, over_volume
+from access.api_limits import ApiLimits, charge_volume
 from access.api_params import (
     Query,
     QueryError,
@@ -427,7 +427,8 @@ def _rows_answer(session: Session, user: User, releases: Path, query: Query,
     # one period: the contract's §6 shape (``revision``); several: ``revisions``
     revision: int | dict[str, int] = revisions[periods[0]] if single else revisions
     body = render_page(page, query, revision, fmt)
-    refused = over_volume(session, user, limits, len(body), now)
+    # the agency's own row first: the audit chain's lock (every agency's) is taken last
+    refused = charge_volume(session, user, limits, len(body), now)
     if refused is not None:
         return refused
     digest = hashlib.sha256(body).hexdigest()
@@ -436,9 +437,6 @@ def _rows_answer(session: Session, user: User, releases: Path, query: Query,
     answer = {"table": table, **which, "format": fmt, **query.record(), "rows": page.height,
               "size": len(body), "sha256": digest}
     span = periods[0] if len(periods) == 1 else f"{periods[0]}..{periods[-1]}"  # 16 chars
-    assert user.agency_id is not None
-    # the agency's own row first: the audit chain's lock (every agency's) is taken last
-    charge_volume(session, user.agency_id, len(body), now)
     delivery = record_online_answer(session, user, table, span, areas, answer, now)
     audit.record(session, user.username, "query", f"delivery:{delivery.id}", now,
                  {"channel": CHANNEL, "table": table, "period": query.period, **which,

@@ -57,15 +57,27 @@ def bearer_token(authorization: str | None) -> str | None:
     return match.group(1) if match else None
 
 
+_LOOKED_UP = "popstats.api.token"  # session.info: (header, the token row it named, or None)
+
+
 def live_token(session: Session, authorization: str | None, now: datetime) -> ApiToken | None:
     """The unrevoked, unexpired token of an agency user named by the header, or None.
 
-    One query: the token with its user (every caller looks at the user)."""
+    One query: the token with its user (every caller looks at the user), and once per
+    session: a server's request opens one session for its rate-limit gate and its route
+    (``dashboards.app``), so the route takes the row the gate read a few milliseconds
+    earlier instead of asking the database again. Revocation and expiry are checked against
+    ``now`` on every call."""
     value = bearer_token(authorization)
     if value is None:
         return None
-    token = session.scalar(select(ApiToken).options(joinedload(ApiToken.user))
-                           .where(ApiToken.token_hash == hash_secret(value)))
+    seen = session.info.get(_LOOKED_UP)
+    if seen is not None and seen[0] == authorization and (seen[1] is None or seen[1] in session):
+        token = seen[1]
+    else:
+        token = session.scalar(select(ApiToken).options(joinedload(ApiToken.user))
+                               .where(ApiToken.token_hash == hash_secret(value)))
+        session.info[_LOOKED_UP] = (authorization, token)
     if token is None or token.revoked_at is not None:
         return None
     if token.expires_at is not None and now >= token.expires_at:

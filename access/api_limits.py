@@ -8,7 +8,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import case, delete, func, insert, select, text
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -34,19 +36,27 @@ class RateLimiter:
 
     def admit(self, session: Session, limits: dict[str, int], now: datetime) -> str | None:
         """Count a request under every key (the caller commits), or, when one key is at its
-        limit, count nothing and return that key."""
+        limit, count nothing and return that key.
+
+        One query counts each key's rows in the window and those that left it; the rows that
+        left are deleted only once a key holds as many of them as its limit (about once a
+        window for a busy key, instead of a DELETE on every request), so a key never keeps
+        more than twice its limit."""
         start = now - self.window
         digests = {hash_secret(key): key for key in limits}
-        session.execute(delete(ApiRequest).where(ApiRequest.key_hash.in_(digests),
-                                                 ApiRequest.at <= start))
-        recent = dict(session.execute(  # type: ignore[arg-type]
-            select(ApiRequest.key_hash, func.count()).where(
-                ApiRequest.key_hash.in_(digests), ApiRequest.at > start)
-            .group_by(ApiRequest.key_hash)).all())
+        counts = session.execute(
+            select(ApiRequest.key_hash, func.count(),
+                   func.count(case((ApiRequest.at > start, 1))))
+            .where(ApiRequest.key_hash.in_(digests)).group_by(ApiRequest.key_hash)).all()
+        recent = {digest: inside for digest, _kept, inside in counts}
+        if stale := [d for d, kept, inside in counts if kept - inside >= limits[digests[d]]]:
+            session.execute(delete(ApiRequest).where(ApiRequest.key_hash.in_(stale),
+                                                     ApiRequest.at <= start))
         for digest, key in digests.items():
             if recent.get(digest, 0) >= limits[key]:
                 return key
-        session.add_all(ApiRequest(key_hash=digest, at=now) for digest in digests)
+        # one statement for every key (the ORM would send one INSERT per row to get its id)
+        session.execute(insert(ApiRequest), [{"key_hash": d, "at": now} for d in digests])
         return None
 
     def allow(self, session: Session, key: str, now: datetime) -> bool:
@@ -99,6 +109,10 @@ def admit_request(session: Session, limiter: RateLimiter, authorization: str | N
                   f"{over.split(':')[0]}", (("Retry-After", str(seconds)),))
 
 
+# INSERT … ON CONFLICT of each database the access layer runs on
+UPSERT = {"postgresql": postgresql_insert, "sqlite": sqlite_insert}
+
+
 @dataclass(frozen=True)
 class ApiLimits:
     """Per-agency daily volume of online-query answers (bytes, Asia/Taipei day); None: none."""
@@ -121,34 +135,40 @@ def volume_row(session: Session, agency_id: int, day: date) -> ApiVolume:
     return row
 
 
-def over_volume(session: Session, user: User, limits: ApiLimits, size: int,
-                 now: datetime) -> ApiResponse | None:
-    """429 when this answer of ``size`` bytes would take the agency past its daily volume
-    (the first refusal of the day is audited); None when it fits."""
-    if limits.daily_bytes is None:
-        return None
+def charge_volume(session: Session, user: User, limits: ApiLimits, size: int,
+                  now: datetime) -> ApiResponse | None:
+    """Add an answer of ``size`` bytes to the agency's day when it fits the daily volume
+    (None: charged, the caller commits with its record), else the 429 (the first refusal of
+    the day audited; committed).
+
+    One statement checks and charges — ``INSERT … ON CONFLICT DO UPDATE … WHERE it fits``,
+    nothing returned when it does not — where a read of the row and an UPDATE were two round
+    trips (three with the savepoint of the day's first answer), and two workers racing at
+    the limit cannot both pass. The agency's row stays locked until the caller commits."""
     assert user.agency_id is not None
-    row = volume_row(session, user.agency_id, local_date(now))
-    if row.bytes + size <= limits.daily_bytes:
-        return None
+    day, limit = local_date(now), limits.daily_bytes
+    if limit is None or size <= limit:
+        upsert = UPSERT[session.get_bind().dialect.name]
+        statement = upsert(ApiVolume).values(agency_id=user.agency_id, day=day, bytes=size,
+                                             answers=1).on_conflict_do_update(
+            index_elements=[ApiVolume.agency_id, ApiVolume.day],
+            set_={"bytes": ApiVolume.bytes + size, "answers": ApiVolume.answers + 1},
+            where=None if limit is None else ApiVolume.bytes + size <= limit,
+        ).returning(ApiVolume.bytes)
+        if session.execute(statement).first() is not None:
+            return None
+    row = volume_row(session, user.agency_id, day)
+    session.refresh(row)
     if row.refused_at is None:
         row.refused_at = now
         audit.record(session, user.username, "api.volume_exceeded", "api:volume", now,
-                     {"channel": CHANNEL, "used": row.bytes, "limit": limits.daily_bytes,
+                     {"channel": CHANNEL, "used": row.bytes, "limit": limit,
                       "note": "first refusal of the day; later ones are not logged"},
                      agency_id=user.agency_id)
     session.commit()
-    midnight = end_of_day(local_date(now))
+    midnight = end_of_day(day)
     wait = max(1, int((midnight - now).total_seconds()))
     return error_answer(429, f"your agency's online-query volume for today ({row.bytes} of "
-                  f"{limits.daily_bytes} bytes) has no room for this answer ({size} bytes); "
+                  f"{limit} bytes) has no room for this answer ({size} bytes); "
                   "it resets at 00:00 Taipei time. Ask for smaller pages or a file transfer",
                   (("Retry-After", str(wait)),))
-
-
-def charge_volume(session: Session, agency_id: int, size: int, now: datetime) -> None:
-    """Add an answer's bytes to the agency's day, in one UPDATE (workers may race)."""
-    row = volume_row(session, agency_id, local_date(now))
-    session.execute(update(ApiVolume).where(ApiVolume.agency_id == row.agency_id,
-                                            ApiVolume.day == row.day)
-                    .values(bytes=ApiVolume.bytes + size, answers=ApiVolume.answers + 1))

@@ -43,7 +43,7 @@ from access.api import (
     unpublished_periods,
 )
 from access.api_http import CHANNEL, ApiResponse, bearer_user, error_answer, unauthorized
-from access.api_limits import ApiLimits, charge_volume, over_volume
+from access.api_limits import ApiLimits, charge_volume
 from access.deliveries import Forbidden, authorize, record_online_answer
 from access.grants import granted_areas
 from access.models import NATIONAL, Delivery, User
@@ -185,7 +185,8 @@ def _answer(session: Session, user: User, releases: Path, query: Query, accept: 
         raise ProviderOutage("release store", error) from error
     fmt = "csv" if accept and "text/csv" in accept else "json"
     body = render_result(result, fmt)
-    refused = over_volume(session, user, limits, len(body), now)
+    # the agency's own row first: the audit chain's lock (every agency's) is taken last
+    refused = charge_volume(session, user, limits, len(body), now)
     if refused is not None:
         return refused
     digest = hashlib.sha256(body).hexdigest()
@@ -195,8 +196,6 @@ def _answer(session: Session, user: User, releases: Path, query: Query, accept: 
               "size": len(body), "sha256": digest}
     delivery = record_online_answer(session, user, table, period_span(query.periods), areas,
                                     answer, now)
-    assert user.agency_id is not None
-    charge_volume(session, user.agency_id, len(body), now)
     audit.record(session, user.username, "query", f"delivery:{delivery.id}", now,
                  {"channel": CHANNEL, "endpoint": "POST /api/v1/query", "table": table,
                   "query": query.as_json(), "revisions": revisions,

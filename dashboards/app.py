@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,6 +21,7 @@ from typing import Any
 from flask import Flask, Response, g, request
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
@@ -147,25 +150,38 @@ def create_app(settings: ServerSettings, clock: type[datetime] = datetime) -> Fl
     def _api_guard() -> Response | None:
         """Every /api/ request: counted by the rate limit (per token and agency, else per
         address), then only the API's own routes; anything else is a JSON 401 (no valid
-        token) or 404/405, never a Dash page. A failing database is a 503 (point 15)."""
+        token) or 404/405, never a Dash page. A failing database is a 503 (point 15).
+        The session opened here is the route's too (``api_session``)."""
         authorization = request.headers.get("Authorization")
-        with sessions() as session:
-            try:
-                refused = admit_request(session, limiter, authorization, request.remote_addr,
-                                        now())
-                if refused is not None:
-                    return _answer(refused)
-                rule = request.url_rule
-                if rule is not None and rule.rule.startswith(API_PREFIX):
-                    return None  # a route of the API's own (Dash's catch-all is not one)
-                if bearer_user(session, authorization, now()) is None:
-                    return _json(401, "missing or invalid bearer token")
-            except SQLAlchemyError as error:
-                return _answer(outage_answer(None, None, "api", now(),
-                                             ProviderOutage("database", error)))
+        session = g.api_session = sessions()  # closed at teardown
+        try:
+            refused = admit_request(session, limiter, authorization, request.remote_addr,
+                                    now())
+            if refused is not None:
+                return _answer(refused)
+            rule = request.url_rule
+            if rule is not None and rule.rule.startswith(API_PREFIX):
+                return None  # a route of the API's own (Dash's catch-all is not one)
+            if bearer_user(session, authorization, now()) is None:
+                return _json(401, "missing or invalid bearer token")
+        except SQLAlchemyError as error:
+            return _answer(outage_answer(None, None, "api", now(),
+                                         ProviderOutage("database", error)))
         if isinstance(request.routing_exception, MethodNotAllowed):
             return _json(405, f"{request.method} is not allowed on {request.path[:100]}")
         return _json(404, "no such API path; see /api/v1/openapi.json")
+
+    @contextmanager
+    def api_session() -> Iterator[Session]:
+        """The session the request's rate-limit gate opened: the route's work continues in
+        it, so the token the gate looked up is not looked up again (access.api_http)."""
+        yield g.api_session if "api_session" in g else g.setdefault("api_session", sessions())
+
+    @app.teardown_request
+    def _close_api_session(_error: BaseException | None) -> None:
+        session = g.pop("api_session", None)
+        if session is not None:
+            session.close()
 
     @app.errorhandler(HTTPException)
     def _http_error(error: HTTPException) -> Response | HTTPException:
@@ -209,13 +225,13 @@ def create_app(settings: ServerSettings, clock: type[datetime] = datetime) -> Fl
 
     @app.get("/api/v1/releases")
     def releases() -> Response:
-        with sessions() as session:
+        with api_session() as session:
             return _answer(releases_answer(session, request.headers.get("Authorization"),
                                            settings.releases, now()))
 
     @app.get("/api/v1/tables/<table>")
     def table(table: str) -> Response:
-        with sessions() as session:
+        with api_session() as session:
             return _answer(table_answer(
                 session, request.headers.get("Authorization"), settings.releases, table,
                 _single(request.args), request.headers.get("Accept"), now(), limits,
@@ -226,7 +242,7 @@ def create_app(settings: ServerSettings, clock: type[datetime] = datetime) -> Fl
         """CONTRACT §7's query document in the body; a body too large is not read."""
         too_big = (request.content_length or 0) > MAX_BODY
         body = b" " * (MAX_BODY + 1) if too_big else request.get_data(cache=False)
-        with sessions() as session:
+        with api_session() as session:
             return _answer(query_answer(
                 session, request.headers.get("Authorization"), settings.releases, body,
                 request.headers.get("Accept"), now(), limits,
@@ -234,12 +250,12 @@ def create_app(settings: ServerSettings, clock: type[datetime] = datetime) -> Fl
 
     @app.get("/api/v1/notices")
     def notices() -> Response:
-        with sessions() as session:
+        with api_session() as session:
             return _answer(notices_answer(session, request.headers.get("Authorization"), now()))
 
     @app.get("/api/v1/log")
     def own_log() -> Response:
-        with sessions() as session:
+        with api_session() as session:
             return _answer(log_answer(session, request.headers.get("Authorization"),
                                       _single(request.args), request.headers.get("Accept"),
                                       now()))

@@ -156,3 +156,29 @@ def test_the_rate_limit_is_shared_by_every_worker(served, tmp_path):
     assert answers == [200, 200, 200, 429]
     other = {"Authorization": agency(served, ("00000",))}  # another token has its own count
     assert workers[1].get("/api/v1/releases", headers=other).status_code == 200
+
+
+def test_one_request_looks_its_token_up_once(served):
+    """The rate-limit gate and the route share the request's session, so the route takes
+    the token (with its user) the gate read instead of a second query (issue 15: fewer
+    statements per answer: 15 before on SQLite for the day's first answer, 13 after it,
+    with the gate's DELETE, a second token query and the volume read apart from its
+    UPDATE; 9 now)."""
+    from sqlalchemy import Engine, event
+
+    statements: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args) -> None:  # noqa: ANN001
+        statements.append(statement)
+
+    event.listen(Engine, "before_cursor_execute", count)
+    try:
+        answer = served["client"].get("/api/v1/tables/population?period=2025-03&area_code=63000",
+                                      headers={"Authorization": agency(served, ("00000",))})
+    finally:
+        event.remove(Engine, "before_cursor_execute", count)
+    assert answer.status_code == 200
+    lookups = [s for s in statements if "FROM api_tokens" in s]
+    assert len(lookups) == 1, lookups
+    work = [s for s in statements if not s.startswith(("BEGIN", "SELECT 1"))]
+    assert len(work) <= 9, f"{len(work)}: " + "\n".join(work)

@@ -12,7 +12,7 @@ import polars as pl
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from sqlalchemy import select
+from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
 from access.accounts import issue_token
@@ -162,9 +162,37 @@ def test_rate_limiter_sliding_window(session: Session) -> None:
     assert limiter.allow(session, "t", AT + timedelta(seconds=10))  # the first has left
     assert not limiter.allow(session, "t", AT + timedelta(seconds=10))
     session.commit()
-    # only hashes are kept, and what left the window is deleted
+    # only hashes are kept; what left the window stays until a key holds as many such rows
+    # as its limit (t at 0 s: one of two), then they go together
     keys = session.scalars(select(ApiRequest.key_hash)).all()
-    assert "t" not in keys and len(keys) == 3  # t at 1 s and 10 s, other at 2 s
+    assert "t" not in keys and len(keys) == 4  # t at 0, 1 and 10 s, other at 2 s
+    assert limiter.allow(session, "t", AT + timedelta(seconds=11))  # 0 s and 1 s have left
+    session.commit()
+    assert len(session.scalars(select(ApiRequest.key_hash)).all()) == 3  # t 10, 11; other
+
+
+def test_rate_limiter_deletes_once_a_window_not_every_request(session: Session) -> None:
+    """A DELETE on every request was a round trip (and a write) per answer; now a key's rows
+    that left the window go once they are as many as its limit: never more than twice the
+    limit kept per key."""
+    limiter = RateLimiter(limit=5, window=timedelta(seconds=10))
+    statements: list[str] = []
+    bind = session.get_bind()
+
+    def count(_conn, _cursor, statement, *_args) -> None:  # noqa: ANN001
+        statements.append(statement)
+
+    event.listen(bind, "before_cursor_execute", count)
+    try:
+        for second in range(60):  # one request every 2 s for 2 minutes: always admitted
+            assert limiter.allow(session, "steady", AT + timedelta(seconds=2 * second))
+            session.commit()
+            kept = session.scalar(select(func.count()).select_from(ApiRequest))
+            assert kept <= 2 * limiter.limit
+    finally:
+        event.remove(bind, "before_cursor_execute", count)
+    deletes = [s for s in statements if s.lstrip().upper().startswith("DELETE")]
+    assert 0 < len(deletes) <= 60 // limiter.limit
 
 
 def test_openapi_describes_every_path() -> None:
