@@ -8,6 +8,8 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
+import uuid
 import zipfile
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -38,8 +40,6 @@ def run(*args: str) -> str:
 
 def read_object(bucket: str, key: str) -> bytes:
     """An object's bytes, read with boto3 (not with popstats)."""
-    import os
-
     client = boto3.client("s3", endpoint_url=os.environ["AWS_ENDPOINT_URL"],
                           region_name="us-east-1")
     return client.get_object(Bucket=bucket, Key=key)["Body"].read()  # type: ignore[no-any-return]
@@ -171,12 +171,23 @@ def test_a_failed_write_leaves_no_object(world: dict) -> None:
                                                        "outbox/failed/data.csv"]
 
 
-def test_an_outbox_in_a_missing_bucket_keeps_the_delivery_pending_with_the_reason(
+def test_an_outbox_in_a_missing_bucket_keeps_the_delivery_pending_then_maintain_retries(
         world: dict) -> None:
+    late = f"popstats-late-{uuid.uuid4().hex[:8]}"
     out = run("delivery", "file", "--user", "taipei_user", "--releases", world["releases"],
               "--period", "2025-03", "--area", "63000", "--table", "population",
-              "--outbox", "s3://no-such-bucket-popstats/outbox", "--db", world["db"])
-    assert " pending " in out and "no-such-bucket-popstats" in out, out
+              "--outbox", f"s3://{late}/outbox", "--db", world["db"])
+    assert " pending " in out and late in out, out  # the store's reason names the bucket
+    item_id = out.split()[1].rstrip(":")
+    assert "NoSuchBucket" in (delivery_of(world, item_id).last_error or "")
+    boto3.client("s3", endpoint_url=os.environ["AWS_ENDPOINT_URL"],
+                 region_name="us-east-1").create_bucket(Bucket=late)
+    result = CliRunner().invoke(main, ["maintain", "--db", world["db"]])
+    assert item_id in result.output, result.output
+    delivery = delivery_of(world, item_id)
+    assert delivery.status == "ready" and delivery.path == f"s3://{late}/outbox/{item_id}"
+    (key,) = keys(late, f"outbox/{item_id}/")
+    assert hashlib.sha256(read_object(late, key)).hexdigest() == delivery.sha256
 
 
 def test_a_bad_outbox_url_is_refused_clearly(world: dict) -> None:

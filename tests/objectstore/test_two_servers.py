@@ -1,7 +1,8 @@
 """Two ``popstats serve`` processes on two ports, sharing one PostgreSQL database and the
 releases in one S3 bucket (moto on 127.0.0.1), as two hosts behind a load balancer would:
 a login on one is a login on the other, a suspension recorded through one is refused by
-the other at its next request, and the API's rate limit is counted once for both."""
+the other at its next request, the API's rate limit is counted once for both, and a file
+delivered through one (into the outbox in the bucket) is downloaded through the other."""
 
 from __future__ import annotations
 
@@ -26,8 +27,10 @@ from access.models import Agency, Grant
 from dashboards.admin import ids
 from dashboards.web import CSRF_COOKIE
 from popstats.cli import main
-from tests.dashboards.client import payload
-from tests.objectstore.conftest import free_port, make_bucket, wait_for_port
+from stats.store import ObjectPath
+from tests.dashboards.client import components, payload
+from tests.dashboards.test_builder import submit_payload
+from tests.objectstore.conftest import free_port, keys, make_bucket, wait_for_port
 
 PG_URL = os.environ.get("POPSTATS_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 ROOT = Path(__file__).resolve().parents[2]
@@ -82,7 +85,8 @@ def cluster(s3_endpoint: dict[str, str], pg_schema: str,
         run("publish", "--releases", releases, "--period", "2025-03", "--by", "stat")
         accounts = {a["username"]: a for a in json.loads(run("demo-accounts", "--db", pg_schema,
                                                              "--json"))}
-    env = {**os.environ, **s3_endpoint, "POPSTATS_OUTBOX": str(root / "outbox"),
+    # the outbox in the bucket too: no shared file system between the two "hosts"
+    env = {**os.environ, **s3_endpoint, "POPSTATS_OUTBOX": f"s3://{bucket}/outbox",
            "POPSTATS_API_RATE_LIMIT": str(RATE_LIMIT), "POPSTATS_API_AGENCY_RATE_LIMIT": "none"}
     env.pop("POPSTATS_SECRET_KEY", None)  # the shared key is the one kept in the database
     servers, urls = [], []
@@ -97,7 +101,8 @@ def cluster(s3_endpoint: dict[str, str], pg_schema: str,
             urls.append(f"http://127.0.0.1:{port}")
         for server, url in zip(servers, urls, strict=True):
             wait_for_port(int(url.rsplit(":", 1)[1]), server, seconds=120)
-        yield {"a": urls[0], "b": urls[1], "accounts": accounts, "db": pg_schema, "root": root}
+        yield {"a": urls[0], "b": urls[1], "accounts": accounts, "db": pg_schema, "root": root,
+               "bucket": bucket, "env": s3_endpoint}
     finally:
         for server in servers:
             server.terminate()
@@ -158,6 +163,29 @@ def test_both_servers_answer_the_api_from_the_bucket(cluster: dict) -> None:
     for base in (cluster["a"], cluster["b"]):  # the load balancer's check reaches the bucket
         health = requests.get(f"{base}/healthz", timeout=30)
         assert (health.status_code, health.json()["status"]) == (200, "ok")
+
+
+def test_a_file_made_on_one_server_downloads_from_the_other(cluster: dict) -> None:
+    """The builder's file is put in the bucket's outbox by A and sent by B (equal bytes);
+    before the suspension test below suspends the Taipei agency."""
+    password = cluster["accounts"]["taipei_user"]["password"]
+    on_a = log_in(cluster["a"], "taipei_user", password)
+    answer = on_a.post(f"{cluster['a']}/_dash-update-component", timeout=120,
+                       json=submit_payload("population", "county", ["63000"], ["population"]),
+                       headers={"X-CSRFToken": on_a.cookies.get(CSRF_COOKIE) or ""})
+    assert answer.status_code == 200, answer.text[:500]
+    (link,) = [c["props"]["href"] for c in components(answer.json(), "A")
+               if c["props"].get("id") == "builder-file-link"]
+    item_id = link.split("/")[2]
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in cluster["env"].items():
+            patch.setenv(key, value)
+        (key,) = keys(cluster["bucket"], f"outbox/{item_id}/")
+        stored = ObjectPath(f"s3://{cluster['bucket']}/{key}").read_bytes()
+    got = on(on_a, cluster["b"]).get(f"{cluster['b']}{link}", timeout=60)
+    assert got.status_code == 200, got.text[:300]
+    assert got.content == stored and b"63000" in stored
+    assert not (cluster["root"] / "outbox").exists()
 
 
 def test_a_suspension_through_one_is_refused_by_the_other(cluster: dict) -> None:
