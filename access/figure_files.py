@@ -41,6 +41,7 @@ from stats.publication import published_revision_dir
 from stats.query import DEFAULT_MAX_CELLS, Query
 from stats.query_plan import area_count, check_size
 from stats.query_source import run_on_releases
+from stats.store import Place
 
 CHANNEL = "file_transfer"
 PICTURE_FORMATS = ("png", "svg")
@@ -143,7 +144,7 @@ def _deliver(session: Session, user: User, query: Query, areas: list[str],
 
 
 def deliver_picture(session: Session, user: User, query: Query, fmt: str, data: bytes,
-                    outbox: Path, now: datetime, describes: dict[str, Any]) -> Delivery:
+                    outbox: Place, now: datetime, describes: dict[str, Any]) -> Delivery:
     """A chart's picture (``data``, drawn from the figure the user was shown) as a
     file-transfer delivery: the same grant as the chart's data, kept 7 days.
 

@@ -42,6 +42,7 @@ from access import audit, checkpoints, deliveries, notify, packages, sanctions, 
 from access.calendar import local_date
 from access.models import Delivery, Grant, Violation
 from stats.locations import is_object_store
+from stats.store import Place
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,7 @@ class Step:
 class Places:
     """Where the run was told the outbox and releases are (absolute; None: not given)."""
 
-    outbox: Path | None = None
+    outbox: Place | None = None  # a folder or s3://bucket/prefix (stats.outbox)
     releases: Path | None = None
 
 
@@ -232,7 +233,7 @@ def steps(places: Places = Places()) -> tuple[Step, ...]:  # noqa: B008 - frozen
 STEPS: tuple[Step, ...] = steps()
 
 
-def staff_files_step(outbox: Path) -> Step:
+def staff_files_step(outbox: Place) -> Step:
     """The step deleting provider staff's expired export files under ``outbox``."""
     return Step(
         "staff",
@@ -243,7 +244,7 @@ def staff_files_step(outbox: Path) -> Step:
     )
 
 
-def _purge_staff(session: Session, outbox: Path, now: datetime) -> tuple[list[str], list[str]]:
+def _purge_staff(session: Session, outbox: Place, now: datetime) -> tuple[list[str], list[str]]:
     """Staff files deleted, and those still present afterwards (logged; a failure)."""
     done = staff_files.purge_staff_files(session, outbox, now)
     left = [i for i in staff_files.expired_staff_files(outbox, now) if i not in done]

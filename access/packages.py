@@ -49,7 +49,7 @@ from stats.catalogue import VALUE_LABELS, Column, TableSpec, table_spec
 from stats.outbox import outbox_place, writing  # the outbox may be s3://bucket/prefix too
 from stats.publication import published_revision_dir
 from stats.schemas import TABLE_COLUMNS, TABLE_KEYS
-from stats.store import place  # the releases may be s3://bucket/prefix
+from stats.store import Place, place  # the releases may be s3://bucket/prefix
 from stats.taipei import format_time
 
 AREA_COLUMNS = ("period", "area_level", "area_code", "area_name")
@@ -278,7 +278,7 @@ def deliver_file(
     areas: list[str],
     fmt: str,
     encoding: str,
-    outbox: Path,
+    outbox: Place,
     now: datetime,
     provider: str | None = None,
     selection: dict[str, Any] | None = None,
@@ -314,7 +314,7 @@ def deliver_media(
     areas: list[str],
     fmt: str,
     encoding: str,
-    outbox: Path,
+    outbox: Place,
     now: datetime,
     provider: str | None = None,
     selection: dict[str, Any] | None = None,
@@ -347,7 +347,7 @@ def _deliver(
     areas: list[str],
     fmt: str,
     encoding: str,
-    outbox: Path,
+    outbox: Place,
     now: datetime,
     provider: str | None,
     selection: dict[str, Any] | None = None,

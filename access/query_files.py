@@ -43,7 +43,7 @@ from stats.publication import published_revision_dir
 from stats.query import Query, parse_query
 from stats.query_source import run_on_releases
 from stats.release import read_manifest
-from stats.store import place  # the releases may be s3://bucket/prefix
+from stats.store import Place, place  # the releases may be s3://bucket/prefix
 from stats.taipei import format_time
 
 QUERY_FORMATS = tuple(f for f in exports.FORMATS if f != "moi")  # moi: a release's layout
@@ -81,7 +81,7 @@ def text_encoding(fmt: str, encoding: str) -> str | None:
 
 
 def deliver_query(session: Session, user: User, releases: Path, query: Query,
-                  areas: list[str], channel: str, fmt: str, encoding: str, outbox: Path,
+                  areas: list[str], channel: str, fmt: str, encoding: str, outbox: Place,
                   now: datetime, provider: str | None = None) -> Delivery:
     """Authorise and make a query's file (``file_transfer``) or package (``media_exchange``)
     for ``areas`` (each inside the grant of ``channel``; the result holds only areas inside
