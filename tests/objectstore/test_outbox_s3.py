@@ -203,3 +203,24 @@ def test_a_local_outbox_is_as_before(world: dict, tmp_path: Path) -> None:
     item_id = out.split()[1].rstrip(":")
     assert delivery_of(world, item_id).path == str(tmp_path / "box" / item_id)
     assert len(list((tmp_path / "box" / item_id).iterdir())) == 1
+
+
+def test_a_stored_answer_is_one_object_and_purge_one_deletes_it(world: dict) -> None:
+    from access import deliveries
+    from access.db import make_engine, session_factory
+    from access.models import User
+
+    now = datetime.now(UTC)
+    engine = make_engine(world["db"])
+    with session_factory(engine)() as session:
+        user = session.scalar(select(User).where(User.username == "taipei_user"))
+        assert user is not None
+        delivery = deliveries.record_answer(session, user, "online_query", ["population"],
+                                            "2025-03", ["63000"], b'{"rows": []}',
+                                            ObjectPath(world["outbox"]), now)
+        assert delivery.path == f"{world['outbox']}/{delivery.id}"
+        assert read_object(world["bucket"], f"outbox/{delivery.id}") == b'{"rows": []}'
+        assert deliveries.purge_one(session, delivery, now + timedelta(days=2))
+        session.commit()
+    engine.dispose()
+    assert keys(world["bucket"], f"outbox/{delivery.id}") == []
