@@ -52,7 +52,8 @@ def writing(target: Place) -> Iterator[Path]:
 
     Local: ``target`` itself — the caller makes it and cleans up after a failure, as before.
     In a bucket: a fresh staging folder; when the block ends without an exception its files
-    are put under ``target`` (seals last) and the staging folder is removed either way.
+    are put under ``target`` (seals last; if the store refuses one, those already put are
+    deleted again) and the staging folder is removed either way.
     """
     if not is_remote(target):
         yield Path(target)
@@ -62,7 +63,11 @@ def writing(target: Place) -> Iterator[Path]:
         folder = Path(staging) / (target.name or "folder")
         yield folder
         if folder.is_dir():
-            put_folder(folder, target)
+            try:
+                put_folder(folder, target)
+            except BaseException:
+                discard(target)  # the objects put before the store refused one: none stays
+                raise
 
 
 def put_folder(local: Path, target: ObjectPath) -> None:
