@@ -20,7 +20,9 @@ The order of checks for a table query, each answered before the next is tried:
    ``reproduce_answer`` makes the same bytes again from the immutable release revision.
 
 The rate limit (``RateLimiter``, ``admit_request``) runs before all of this, per token and per
-agency (an unauthenticated caller: per address), with one audit entry per window of refusals.
+agency (an unauthenticated caller: per address), with one audit entry per window of refusals;
+then, for an answer of more than one area, the agency's in-flight limit (``access.api_inflight``:
+one such answer at a time across workers, a bounded wait, then 429).
 """
 
 from __future__ import annotations

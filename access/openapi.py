@@ -43,7 +43,9 @@ OPENAPI: dict[str, Any] = {
                     "parameter and its rule). An agency's answers per Asia/Taipei day are "
                     "limited in bytes when the provider configures it (429, Retry-After "
                     "until midnight). Requests are limited per token and per agency (429, "
-                    "Retry-After)."
+                    "Retry-After). An agency has one answer of more than one area (a page, "
+                    "the whole table) in flight at a time by default: ask for the next "
+                    "page when the last has arrived (otherwise 429, Retry-After: 1)."
                 ),
                 "parameters": [
                     {
@@ -93,7 +95,9 @@ OPENAPI: dict[str, Any] = {
                     },
                     "404": {"description": "an area code the release does not have, or a "
                             "page past the last"},
-                    "429": {"description": "rate limit or daily volume exceeded (Retry-After)"},
+                    "429": {"description": "rate limit or daily volume exceeded, or the agency's "
+                                           "previous large answer still in flight "
+                                           "(Retry-After)"},
                     "503": {"description": "the provider's system is failing (Retry-After): "
                             "not a refusal; resend the query after the repair (point 15)"},
                 },
@@ -124,7 +128,9 @@ OPENAPI: dict[str, Any] = {
                     "401": {"description": "no or bad token"},
                     "403": {"description": "a table, area or period outside the grant, or "
                             "the agency is suspended, lapsed or terminated (audited)"},
-                    "429": {"description": "rate limit or daily volume exceeded (Retry-After)"},
+                    "429": {"description": "rate limit or daily volume exceeded, or the agency's "
+                                           "previous large answer still in flight "
+                                           "(Retry-After)"},
                     "503": {"description": "the provider's system is failing (Retry-After)"},
                 },
             }

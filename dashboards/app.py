@@ -33,7 +33,8 @@ from access.api import (
     releases_answer,
     table_answer,
 )
-from access.api_http import ApiResponse, bearer_user
+from access.api_http import ApiResponse, bearer_user, live_token
+from access.api_inflight import InFlight, agency_slot, busy_refusal
 from access.api_limits import ApiLimits, RateLimiter, admit_request
 from access.db import database_url, make_engine, session_factory, upgrade_engine
 from access.openapi import OPENAPI
@@ -81,6 +82,10 @@ class ServerSettings:
         default_factory=lambda: _env_limit("POPSTATS_API_AGENCY_RATE_LIMIT", 240))
     api_daily_bytes: int | None = field(
         default_factory=lambda: _env_limit("POPSTATS_API_DAILY_BYTES", 2 * 1024**3))
+    # large answers (more than one area) one agency may have in flight at once, across
+    # every worker ("none": no limit); a further one waits up to half a second, then 429
+    api_in_flight: int | None = field(
+        default_factory=lambda: _env_limit("POPSTATS_API_AGENCY_IN_FLIGHT", 1))
     boundaries: Path | None = None  # TopoJSON/GeoJSON files with MOI codes (the Map page)
 
 
@@ -131,6 +136,7 @@ def create_app(settings: ServerSettings, clock: type[datetime] = datetime) -> Fl
     sessions = session_factory(engine)
     limiter = RateLimiter(limit=settings.rate_limit, agency_limit=settings.agency_rate_limit)
     limits = ApiLimits(daily_bytes=settings.api_daily_bytes)
+    in_flight = InFlight(limit=settings.api_in_flight)
 
     def now() -> datetime:
         return clock.now(UTC)
@@ -176,6 +182,20 @@ def create_app(settings: ServerSettings, clock: type[datetime] = datetime) -> Fl
         """The session the request's rate-limit gate opened: the route's work continues in
         it, so the token the gate looked up is not looked up again (access.api_http)."""
         yield g.api_session if "api_session" in g else g.setdefault("api_session", sessions())
+
+    @contextmanager
+    def one_at_a_time(session: Session, large: bool) -> Iterator[Response | None]:
+        """For a large answer of an agency's token: one of the agency's in-flight slots held
+        while the answer is made (None), or the 429 when they stay taken (access.api_inflight).
+        An answer of one area is a few hundred rows: never queued."""
+        token = live_token(session, request.headers.get("Authorization"), now()) \
+            if large else None
+        if token is None or token.user.agency_id is None:
+            yield None  # the route answers (or refuses) it
+            return
+        with agency_slot(engine, token.user.agency_id, in_flight) as held:
+            yield None if held else _answer(busy_refusal(session, limiter, token, in_flight,
+                                                         now()))
 
     @app.teardown_request
     def _close_api_session(_error: BaseException | None) -> None:
@@ -231,7 +251,10 @@ def create_app(settings: ServerSettings, clock: type[datetime] = datetime) -> Fl
 
     @app.get("/api/v1/tables/<table>")
     def table(table: str) -> Response:
-        with api_session() as session:
+        with api_session() as session, one_at_a_time(
+                session, "area_code" not in request.args) as busy:
+            if busy is not None:
+                return busy
             return _answer(table_answer(
                 session, request.headers.get("Authorization"), settings.releases, table,
                 _single(request.args), request.headers.get("Accept"), now(), limits,
@@ -242,7 +265,9 @@ def create_app(settings: ServerSettings, clock: type[datetime] = datetime) -> Fl
         """CONTRACT §7's query document in the body; a body too large is not read."""
         too_big = (request.content_length or 0) > MAX_BODY
         body = b" " * (MAX_BODY + 1) if too_big else request.get_data(cache=False)
-        with api_session() as session:
+        with api_session() as session, one_at_a_time(session, True) as busy:
+            if busy is not None:
+                return busy
             return _answer(query_answer(
                 session, request.headers.get("Authorization"), settings.releases, body,
                 request.headers.get("Accept"), now(), limits,

@@ -157,3 +157,37 @@ def test_a_failing_database_is_503_with_retry_after(served, tmp_path):  # noqa: 
     answer = client.get("/api/v1/releases", headers={"Authorization": agency(served, ("00000",))})
     assert answer.status_code == 503 and answer.headers["Retry-After"] == "300"
     assert "provider's system is failing (database unavailable)" in answer.get_json()["error"]
+
+
+def test_an_agency_with_a_large_answer_in_flight_waits_then_gets_429(served, tmp_path):  # noqa: F811
+    """One large answer per agency at a time across workers (access.api_inflight): while
+    another worker makes one for the national agency, its next page waits, then is refused
+    429 (audited once per window); a single-area answer and other agencies go on."""
+    from access.accounts import hash_secret
+    from access.api_inflight import InFlight, agency_slot
+    from access.db import make_engine
+
+    client = _fresh_app(served, tmp_path).test_client()
+    national = agency(served, ("00000",))
+    with closing(sqlite3.connect(tmp_path / "access.db")) as db:
+        (agency_id,) = db.execute(
+            "SELECT users.agency_id FROM api_tokens JOIN users ON users.id = api_tokens.user_id"
+            " WHERE token_hash = ?", (hash_secret(national.split()[1]),)).fetchone()
+    other_worker = make_engine(f"sqlite:///{tmp_path / 'access.db'}")
+    page = "/api/v1/tables/population?period=2025-03&page_size=10"
+    try:
+        with agency_slot(other_worker, agency_id, InFlight(limit=1)) as held:
+            assert held
+            for _ in range(2):
+                busy = client.get(page, headers={"Authorization": national})
+                assert busy.status_code == 429 and busy.headers["Retry-After"] == "1"
+                assert "in flight" in busy.get_json()["error"]
+            one_area = client.get("/api/v1/tables/population?period=2025-03&area_code=63000",
+                                  headers={"Authorization": national})
+            assert one_area.status_code == 200
+            taipei = client.get(page, headers={"Authorization": agency(served, ("63000",))})
+            assert taipei.status_code == 200
+        assert client.get(page, headers={"Authorization": national}).status_code == 200
+    finally:
+        other_worker.dispose()
+    assert len(_audit(tmp_path, "api.concurrency_limited")) == 1
