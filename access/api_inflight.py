@@ -42,7 +42,7 @@ class InFlight:
     further request waits for one of them to end before its 429."""
 
     limit: int | None = 1
-    wait: timedelta = timedelta(milliseconds=500)
+    wait: timedelta = timedelta(milliseconds=100)  # a sync worker waits idle meanwhile
 
     def __post_init__(self) -> None:
         if self.limit is not None and not 1 <= self.limit <= _SLOTS_PER_AGENCY:

@@ -83,7 +83,7 @@ class ServerSettings:
     api_daily_bytes: int | None = field(
         default_factory=lambda: _env_limit("POPSTATS_API_DAILY_BYTES", 2 * 1024**3))
     # large answers (more than one area) one agency may have in flight at once, across
-    # every worker ("none": no limit); a further one waits up to half a second, then 429
+    # every worker ("none": no limit); a further one waits up to 0.1 s, then 429
     api_in_flight: int | None = field(
         default_factory=lambda: _env_limit("POPSTATS_API_AGENCY_IN_FLIGHT", 1))
     boundaries: Path | None = None  # TopoJSON/GeoJSON files with MOI codes (the Map page)
