@@ -64,8 +64,17 @@ def households_by_level(pairs: pl.DataFrame, levels: list[str]) -> pl.DataFrame:
     per_village = pairs.lazy().group_by("village_code").agg(
         pl.len().cast(pl.Int64).alias("households")
     )
-    summed = roll_up(per_village, [], ["households"], levels)
     spread = pairs.filter(pl.col("household_id").is_in(repeated_values(pairs["household_id"]).implode()))
+    return households_summed(per_village, spread, levels)
+
+
+def households_summed(per_village: pl.LazyFrame, spread: pl.DataFrame,
+                      levels: list[str]) -> pl.DataFrame:
+    """``households_by_level`` from each village's distinct households (village_code,
+    households) and the distinct (village_code, household_id) pairs of the households
+    found in more than one village (any superset of them: a household in one village
+    has no excess)."""
+    summed = roll_up(per_village, [], ["households"], levels)
     if spread.is_empty():
         return summed.collect()
     excess = pl.concat(
