@@ -24,6 +24,13 @@ database's growth per minute, the abuser's answers by status, and the others' p5
 latency in each phase. Targets: outbox growth ≤ 1 MB/min; the others' p95 under abuse
 within 20 % of their p95 without it. Loopback only; every loop is bounded by its phase's
 clock. Not a test: the figures go into the issue notes.
+
+Where the abuser's cost lands, per second of each phase: CPU seconds of the server (its
+processes), of this benchmark's own process (the clients: the abuser only reads the bytes of
+its answers, it parses nothing) and of every PostgreSQL process on the machine (other users'
+too). The p95 of two agencies asking once a second rests on the few slowest of a hundred or
+so answers: a bootstrap 90 % interval of the ratio (resampling each phase's answers) says
+how far it can be trusted on a shared machine.
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ import argparse
 import http.client
 import json
 import os
+import random
 import socket
 import statistics
 import subprocess
@@ -47,6 +55,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 PERIOD = "2025-03"
+SERVER_PIDS: dict[int, int] = {}  # port → the serving child's pid (start_server)
 
 
 def popstats(*args: str) -> str:
@@ -227,6 +236,7 @@ def start_server(releases: Path, db_url: str, outbox: Path, workers: int) -> Ite
     try:
         if not workers:
             port = int(child.stdout.readline())  # type: ignore[union-attr]
+        SERVER_PIDS[port] = child.pid
         yield port
     finally:
         child.terminate()
@@ -244,6 +254,31 @@ def schedule(baseline: float, abuse: float) -> list[bool]:
     step = (quiet + loud) / quiet
     offs = {round(i * step) for i in range(quiet)}
     return [i not in offs for i in range(quiet + loud)]
+
+
+def cpu_seconds(port: int) -> dict[str, float]:
+    """CPU seconds so far: the server's processes, this process, every PostgreSQL one."""
+    import psutil
+
+    def used(process: psutil.Process) -> float:
+        try:
+            times = process.cpu_times()
+            return times.user + times.system
+        except psutil.Error:
+            return 0.0
+    server = psutil.Process(SERVER_PIDS[port])
+    postgres = [p for p in psutil.process_iter(["name"]) if p.info["name"] == "postgres"]
+    return {"server": used(server) + sum(used(c) for c in server.children(recursive=True)),
+            "benchmark_clients": time.process_time(),
+            "postgresql_all": sum(used(p) for p in postgres)}
+
+
+def ratio_interval(under: list[float], base: list[float], rounds: int = 2000) -> list[float]:
+    """A bootstrap 90 % interval of p95(under) / p95(base), each phase resampled."""
+    pick = random.Random(15)
+    ratios = sorted(p95(pick.choices(under, k=len(under)))
+                    / p95(pick.choices(base, k=len(base))) for _ in range(rounds))
+    return [round(ratios[int(rounds * 0.05)], 2), round(ratios[int(rounds * 0.95)], 2)]
 
 
 def run_phases(port: int, national: str, others: list[tuple[str, str]], outbox: Path,
@@ -276,6 +311,8 @@ def run_phases(port: int, national: str, others: list[tuple[str, str]], outbox: 
         abuser_s.append(seconds)
 
     before_outbox, before_db = folder_bytes(outbox), db_size()
+    cpu = {"baseline": dict.fromkeys(("server", "benchmark_clients", "postgresql_all"), 0.0),
+           "abuse": dict.fromkeys(("server", "benchmark_clients", "postgresql_all"), 0.0)}
     started = time.monotonic()
     end = started + WINDOW_S * len(windows)
     threads = [threading.Thread(target=other, args=(*o, end)) for o in others]
@@ -285,11 +322,14 @@ def run_phases(port: int, national: str, others: list[tuple[str, str]], outbox: 
     for i, loud in enumerate(windows):
         window_end = started + WINDOW_S * (i + 1)
         phase_now[0] = "abuse" if loud else "baseline"
+        at_start = cpu_seconds(port)
         if loud:
             paced(window_end, 0.5, abuse)  # 120 per minute: the token's limit
             abused_s += WINDOW_S
         else:
             time.sleep(max(0.0, window_end - time.monotonic()))
+        for part, seconds in cpu_seconds(port).items():
+            cpu[phase_now[0]][part] += seconds - at_start[part]
     for t in threads:
         t.join()
     minutes = (time.monotonic() - started) / 60
@@ -309,6 +349,10 @@ def run_phases(port: int, national: str, others: list[tuple[str, str]], outbox: 
                                "p50_ms": round(statistics.median(under) * 1000, 1),
                                "p95_ms": round(p95(under) * 1000, 1)},
         "p95_ratio": round(p95(under) / p95(base), 2),
+        "p95_ratio_bootstrap_90": ratio_interval(under, base),
+        "cpu_s_per_s": {phase: {part: round(seconds / (WINDOW_S * sum(
+            1 for w in windows if w == (phase == "abuse"))), 3) for part, seconds in parts.items()}
+            for phase, parts in cpu.items()},
         "p50_ratio": round(statistics.median(under) / statistics.median(base), 2),
     }
 

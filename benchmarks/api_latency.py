@@ -23,6 +23,16 @@ ratio concurrent / solo. Target (issue 15): p95 ≤ 50 ms warm at 20 agencies. T
 ``popstats serve``'s (one threaded process) or with ``--workers N`` production's ``gunicorn
 -w N dashboards.wsgi:app`` (as in api_abuse). Loopback only; every loop is bounded by its
 phase's clock. Not a test: the figures go into the issue notes.
+
+Capacity (``--capacity R1,R2,…``, requests/s over all agencies, ascending): instead of the
+solo/concurrent windows, one ``--step`` s window at each offered rate, the agencies sharing
+it evenly (each every ``agencies / R`` s, open loop), and the highest rate whose p95 is within
+``--target-ms`` (default 50) with every answer a 200 — divided by ``--workers``, the
+capacity per worker that docs/deployment.md sizes a server with. The rate limits are raised
+for this run (``POPSTATS_API_RATE_LIMIT``: the gate still counts every request as in
+production, it only refuses none), so that 20 agencies can offer more than their 2 per
+second. The ramp stops after two steps over the target. The client's threads run on the same
+cores as the server: the figure is a floor for a server with cores of its own.
 """
 
 from __future__ import annotations
@@ -158,6 +168,55 @@ def run_phases(port: int, asks: list[tuple[str, str]], seconds: float,
             "target_p95_ms": 50, "met": together["p95_ms"] <= 50}
 
 
+def offered(port: int, asks: list[tuple[str, str]], rate: float,
+            seconds: float) -> tuple[list[float], dict[int, int]]:
+    """``rate`` requests/s shared evenly by the agencies for ``seconds`` (open loop); every
+    answer's seconds and the statuses."""
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    lock = threading.Lock()
+    interval = len(asks) / rate
+    until = time.monotonic() + seconds
+
+    def agency(token: str, path: str, offset: float) -> None:
+        time.sleep(offset)
+
+        def ask() -> None:
+            status, _size, took = get(port, path, token)
+            with lock:
+                latencies.append(took)
+                statuses[status] = statuses.get(status, 0) + 1
+        paced(until, interval, ask)
+
+    threads = [threading.Thread(target=agency, args=(token, path, interval * k / len(asks)))
+               for k, (token, path) in enumerate(asks)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return latencies, statuses
+
+
+def run_ramp(port: int, asks: list[tuple[str, str]], rates: list[float], step: float,
+             target_ms: float, workers: int) -> dict:
+    """One window per offered rate (ascending); the capacity at ``target_ms`` p95."""
+    steps: list[dict] = []
+    for rate in rates:
+        latencies, statuses = offered(port, asks, rate, step)
+        p95_ms = round(p95(latencies) * 1000, 1)
+        met = p95_ms <= target_ms and set(statuses) == {200}
+        steps.append({"offered_per_s": rate, "answered_per_s": round(len(latencies) / step, 1),
+                      "p50_ms": round(statistics.median(latencies) * 1000, 1),
+                      "p95_ms": p95_ms, "statuses": statuses, "met": met,
+                      "load_1": round(os.getloadavg()[0], 1)})
+        print(json.dumps(steps[-1]), file=sys.stderr, flush=True)
+        if len(steps) >= 2 and not met and not steps[-2]["met"]:
+            break
+    best = max((s["answered_per_s"] for s in steps if s["met"]), default=0.0)
+    return {"steps": steps, "target_p95_ms": target_ms, "capacity_per_s": best,
+            "capacity_per_worker_per_s": round(best / max(1, workers), 1)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--scale", type=float, default=0.05)
@@ -169,7 +228,16 @@ def main() -> None:
     parser.add_argument("--db", default=None, help="a PostgreSQL URL (default: SQLite file)")
     parser.add_argument("--workers", type=int, default=0,
                         help="serve with gunicorn -w N (default 0: popstats serve's server)")
+    parser.add_argument("--capacity", default=None,
+                        help="offered rates (requests/s, all agencies), e.g. 10,20,40,60,80: "
+                             "measure the capacity at the p95 target instead")
+    parser.add_argument("--step", type=float, default=10.0, help="seconds per capacity step")
+    parser.add_argument("--target-ms", type=float, default=50.0)
     args = parser.parse_args()
+    rates = [float(r) for r in args.capacity.split(",")] if args.capacity else None
+    if rates is not None:  # count every request, refuse none (module description)
+        os.environ["POPSTATS_API_RATE_LIMIT"] = "1000000"
+        os.environ["POPSTATS_API_AGENCY_RATE_LIMIT"] = "none"
     data = args.data or Path(tempfile.mkdtemp(prefix="api_latency_"))
     data.mkdir(parents=True, exist_ok=True)
     db_url, _size, cleanup = database(data, args.db)
@@ -180,7 +248,8 @@ def main() -> None:
             for token, path in asks:  # warm: every worker's first reads; each grant works
                 for _ in range(max(1, args.workers)):
                     assert get(port, path, token)[0] == 200, path
-            result = run_phases(port, asks, args.seconds, args.interval)
+            result = (run_ramp(port, asks, rates, args.step, args.target_ms, args.workers)
+                      if rates else run_phases(port, asks, args.seconds, args.interval))
     finally:
         cleanup()
     result.update({"scale": args.scale, "agencies": args.agencies,
