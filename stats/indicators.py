@@ -59,15 +59,19 @@ def indicators(
     vital: pl.LazyFrame,
     reconciliation: pl.LazyFrame,
     annualisation: float,
+    ages: pl.LazyFrame | None = None,
 ) -> pl.LazyFrame:
     """The indicators table from the other tables of the same period.
 
     Crude rates are per 1,000 of the average population (start + end) / 2, multiplied by
-    ``annualisation`` (365 / days for months and quarters, 1 for years).
+    ``annualisation`` (365 / days for months and quarters, 1 for years). ``ages``: the
+    age groups and median age by area already made from the same counts
+    (``age_cube.AgeCube.summary``), else computed here from ``by_age``.
     """
+    if ages is None:
+        ages = age_groups(by_age).join(median_age(by_age), on=AREA, how="left")
     base = (
-        population.join(age_groups(by_age), on=AREA, how="left")
-        .join(median_age(by_age), on=AREA, how="left")
+        population.join(ages, on=AREA, how="left")
         .join(vital.drop("period"), on=AREA, how="left")
         .join(reconciliation.select(*AREA, "population_start"), on=AREA, how="left")
     )

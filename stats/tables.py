@@ -9,17 +9,16 @@ once per snapshot, at village level, and every table and level is rolled up from
 
 from __future__ import annotations
 
-import numpy as np
 import polars as pl
 
-from stats.areas import area_code_at, complete, level_sort_key, roll_up
+from stats.age_cube import age_cube
+from stats.areas import complete, level_sort_key, roll_up
 from stats.codes import LEVELS
 from stats.events import VITAL_MEASURES, migration_by_level, vital_events_by_village
 from stats.indicators import indicators
 from stats.periods import Period
 from stats.programme import programme_frames
 from stats.schemas import (
-    AGES,
     MARITAL_STATUSES,
     SEXES,
     STAR_TABLES,
@@ -100,46 +99,6 @@ def stock_tables(
     return {name: collected[name] for name in order if name in collected}
 
 
-def population_by_age(sex_age: pl.DataFrame, areas: pl.DataFrame, period: Period
-                      ) -> pl.DataFrame:
-    """The finished ``population_by_age`` table from the end stock's village × sex × age
-    counts: every area × sex × age, zeros included, as ``complete`` and ``_finish`` would
-    make it, but summed in one dense array in the table's own order (areas national →
-    village by code, then sex, age) instead of joining and sorting 1.6 M rows by strings.
-
-    Every village of the stock adds to the area holding it at each level (``roll_up``);
-    areas not in ``areas`` are left out (``complete``)."""
-    keys = areas.select("area_level", "area_code").sort(level_sort_key(), "area_code")
-    rows = keys.with_row_index("row")
-    sex_age = sex_age.filter(pl.col("village_code").is_not_null())
-    cells = len(SEXES) * len(AGES)
-    villages = sex_age["village_code"].unique().sort()
-    village = sex_age["village_code"].cast(pl.Enum(villages)).to_physical().to_numpy()
-    cell = ((sex_age["sex"].cast(pl.Int64) - SEXES[0]) * len(AGES)
-            + sex_age["age"].cast(pl.Int64) - AGES[0]).to_numpy()
-    counts = sex_age["population"].cast(pl.Int64).to_numpy()
-    totals = np.zeros(keys.height * cells, dtype=np.int64)
-    for level in ALL_LEVELS:
-        # each village's row among the areas at this level (null: not an area of the period)
-        at = (pl.DataFrame({"village_code": villages})
-              .select(pl.lit(level).alias("area_level"),
-                      area_code_at(level, pl.col("village_code")).alias("area_code"))
-              .join(rows, on=["area_level", "area_code"], how="left", maintain_order="left")
-              ["row"].cast(pl.Int64).fill_null(-1).to_numpy())[village]
-        inside = at >= 0
-        np.add.at(totals, at[inside] * cells + cell[inside], counts[inside])
-    area = np.repeat(np.arange(keys.height), cells)
-    frame = pl.DataFrame({
-        "area_level": keys["area_level"].gather(area),
-        "area_code": keys["area_code"].gather(area),
-        "sex": np.tile(np.repeat(np.array(SEXES), len(AGES)), keys.height),
-        "age": np.tile(np.array(AGES), len(SEXES) * keys.height),
-        "population": totals,
-    }).with_columns(pl.lit(str(period)).alias("period"))
-    return frame.select([pl.col(name).cast(dtype)
-                         for name, dtype in table_schema("population_by_age").items()])
-
-
 def v1_tables(
     start: pl.LazyFrame,
     end: pl.LazyFrame,
@@ -178,15 +137,10 @@ def stock_v1_tables(
          migration_by_level(events, ALL_LEVELS)]
     )
 
-    by_age_rolled = roll_up(end.sex_age.lazy(), ["sex", "age"], ["population"],
-                            ALL_LEVELS).collect().lazy()
-    totals = (
-        _split_by_sex(by_age_rolled)
-        .group_by("area_level", "area_code")
-        .agg(pl.col("male").sum(), pl.col("female").sum())
-    )
+    # by area × sex × age in one dense array: the by-age table, totals and age summary
+    ages = age_cube(end.sex_age, areas)
     population = (
-        complete(totals, areas, None, ["male", "female"], ALL_LEVELS)
+        complete(ages.totals(), areas, None, ["male", "female"], ALL_LEVELS)
         .join(households.lazy(), on=["area_level", "area_code"], how="left")
         .with_columns(
             pl.col("households").fill_null(0),
@@ -248,7 +202,7 @@ def stock_v1_tables(
     }
     finished = {name: _finish(frame, name, period) for name, frame in frames.items()}
     collected = dict(zip(finished, pl.collect_all(list(finished.values())), strict=True))
-    collected["population_by_age"] = population_by_age(end.sex_age, areas, period)
+    collected["population_by_age"] = ages.table(period)
     collected["indicators"] = _finish(
         indicators(
             collected["population"].lazy(),
@@ -256,6 +210,7 @@ def stock_v1_tables(
             collected["vital_events"].lazy(),
             collected["reconciliation"].lazy(),
             period.annualisation_factor,
+            ages.summary(),
         ),
         "indicators",
         period,
