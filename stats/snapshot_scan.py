@@ -130,6 +130,8 @@ class _Batches:
     """Running state of one file's scan."""
 
     def __init__(self, villages: list[str], reference: date, households: bool) -> None:
+        # an end snapshot is counted in full; a start snapshot only by village × sex × age
+        self.end = households
         self.enum = pl.Enum(villages)
         self.ages = AgeTable(reference)
         self.reference_day = (reference - EPOCH).days
@@ -169,9 +171,10 @@ class _Batches:
             tribe = batch["tribe"]
             if not tribe.is_in(TRIBE_CODES).all() or not ((tribe == 0) == (indigenous == 0)).all():
                 return False
-            self.tribes.append(
-                batch.select(village.alias("village"), "sex", "tribe").filter(pl.col("tribe") > 0)
-                .group_by("village", "sex", "tribe").len())
+            if self.end:
+                self.tribes.append(
+                    batch.select(village.alias("village"), "sex", "tribe")
+                    .filter(pl.col("tribe") > 0).group_by("village", "sex", "tribe").len())
         self._ids(ids)
         self._count(village.to_numpy().astype(np.int32) * SEXES + (sex.to_numpy() - 1),
                     self.ages(born), marital.to_numpy(), indigenous.to_numpy())
@@ -183,8 +186,10 @@ class _Batches:
 
     def _count(self, village_sex: np.ndarray, age: np.ndarray, marital: np.ndarray,
                indigenous: np.ndarray) -> None:
-        """Add a batch's persons to the three marginals."""
+        """Add a batch's persons to the three marginals (a start snapshot's to the first)."""
         self.sex_age += np.bincount(village_sex * AGE_SLOTS + age, minlength=self.sex_age.size)
+        if not self.end:
+            return
         adult_marital = np.where(age >= ADULT, marital.astype(np.int32), 0)
         self.marital += np.bincount(village_sex * (MARITAL + 1) + adult_marital,
                                     minlength=self.marital.size)
@@ -218,7 +223,11 @@ class _Batches:
 def scan_snapshot(path: Path, month: Month, codes: CodeTable, *, households: bool,
                   batch_rows: int = BATCH_ROWS) -> Stock | None:
     """The stock of a Parquet residents file of ``month`` if the file passes every residents
-    rule, read once; None when this path cannot vouch for it (see the module's docstring)."""
+    rule, read once; None when this path cannot vouch for it (see the module's docstring).
+
+    ``households``: the end snapshot of a period, counted in full; otherwise a start
+    snapshot, counted only by village × sex × age — all the tables read from a start — with
+    its marital, indigenous and tribe counts empty (every rule is checked all the same)."""
     if path.suffix != ".parquet":
         return None
     try:

@@ -36,7 +36,9 @@ class Stock:
     (aged 15 and over); ``indigenous``: village_code, sex, indigenous (1, 2);
     ``tribes``: village_code, sex, tribe (tribe > 0), or None for a v1 snapshot;
     ``households``: area_level, area_code, households at every level, or None when not
-    counted (a start stock).
+    counted (a start stock: the tables read only its ``sex_age``, and the one-read
+    scanner, ``stats.snapshot_scan``, leaves its ``marital``, ``indigenous`` and ``tribes``
+    empty).
     """
 
     month: Month

@@ -110,6 +110,23 @@ def test_fast_counts_equal_the_general_path(tmp_path: Path, v2: bool, shuffle: b
     assert households["63000010"] < households["63000010001"] + households["63000010003"]
 
 
+@pytest.mark.parametrize("v2", [False, True])
+def test_a_start_snapshot_is_counted_by_village_sex_and_age_only(tmp_path: Path,
+                                                                   v2: bool) -> None:
+    path = _write(tmp_path, _rows(), v2=v2, shuffle=True)
+    start = scan_snapshot(path, MONTH, tiny_codes(), households=False, batch_rows=100)
+    general = _general(path)
+    keys = ["village_code", "sex", "age"]
+    assert_frame_equal(start.sex_age.sort(keys), general.sex_age.select(*keys, "population")
+                       .sort(keys))
+    assert start.rows == general.rows and start.v2 == v2
+    assert start.households is None and start.marital.is_empty()
+    assert start.indigenous.is_empty() and (start.tribes is None or start.tribes.is_empty())
+    # every rule is still checked on a start snapshot
+    spoilt = _write(tmp_path, _spoilt({"marital_status": 0}), v2=v2)
+    assert scan_snapshot(spoilt, MONTH, tiny_codes(), households=False, batch_rows=100) is None
+
+
 def test_wider_integer_types_are_read_too(tmp_path: Path) -> None:
     path = _write(tmp_path, _rows(), sex=pl.Int64, marital_status=pl.Int32)
     _same(scan_snapshot(path, MONTH, tiny_codes(), households=True, batch_rows=100),
