@@ -246,6 +246,8 @@ def scan_snapshot(path: Path, month: Month, codes: CodeTable, *, households: boo
                 return None
     except pl.exceptions.PolarsError:
         return None
+    if state.rows == 0:  # no one: the general path says what it makes of an empty snapshot
+        return None
     if not state.ids_unique(path):
         return None
     state.hashes.clear()

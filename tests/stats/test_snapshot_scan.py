@@ -180,3 +180,10 @@ def test_csv_and_odd_types_are_left_to_the_general_path(tmp_path: Path) -> None:
     csv = tmp_path / "residents_202403.csv"
     pl.read_parquet(_write(tmp_path, _rows(), name="x.parquet")).write_csv(csv)
     assert scan_snapshot(csv, MONTH, tiny_codes(), households=False) is None
+
+
+def test_an_empty_snapshot_is_left_to_the_general_path(tmp_path: Path) -> None:
+    path = _write(tmp_path, _rows())
+    pl.read_parquet(path).head(0).write_parquet(path)
+    for households in (True, False):  # it raised "cannot concat empty list" with households
+        assert scan_snapshot(path, MONTH, tiny_codes(), households=households) is None
