@@ -14,7 +14,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +67,17 @@ def _env_limit(name: str, default: int, may_be_none: bool = True) -> Any:
     return int(value)
 
 
+def _env_wait_ms(name: str, default: int) -> int:
+    """Milliseconds from the environment: a whole number from 0 (at most a minute)."""
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    if not value.isdigit() or int(value) > 60_000:
+        raise ValueError(f"{name} must be a whole number of milliseconds, 0 to 60000; "
+                         f"not {value!r}")
+    return int(value)
+
+
 @dataclass(frozen=True)
 class ServerSettings:
     """Where the server finds its releases, database and delivery outbox."""
@@ -83,9 +94,12 @@ class ServerSettings:
     api_daily_bytes: int | None = field(
         default_factory=lambda: _env_limit("POPSTATS_API_DAILY_BYTES", 2 * 1024**3))
     # large answers (more than one area) one agency may have in flight at once, across
-    # every worker ("none": no limit); a further one waits up to 0.1 s, then 429
+    # every worker ("none": no limit); how long a further one waits before its 429 (a
+    # gunicorn sync worker is held meanwhile: 0 refuses at once)
     api_in_flight: int | None = field(
         default_factory=lambda: _env_limit("POPSTATS_API_AGENCY_IN_FLIGHT", 1))
+    api_in_flight_wait_ms: int = field(
+        default_factory=lambda: _env_wait_ms("POPSTATS_API_IN_FLIGHT_WAIT_MS", 100))
     boundaries: Path | None = None  # TopoJSON/GeoJSON files with MOI codes (the Map page)
 
 
@@ -136,7 +150,8 @@ def create_app(settings: ServerSettings, clock: type[datetime] = datetime) -> Fl
     sessions = session_factory(engine)
     limiter = RateLimiter(limit=settings.rate_limit, agency_limit=settings.agency_rate_limit)
     limits = ApiLimits(daily_bytes=settings.api_daily_bytes)
-    in_flight = InFlight(limit=settings.api_in_flight)
+    in_flight = InFlight(limit=settings.api_in_flight,
+                         wait=timedelta(milliseconds=settings.api_in_flight_wait_ms))
 
     def now() -> datetime:
         return clock.now(UTC)

@@ -191,3 +191,16 @@ def test_an_agency_with_a_large_answer_in_flight_waits_then_gets_429(served, tmp
     finally:
         other_worker.dispose()
     assert len(_audit(tmp_path, "api.concurrency_limited")) == 1
+
+
+def test_the_in_flight_limit_and_its_wait_come_from_the_environment(monkeypatch):
+    monkeypatch.setenv("POPSTATS_API_AGENCY_IN_FLIGHT", "3")
+    monkeypatch.setenv("POPSTATS_API_IN_FLIGHT_WAIT_MS", "0")
+    settings = ServerSettings(releases=Path("r"))
+    assert (settings.api_in_flight, settings.api_in_flight_wait_ms) == (3, 0)
+    monkeypatch.setenv("POPSTATS_API_AGENCY_IN_FLIGHT", "none")
+    assert ServerSettings(releases=Path("r")).api_in_flight is None
+    for bad in ("-1", "0.5", "soon", "60001"):
+        monkeypatch.setenv("POPSTATS_API_IN_FLIGHT_WAIT_MS", bad)
+        with pytest.raises(ValueError, match="POPSTATS_API_IN_FLIGHT_WAIT_MS"):
+            ServerSettings(releases=Path("r"))
