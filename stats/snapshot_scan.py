@@ -24,6 +24,7 @@ So a file it accepts is one the general rules accept, and its counts are the sam
 
 from __future__ import annotations
 
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import date
 from pathlib import Path
 
@@ -143,7 +144,10 @@ class _Batches:
         self.indigenous = np.zeros(cells * INDIGENOUS, dtype=np.int64)
         self.hashes: list[np.ndarray] = []
         self.tribes: list[pl.DataFrame] = []
-        self.pairs: list[pl.DataFrame] = [] if households else None  # type: ignore[assignment]
+        # each batch's distinct households per village, made on a thread of their own
+        # while the next batch is read (the end snapshot's longest step)
+        self.pairs: list[Future[pl.DataFrame]] | None = [] if households else None
+        self.pairing = ThreadPoolExecutor(max_workers=1) if households else None
         self.increasing = True
         self.last_id: str | None = None
         self.unhashed = 0  # leading rows whose ids were increasing, not hashed
@@ -178,11 +182,17 @@ class _Batches:
         self._ids(ids)
         self._count(village.to_numpy().astype(np.int32) * SEXES + (sex.to_numpy() - 1),
                     self.ages(born), marital.to_numpy(), indigenous.to_numpy())
-        if self.pairs is not None:
-            self.pairs.append(pl.DataFrame({"village": village, "household_id": households})
-                              .group_by("village").agg(pl.col("household_id").unique()))
+        if self.pairs is not None and self.pairing is not None:
+            if len(self.pairs) >= 2:  # at most two batches' ids waiting: memory stays flat
+                self.pairs[-2].result()
+            self.pairs.append(self.pairing.submit(_distinct_households, village, households))
         self.rows += batch.height
         return True
+
+    def close(self) -> None:
+        """Stop the households thread (at once when the scan was given up)."""
+        if self.pairing is not None:
+            self.pairing.shutdown(wait=False, cancel_futures=True)
 
     def _count(self, village_sex: np.ndarray, age: np.ndarray, marital: np.ndarray,
                indigenous: np.ndarray) -> None:
@@ -244,14 +254,16 @@ def scan_snapshot(path: Path, month: Month, codes: CodeTable, *, households: boo
         for batch in pl.scan_parquet(path).select(columns).collect_batches(chunk_size=batch_rows):
             if not state.add(batch, v2):
                 return None
+        if state.rows == 0:  # no one: the general path says what it makes of an empty snapshot
+            return None
+        if not state.ids_unique(path):
+            return None
+        state.hashes.clear()
+        return _stock(state, villages, month, v2)
     except pl.exceptions.PolarsError:
         return None
-    if state.rows == 0:  # no one: the general path says what it makes of an empty snapshot
-        return None
-    if not state.ids_unique(path):
-        return None
-    state.hashes.clear()
-    return _stock(state, villages, month, v2)
+    finally:
+        state.close()
 
 
 def _stock(state: _Batches, villages: list[str], month: Month, v2: bool) -> Stock:
@@ -275,9 +287,15 @@ def _stock(state: _Batches, villages: list[str], month: Month, v2: bool) -> Stoc
             })
     counted = None
     if state.pairs is not None:
-        counted = _households(state.pairs, names)
+        counted = _households([pairs.result() for pairs in state.pairs], names)
         state.pairs.clear()
     return Stock(month, state.rows, sex_age, marital, indigenous, tribes, counted)
+
+
+def _distinct_households(village: pl.Series, households: pl.Series) -> pl.DataFrame:
+    """One batch's distinct household ids per village (village index, list of ids)."""
+    return (pl.DataFrame({"village": village, "household_id": households})
+            .group_by("village").agg(pl.col("household_id").unique()))
 
 
 def _households(pairs: list[pl.DataFrame], names: pl.Series) -> pl.DataFrame:
