@@ -42,6 +42,7 @@ from access.query_api import MAX_BODY, query_answer
 from dashboards.bulletin_download import install_bulletins
 from dashboards.downloads import install_downloads
 from dashboards.web import PUBLIC_PAGES, install
+from stats.store import Place
 
 API_PREFIX = "/api/"  # everything under it answers JSON, never a Dash page
 PUBLIC = ("/api/v1/openapi.json",)  # the API description holds no data
@@ -82,9 +83,9 @@ def _env_wait_ms(name: str, default: int) -> int:
 class ServerSettings:
     """Where the server finds its releases, database and delivery outbox."""
 
-    releases: Path
+    releases: Place  # a local folder, or s3://bucket/prefix (stats.store)
     db_url: str | None = None
-    outbox: Path = Path("outbox")
+    outbox: Place = Path("outbox")
     # requests per token (or, without one, per address) and per agency (all its tokens) per
     # minute; online-query answer bytes per agency per Taipei day ("none": no limit)
     rate_limit: int = field(default_factory=lambda: _env_limit("POPSTATS_API_RATE_LIMIT", 120,

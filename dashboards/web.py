@@ -61,6 +61,7 @@ from access.models import User
 from dashboards.callback_guard import InvalidCallback, check
 from dashboards.i18n import LANG_COOKIE, LANGUAGES, language
 from dashboards.login_page import login_page, safe_next, say
+from stats.store import Place
 
 SESSION_COOKIE = "popstats_session"
 CSRF_COOKIE = "_csrf_token"  # read by dash-renderer, sent back as X-CSRFToken
@@ -87,11 +88,11 @@ class Refused(Exception):
 class Services:
     """What callbacks need, reachable through ``current_app.extensions``."""
 
-    releases: Path
+    releases: Place  # a local folder, or s3://bucket/prefix (stats.store)
     sessions: sessionmaker[Session]
     now: Callable[[], datetime]
     secret: bytes
-    outbox: Path = Path("outbox")  # where deliveries are written (access.deliveries)
+    outbox: Place = Path("outbox")  # where deliveries are written (stats.outbox)
     boundaries: Path | None = None  # configured area boundaries for the Map page
 
     def csrf_for(self, value: str) -> str:
@@ -139,8 +140,8 @@ def _deny() -> Response:
     return Response('{"error": "login required"}', status=401, content_type="application/json")
 
 
-def install(app: Flask, releases: Path, sessions: sessionmaker[Session],
-            now: Callable[[], datetime], outbox: Path = Path("outbox"),
+def install(app: Flask, releases: Place, sessions: sessionmaker[Session],
+            now: Callable[[], datetime], outbox: Place = Path("outbox"),
             boundaries: Path | None = None) -> dash.Dash:
     """Attach login, logout, the session guard and the Dash pages to ``app``."""
     secret = os.environ.get("POPSTATS_SECRET_KEY", "").encode()
