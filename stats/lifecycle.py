@@ -99,6 +99,7 @@ def lifecycle_problems(
         .filter((pl.col("registration_date") > pl.col("died_registered"))
                 | ((pl.col("registration_date") == pl.col("died_registered"))
                    & (pl.col("occurrence_date") > pl.col("died"))))
+        .sort("file", "row")  # a join's rows come in any order: listed in the files' order
         .select("file", "row", "person_id", "event_type",
                 pl.format("{} registered after this person's DEATH ({})",
                           pl.col("event_type"), pl.col("death")).alias("rule"),
