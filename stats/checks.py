@@ -202,9 +202,15 @@ def located_problems(
 
 
 def find_problems(
-    raw: pl.LazyFrame, file: str, kind: str, month: Month, codes: CodeTable
+    raw: pl.LazyFrame, file: str, kind: str, month: Month, codes: CodeTable,
+    fixes: dict[str, dict[str, str]] | None = None,
 ) -> tuple[list[Problem], Counter[tuple[str, str]]]:
-    """Every problem of one extract file, and the count of each (file, rule)."""
+    """Every problem of one extract file, and the count of each (file, rule).
+
+    ``fixes``: the file's village-code fixes (``validate.code_fixes``), when the caller has
+    them — the row pass then types those columns by a lookup of the few codes that differ
+    instead of normalising every row (the same typed values).
+    """
     schema = raw.collect_schema()
     columns = file_columns(kind, schema)  # v1's and the §8 ones present
     required = RESIDENT_COLUMNS if kind == "residents" else EVENT_COLUMNS
@@ -219,9 +225,10 @@ def find_problems(
                        for name in extra if name not in schema]
     if structural:
         return structural, Counter((p.file, p.rule) for p in structural)
-    rules = resident_rules(month, codes) if kind == "residents" else event_rules(month, codes)
+    rules = (resident_rules(month, codes, schema) if kind == "residents"
+             else event_rules(month, codes, schema))
     if v2:
-        rules += resident_v2_rules() if kind == "residents" else event_v2_rules()
+        rules += resident_v2_rules(schema) if kind == "residents" else event_v2_rules(schema)
     combined = [r for r in rules if r.distinct]
     rules = [r for r in rules if not r.distinct]
     single = [r for r in rules if (_source_column(r) or "") not in ("", *HIGH_CARDINALITY)]
@@ -235,5 +242,6 @@ def find_problems(
     row_rules += id_rules
     if not row_rules:
         return duplicates, counts
-    found, found_counts = located_problems(typed_frame(raw, columns), file, row_rules, columns)
+    found, found_counts = located_problems(typed_frame(raw, columns, fixes), file, row_rules,
+                                           columns)
     return duplicates + found, counts + found_counts

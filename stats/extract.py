@@ -100,6 +100,16 @@ def _in_memory(raw: pl.LazyFrame) -> pl.LazyFrame:
         return raw
 
 
+def _fixes_if_readable(raw: pl.LazyFrame) -> dict[str, dict[str, str]] | None:
+    """An events file's village-code fixes, or None when its village codes cannot be read:
+    ``find_problems`` then types the codes row by row and meets (and reports) the failure
+    exactly as it would without them."""
+    try:
+        return code_fixes(raw, EVENT_COLUMNS)
+    except Exception:  # noqa: BLE001 — whatever the reader raises is reported by find_problems
+        return None
+
+
 @dataclass
 class Shared:
     """What the builds of consecutive periods share (``stats.backfill``): a snapshot is the
@@ -137,6 +147,9 @@ def load_extract(
     digests = [shared.digests.get(source.path) or hashing.submit(sha256_of, source.path)
                for source in sources]
     checked_events: list[tuple[str, pl.LazyFrame]] = []
+    # each events file's village-code fixes: found once, used to type it for the checks
+    # and again for the tables
+    event_fixes: dict[str, dict[str, dict[str, str]] | None] = {}
     versions: dict[str, int] = {}  # file name -> 1 or 2 (CONTRACT §8 columns)
     # Parquet snapshots: validated and counted in one read each, both at once (the read
     # and the counting release the GIL); a file the fast path cannot vouch for goes the
@@ -172,8 +185,11 @@ def load_extract(
         counts.update((p.file, p.rule) for p in file_problems)
         if raw is not None and not any(p.row is None for p in file_problems):
             try:
+                fixes = None
+                if source.kind == "events":
+                    fixes = event_fixes[str(source.month)] = _fixes_if_readable(raw)
                 found, found_counts = find_problems(
-                    raw, str(source.path), source.kind, source.month, codes
+                    raw, str(source.path), source.kind, source.month, codes, fixes
                 )
             except pl.exceptions.PolarsError as exc:
                 found = read_failure(exc, source, encoding)
@@ -220,8 +236,9 @@ def load_extract(
 
     # the events are small (≈ 180 k a month): typed once and kept, as every table reads them
     events = pl.concat(
-        [typed_events(raw, code_fixes(raw, EVENT_COLUMNS))
-         for raw in (frames[("events", str(m))] for m in period.months)],
+        [typed_events(raw, fixes if fixes is not None else code_fixes(raw, EVENT_COLUMNS))
+         for raw, fixes in ((frames[("events", str(m))], event_fixes.get(str(m)))
+                            for m in period.months)],
         how="vertical",
     ).collect().lazy()
     return Extract(

@@ -198,3 +198,24 @@ def test_invalid_input_writes_nothing_and_keeps_the_previous_release(tmp_path):
     after = sorted(str(p.relative_to(releases)) for p in releases.rglob("*"))
     assert after == before
     assert (releases / "2024-03").resolve() == first.path
+
+
+def test_presence_from_the_schema_agrees_with_the_text_test():
+    """A date or integer column cannot hold a blank: with the file's schema, "present" is
+    "not null" — the answer the text test gives, without writing every value as text."""
+    from datetime import datetime
+
+    from stats.validate import raw_present
+
+    frame = pl.DataFrame({
+        "d": [date(2024, 1, 1), None, date(1, 1, 1)],
+        "t": [datetime(2024, 1, 1, 0, 0), None, datetime(1999, 12, 31, 23, 59)],
+        "i": [0, None, -3],
+        "b": pl.Series([1, None, 98], dtype=pl.Int8),
+        "s": ["x", None, "  "],
+    })
+    for name in frame.columns:
+        by_text = frame.select(raw_present(name)).to_series()
+        by_schema = frame.select(raw_present(name, frame.schema)).to_series()
+        assert by_schema.to_list() == by_text.to_list(), name
+    assert frame.select(raw_present("s", frame.schema)).to_series().to_list() == [True, False, False]
