@@ -72,6 +72,29 @@ def test_a_death_then_a_later_move_in_the_same_month_is_refused(tmp_path):
     ]
 
 
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_repeats_name_the_first_and_only_repeated_persons_are_listed(tmp_path, fmt):
+    """The repeats are found among the persons who repeat only (the ranking windows run on
+    those alone): a third DEATH names the first one too, a repeated BIRTH beside them is
+    listed on its own, and the events after the first DEATH name it."""
+    quarter(tmp_path, {MAR: [
+        event("e1", "DEATH", date(2024, 3, 4), pid="p1", village=V1),
+        event("e2", "BIRTH", date(2024, 3, 5), pid="n1", born=date(2024, 3, 1), village=V1),
+        event("e3", "DEATH", date(2024, 3, 20), pid="p1", village=V1),
+        event("e4", "BIRTH", date(2024, 3, 6), pid="n2", born=date(2024, 3, 2), village=V1),
+        event("e5", "DEATH", date(2024, 3, 12), pid="p1", village=V1),
+        event("e6", "BIRTH", date(2024, 3, 7), pid="n1", born=date(2024, 3, 1), village=V1),
+        event("e7", "MOVE", date(2024, 3, 8), pid="p1", origin=V1, destination=KHH),
+    ]}, fmt=fmt)
+    f = f"events_202403.{fmt}"
+    assert problems_of(tmp_path, "2024-Q1") == [
+        (f, 3, "person_id", "p1", f"a second DEATH of this person (the first: {f} row 1)"),
+        (f, 5, "person_id", "p1", f"a second DEATH of this person (the first: {f} row 1)"),
+        (f, 6, "person_id", "n1", f"a second BIRTH of this person (the first: {f} row 2)"),
+        (f, 7, "person_id", "p1", f"MOVE registered after this person's DEATH ({f} row 1)"),
+    ]
+
+
 def test_the_same_key_in_two_months_files_is_not_one_person(tmp_path):
     """CONTRACT §1: person_id is unique in the file — a pseudonymous key that may be drawn
     anew each month — so keys repeating across a quarter's files are not refused."""
