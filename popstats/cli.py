@@ -613,24 +613,28 @@ def query_command(spec_file: Path, fmt: str, encoding: str, policy: str,
               help="Releases folder to serve (default: $POPSTATS_RELEASES, else demo/releases).")
 @click.option("--db", default=None, help="Access database URL (default: $POPSTATS_DB or the "
               "embedded SQLite file popstats.db).")
+@click.option("--outbox", default=None,
+              help="Where delivery files are written and sent from: a folder or "
+              "s3://bucket/prefix (default: $POPSTATS_OUTBOX, else 'outbox' beside the releases).")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8050, show_default=True, type=int)
 @click.option("--boundaries", type=click.Path(exists=True),
               envvar="POPSTATS_BOUNDARIES", default=None,
               help="Folder or file of TopoJSON/GeoJSON area boundaries keyed by MOI codes for "
               "the Map page (default: a tile map of the 22 counties that needs no file).")
-def serve(releases_dir: str | None, db: str | None, host: str, port: int,
+def serve(releases_dir: str | None, db: str | None, outbox: str | None, host: str, port: int,
           boundaries: str | None) -> None:
     """Serve the dashboards and the online query API (CONTRACT §6) for the published releases.
 
-    Every place is made absolute here, once (the outbox: $POPSTATS_OUTBOX, else ``outbox``
-    beside the releases), so the files the server records and sends do not depend on the
-    folder it was started in or where its code lives."""
+    Every place is made absolute here, once (the outbox: --outbox, else $POPSTATS_OUTBOX,
+    else ``outbox`` beside the releases), so the files the server records and sends do not
+    depend on the folder it was started in or where its code lives."""
     from dashboards.app import ServerSettings, create_app, run_server
     from stats.locations import LocationError, resolve_locations
 
     try:
-        places = resolve_locations(releases=releases_dir, db=db, boundaries=boundaries)
+        places = resolve_locations(releases=releases_dir, db=db, outbox=outbox,
+                                   boundaries=boundaries)
     except LocationError as error:
         raise click.BadParameter(str(error)) from error
     app = create_app(ServerSettings(releases=places.releases, db_url=places.db_url,

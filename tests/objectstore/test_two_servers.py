@@ -93,11 +93,15 @@ def cluster(s3_endpoint: dict[str, str], pg_schema: str,
     try:
         for name in ("a", "b"):
             port = free_port()
+            # A is told its outbox by --outbox, B by POPSTATS_OUTBOX: both ways reach the bucket
+            outbox = ["--outbox", env["POPSTATS_OUTBOX"]] if name == "a" else []
+            server_env = ({k: v for k, v in env.items() if k != "POPSTATS_OUTBOX"}
+                          if name == "a" else env)
             with (root / f"serve-{name}.log").open("wb") as log:
                 servers.append(subprocess.Popen(
                     [sys.executable, "-m", "popstats.cli", "serve", "--releases", releases,
-                     "--db", pg_schema, "--host", "127.0.0.1", "--port", str(port)],
-                    cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT))
+                     "--db", pg_schema, *outbox, "--host", "127.0.0.1", "--port", str(port)],
+                    cwd=ROOT, env=server_env, stdout=log, stderr=subprocess.STDOUT))
             urls.append(f"http://127.0.0.1:{port}")
         for server, url in zip(servers, urls, strict=True):
             wait_for_port(int(url.rsplit(":", 1)[1]), server, seconds=120)
