@@ -220,13 +220,10 @@ def _time_option(name: str, text: str, now: datetime) -> datetime:
     """A time typed on the command line: Taipei time unless it says otherwise, ISO or ROC
     (``2026-12-10 16:00``, ``115/12/10 16:00``, ``1151210 1600``), or ``+3d``/``+2h``/``+30m``
     from now."""
-    from stats.taipei import TimeInputError, parse_time
+    from stats.taipei import TimeInputError, parse_moment
 
-    if relative := re.fullmatch(r"\+(\d+)([dhm])", text.strip()):
-        field = {"d": "days", "h": "hours", "m": "minutes"}[relative[2]]
-        return now + timedelta(**{field: int(relative[1])})
     try:
-        return parse_time(text)
+        return parse_moment(text, now)
     except TimeInputError as exc:
         raise click.BadParameter(str(exc), param_hint=name) from exc
 

@@ -10,7 +10,7 @@ in English as ISO with its offset (``2026-12-10 16:00 +08:00``).
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 TAIPEI = ZoneInfo("Asia/Taipei")
@@ -70,6 +70,18 @@ def parse_time(text: str) -> datetime:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=TAIPEI)
     return moment.astimezone(UTC)
+
+
+_RELATIVE = re.compile(r"\+(\d+)([dhm])")
+_UNITS = {"d": "days", "h": "hours", "m": "minutes"}
+
+
+def parse_moment(text: str, now: datetime) -> datetime:
+    """A time typed on a command line's ``--at``: what :func:`parse_time` reads, or
+    ``+3d`` / ``+2h`` / ``+30m`` from ``now``."""
+    if relative := _RELATIVE.fullmatch(text.strip()):
+        return now + timedelta(**{_UNITS[relative[2]]: int(relative[1])})
+    return parse_time(text)
 
 
 def parse_day(text: str) -> date:

@@ -15,30 +15,25 @@ from access.run_lock import single_run
 from popstats.access_cli.common import _now, db_option
 from popstats.store_option import OutboxPlace, ReleasesPlace
 from stats.locations import LocationError, resolve_locations, store_place
+from stats.taipei import TimeInputError, format_time, parse_moment
 
 
 class AwareTime(click.ParamType):
-    """An ISO 8601 time with a UTC offset (a naive time would be ambiguous: UTC or Taipei?)."""
+    """A typed moment, read as every ``--at`` is (stats.taipei.parse_moment): Taipei time
+    unless it names a zone, ISO or ROC forms, or ``+8d``/``+2h``/``+30m`` from now."""
 
-    name = "ISO-TIME"
+    name = "TIME"
 
     def convert(
         self, value: object, param: click.Parameter | None, ctx: click.Context | None
     ) -> datetime:
-        """Parse ``value``; refuse malformed or naive times."""
+        """Parse ``value``; refuse what is not a time, saying which forms are."""
         if isinstance(value, datetime):
             return value
         try:
-            moment = datetime.fromisoformat(str(value))
-        except ValueError:
-            self.fail(f"{value!r} is not an ISO time such as 2025-03-17T10:00:00+08:00", param, ctx)
-        if moment.tzinfo is None:
-            self.fail(
-                f"{value!r} has no UTC offset; write e.g. {value}+08:00 (Taipei) or {value}Z",
-                param,
-                ctx,
-            )
-        return moment
+            return parse_moment(str(value), _now())
+        except TimeInputError as exc:
+            self.fail(str(exc), param, ctx)
 
 
 def _checkpoint_keys(sign_key: Path | None) -> tuple[object | None, bytes | None]:
@@ -63,7 +58,10 @@ def _os_user() -> str | None:
 def _echo_report(report: maintenance.MaintenanceReport) -> None:
     """One line per step (count, then ids), the failures, and a closing summary."""
     verb = "would act on" if report.dry_run else "done"
-    click.echo(f"maintenance at {report.at.isoformat()}" + (" (dry run)" if report.dry_run else ""))
+    # a person reads it: Taipei time, both ways (as publish says its times)
+    zh, en = (format_time(report.at, lang, seconds=True) for lang in ("zh", "en"))
+    at = f"{zh} ({en})"
+    click.echo(f"maintenance at {at}" + (" (dry run)" if report.dry_run else ""))
     summaries = {step.name: step.summary for step in maintenance.STEPS}
     summaries["staff"] = "delete provider staff's own export files past their day"
     summaries["checkpoint"] = "verify the audit log and keep a checkpoint of its head"
@@ -95,7 +93,8 @@ def _echo_report(report: maintenance.MaintenanceReport) -> None:
     "at",
     type=AwareTime(),
     default=None,
-    help="Run as if it were this moment (ISO 8601 with offset); default: now.",
+    help="Run as if it were this moment: Taipei time unless a zone is given (ISO, ROC "
+    "115/12/10 16:00, or +8d from now); default: now.",
 )
 @click.option(
     "--outbox",

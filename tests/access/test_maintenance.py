@@ -381,7 +381,8 @@ def test_cli_dry_run_then_run_then_failure_exit_status(
     assert done.exit_code == 0, done.output
     for step in ("retry", "purge", "lapse", "close"):
         assert f"done: 1 — {everything_due[step]}" in done.output
-    assert done.output.startswith("maintenance at 2025-09-15T10:00:00+08:00\n")
+    assert done.output.startswith(
+        "maintenance at 114年9月15日 10:00:00 臺北時間 (2025-09-15 10:00:00 +08:00)\n")
     # a step that raises: the others run, the exit status says so
     grant = _other_grant(session, granted)
     request_termination(session, grant, "函", date(2025, 3, 10), date(2025, 10, 1), NOW,
@@ -399,11 +400,17 @@ def test_cli_dry_run_then_run_then_failure_exit_status(
     assert f"done: 1 — grant:{grant.id}" in failed.output
 
 
-def test_cli_refuses_a_time_without_offset_and_help_reads_well(
+def test_cli_reads_at_as_every_at_is_and_help_reads_well(
     cli: click.Group, db_url: str
 ) -> None:
-    naive = _invoke(cli, "maintain", "--at", "2025-09-15T10:00:00", "--db", db_url)
-    assert naive.exit_code == 2 and "no UTC offset" in naive.output
+    # a time without a zone is a Taipei time, as for publish --at; +8d is from now
+    for typed in ("2025-09-15 10:00", "114/09/15 10:00", "+8d"):
+        ran = _invoke(cli, "maintain", "--dry-run", "--at", typed, "--db", db_url)
+        assert ran.exit_code == 0, ran.output
+    naive = _invoke(cli, "maintain", "--dry-run", "--at", "2025-09-15 10:00", "--db", db_url)
+    assert "maintenance at 114年9月15日 10:00:00 臺北時間 (2025-09-15 10:00:00 +08:00)" in naive.output
+    wrong = _invoke(cli, "maintain", "--at", "yesterday", "--db", db_url)
+    assert wrong.exit_code == 2 and "is not a time" in wrong.output
     text_ = _invoke(cli, "maintain", "--help").output
     for phrase in (
         "point 15",
