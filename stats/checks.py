@@ -44,15 +44,18 @@ HIGH_CARDINALITY = {"person_id", "household_id", "event_id"}
 
 
 def _source_column(rule: Rule) -> str | None:
-    """The single raw column a rule reads, or None when it compares several."""
-    roots = {name.removeprefix("t_") for name in rule.bad.meta.root_names()}
+    """The single raw column a rule reads (of a split rule: its value test), or None when it
+    compares several."""
+    test = rule.bad if rule.split is None else rule.split[1]
+    roots = {name.removeprefix("t_") for name in test.meta.root_names()}
     return roots.pop() if len(roots) == 1 else None
 
 
 def narrow_to_bad_values(
     raw: pl.LazyFrame, rules: list[Rule], columns: dict[str, pl.DataType]
 ) -> list[Rule]:
-    """Single-column rules re-expressed as "the raw value is one of the bad ones".
+    """Single-column rules re-expressed as "the raw value is one of the bad ones" (a split
+    rule: "``when``, and the raw value is one of the bad ones").
 
     Each column's distinct values are checked once; rules that no value breaks vanish.
     """
@@ -65,7 +68,9 @@ def narrow_to_bad_values(
                                               strict=True):
         typed = typed_frame(values.lazy(), {column: columns[column]})
         flags = typed.select(
-            pl.col(column), *[r.bad.fill_null(False).alias(f"f{i}") for i, r in enumerate(column_rules)]
+            pl.col(column),
+            *[(r.bad if r.split is None else r.split[1]).fill_null(False).alias(f"f{i}")
+              for i, r in enumerate(column_rules)]
         ).collect()
         for i, rule in enumerate(column_rules):
             bad = flags.filter(pl.col(f"f{i}"))[column]
@@ -74,6 +79,9 @@ def narrow_to_bad_values(
             hit = pl.col(column).is_in(bad.drop_nulls().implode())
             if bad.null_count():
                 hit = hit | pl.col(column).is_null()
+            if rule.split is not None:
+                # when & value_bad is true exactly where when is and the value is a bad one
+                hit = rule.split[0] & hit
             narrowed.append(Rule(rule.column, rule.rule, hit))
     return narrowed
 

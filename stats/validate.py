@@ -172,12 +172,17 @@ class Rule:
 
     ``distinct``: the rule reads several columns that together take few distinct values
     (codes), so it is checked on their distinct combinations, not row by row.
+
+    ``split``: ``(when, value_bad)`` with ``bad`` = ``when & value_bad``, where ``value_bad``
+    reads one column only (a village code, checked only on some event types): the value
+    test can then be made on that column's distinct values, ``when`` on the rows.
     """
 
     column: str
     rule: str
     bad: pl.Expr
     distinct: bool = False
+    split: tuple[pl.Expr, pl.Expr] | None = None
 
 
 def _t(name: str) -> pl.Expr:
@@ -218,12 +223,13 @@ def _code_rules(name: str, month: Month, codes: CodeTable, when: pl.Expr) -> lis
     known = codes.villages["village_code"].implode()
     code = _t(name)
     shape_ok = code.str.contains(r"^\d{11}$")
-    return [
-        Rule(name, "not an 11-digit village code", when & code.is_not_null() & ~shape_ok),
-        Rule(name, "unknown village code", when & shape_ok & ~code.is_in(known)),
-        Rule(name, f"village code not valid in {month}",
-             when & shape_ok & code.is_in(known) & ~code.is_in(valid)),
+    value_rules = [
+        ("not an 11-digit village code", code.is_not_null() & ~shape_ok),
+        ("unknown village code", shape_ok & ~code.is_in(known)),
+        (f"village code not valid in {month}", shape_ok & code.is_in(known) & ~code.is_in(valid)),
     ]
+    return [Rule(name, text, when & value_bad, split=(when, value_bad))
+            for text, value_bad in value_rules]
 
 
 def resident_rules(month: Month, codes: CodeTable, schema: pl.Schema | dict | None = None) -> list[Rule]:

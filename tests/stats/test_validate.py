@@ -219,3 +219,34 @@ def test_presence_from_the_schema_agrees_with_the_text_test():
         by_schema = frame.select(raw_present(name, frame.schema)).to_series()
         assert by_schema.to_list() == by_text.to_list(), name
     assert frame.select(raw_present("s", frame.schema)).to_series().to_list() == [True, False, False]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_narrowed_checks_find_what_every_rule_row_by_row_finds(tmp_path, fmt):
+    """find_problems tests most rules on a column's distinct values (a village code rule on
+    its code, then only on the event types it applies to): the same problems as every
+    rule's ``bad`` evaluated on every row."""
+    from stats.checks import find_problems, located_problems
+    from stats.validate import event_rules, file_columns, typed_frame
+
+    codes = [V1, RETIRED, KHH, "63000019999", " 63000010001 ", "6300001000", "", None]
+    kinds = ["BIRTH", "DEATH", "MOVE", "MARRIAGE", "DIVORCE", None]
+    rows = [
+        event(f"e{i}", kinds[i % 6], date(2024, 3, 1 + i % 28), pid=f"p{i}",
+              village=codes[i % 8], origin=codes[(i + 3) % 8], destination=codes[(i // 8) % 8],
+              partner_sex=[1, 2, None][i % 3])
+        for i in range(6 * 8 * 8)
+    ]
+    write_extract(tmp_path, {}, {MAR: rows}, fmt=fmt)
+    path = tmp_path / f"events_202403.{fmt}"
+    raw = (pl.scan_csv(path, infer_schema=False) if fmt == "csv"
+           else pl.scan_parquet(path)).with_row_index("row", offset=1)
+    found, counts = find_problems(raw, str(path), "events", MAR, tiny_codes())
+    columns = file_columns("events", raw.collect_schema())
+    rules = [r for r in event_rules(MAR, tiny_codes()) if r.column not in ("event_id", "person_id")]
+    every, every_counts = located_problems(typed_frame(raw, columns), str(path), rules, columns)
+    assert every  # the frame breaks rules, including the village code ones
+    assert {p.rule for p in every} >= {"not an 11-digit village code", "unknown village code",
+                                       "village code not valid in 2024-03"}
+    assert sorted(found, key=str) == sorted(every, key=str)
+    assert counts == every_counts
