@@ -4,6 +4,7 @@ from a test) at it."""
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -83,3 +84,24 @@ def keys(bucket: str, prefix: str = "") -> list[str]:
     for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
         found += [item["Key"] for item in page.get("Contents", [])]
     return sorted(found)
+
+
+def popstats(*args: str) -> str:
+    """Run a popstats command in this process; its output (it must succeed)."""
+    from click.testing import CliRunner
+
+    from popstats.cli import main
+
+    result = CliRunner().invoke(main, list(args), catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def publish_sample(folder: Path, releases: str, db: str) -> dict[str, dict]:
+    """A tiny month (2025-03) sampled into ``folder``, built into ``releases`` and published;
+    the demo accounts made in ``db``, by user name (the environment must reach the bucket)."""
+    popstats("sample", "--out", str(folder), "--scale", "0.002", "--start", "2025-03",
+             "--months", "1")
+    popstats("build", "--input", str(folder), "--period", "2025-03", "--out", releases)
+    popstats("publish", "--releases", releases, "--period", "2025-03", "--by", "stat")
+    return {a["username"]: a for a in json.loads(popstats("demo-accounts", "--db", db, "--json"))}

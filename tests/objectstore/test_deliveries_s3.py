@@ -16,21 +16,12 @@ from access.models import AuditEntry, Delivery, User
 from access.packages import deliver_file
 from popstats.cli import main
 from stats.store import place
-
-
-def run(*args: str) -> str:
-    result = CliRunner().invoke(main, list(args), catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    return result.output
+from tests.objectstore.conftest import publish_sample
 
 
 def test_a_delivery_from_the_bucket_then_maintain_purges_it(bucket: str, tmp_path: Path) -> None:
     rel, outbox, db = f"s3://{bucket}/releases", tmp_path / "outbox", f"sqlite:///{tmp_path}/a.db"
-    run("sample", "--out", str(tmp_path / "x"), "--scale", "0.002", "--start", "2025-03",
-        "--months", "1")
-    run("build", "--input", str(tmp_path / "x"), "--period", "2025-03", "--out", rel)
-    run("publish", "--releases", rel, "--period", "2025-03", "--by", "stat")
-    run("demo-accounts", "--db", db, "--json")
+    publish_sample(tmp_path / "x", rel, db)
     now = datetime.now(UTC)
     engine = make_engine(db)
     with session_factory(engine)() as session:

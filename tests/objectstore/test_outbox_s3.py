@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 import os
 import uuid
 import zipfile
@@ -29,13 +28,7 @@ from stats.outbox import writing
 from stats.store import ObjectPath
 from tests.dashboards.client import call, db_session, logged_in
 from tests.dashboards.test_builder import link_of, submit_payload
-from tests.objectstore.conftest import keys, make_bucket
-
-
-def run(*args: str) -> str:
-    result = CliRunner().invoke(main, list(args), catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    return result.output
+from tests.objectstore.conftest import keys, make_bucket, popstats, publish_sample
 
 
 def read_object(bucket: str, key: str) -> bytes:
@@ -58,12 +51,7 @@ def world(s3_endpoint: dict[str, str], tmp_path_factory: pytest.TempPathFactory
             patch.setenv(key, value)
         patch.chdir(root)  # a local "outbox" folder would appear here: none may
         releases, db = f"s3://{bucket}/releases", f"sqlite:///{root / 'access.db'}"
-        run("sample", "--out", str(root / "x"), "--scale", "0.002", "--start", "2025-03",
-            "--months", "1")
-        run("build", "--input", str(root / "x"), "--period", "2025-03", "--out", releases)
-        run("publish", "--releases", releases, "--period", "2025-03", "--by", "stat")
-        accounts = {a["username"]: a for a in json.loads(run("demo-accounts", "--db", db,
-                                                             "--json"))}
+        accounts = publish_sample(root / "x", releases, db)
         places = resolve_locations(environ={"POPSTATS_RELEASES": releases, "POPSTATS_DB": db,
                                             "POPSTATS_OUTBOX": f"s3://{bucket}/outbox"})
         assert isinstance(places.outbox, ObjectPath)
@@ -119,7 +107,7 @@ def test_a_media_package_is_sealed_in_the_bucket_and_zipped_from_it(world: dict)
 
 
 def test_a_cli_file_transfer_downloads_then_maintain_deletes_the_objects(world: dict) -> None:
-    out = run("delivery", "file", "--user", "taipei_user", "--releases", world["releases"],
+    out = popstats("delivery", "file", "--user", "taipei_user", "--releases", world["releases"],
               "--period", "2025-03", "--area", "63000", "--table", "population",
               "--outbox", world["outbox"], "--db", world["db"])
     item_id = out.split()[1].rstrip(":")
@@ -174,7 +162,7 @@ def test_a_failed_write_leaves_no_object(world: dict) -> None:
 def test_an_outbox_in_a_missing_bucket_keeps_the_delivery_pending_then_maintain_retries(
         world: dict) -> None:
     late = f"popstats-late-{uuid.uuid4().hex[:8]}"
-    out = run("delivery", "file", "--user", "taipei_user", "--releases", world["releases"],
+    out = popstats("delivery", "file", "--user", "taipei_user", "--releases", world["releases"],
               "--period", "2025-03", "--area", "63000", "--table", "population",
               "--outbox", f"s3://{late}/outbox", "--db", world["db"])
     assert " pending " in out and late in out, out  # the store's reason names the bucket
@@ -197,7 +185,7 @@ def test_a_bad_outbox_url_is_refused_clearly(world: dict) -> None:
 
 
 def test_a_local_outbox_is_as_before(world: dict, tmp_path: Path) -> None:
-    out = run("delivery", "file", "--user", "taipei_user", "--releases", world["releases"],
+    out = popstats("delivery", "file", "--user", "taipei_user", "--releases", world["releases"],
               "--period", "2025-03", "--area", "63000", "--table", "population",
               "--outbox", str(tmp_path / "box"), "--db", world["db"])
     item_id = out.split()[1].rstrip(":")

@@ -6,7 +6,6 @@ delivered through one (into the outbox in the bucket) is downloaded through the 
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import subprocess
@@ -18,7 +17,6 @@ from typing import Any
 
 import pytest
 import requests
-from click.testing import CliRunner
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
@@ -26,11 +24,16 @@ from sqlalchemy.pool import NullPool
 from access.models import Agency, Grant
 from dashboards.admin import ids
 from dashboards.web import CSRF_COOKIE
-from popstats.cli import main
 from stats.store import ObjectPath
 from tests.dashboards.client import components, payload
 from tests.dashboards.test_builder import submit_payload
-from tests.objectstore.conftest import free_port, keys, make_bucket, wait_for_port
+from tests.objectstore.conftest import (
+    free_port,
+    keys,
+    make_bucket,
+    publish_sample,
+    wait_for_port,
+)
 
 PG_URL = os.environ.get("POPSTATS_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 ROOT = Path(__file__).resolve().parents[2]
@@ -73,18 +76,7 @@ def cluster(s3_endpoint: dict[str, str], pg_schema: str,
     with pytest.MonkeyPatch.context() as patch:
         for key, value in s3_endpoint.items():
             patch.setenv(key, value)
-
-        def run(*args: str) -> str:
-            result = CliRunner().invoke(main, list(args), catch_exceptions=False)
-            assert result.exit_code == 0, result.output
-            return result.output
-
-        run("sample", "--out", str(root / "x"), "--scale", "0.002", "--start", "2025-03",
-            "--months", "1")
-        run("build", "--input", str(root / "x"), "--period", "2025-03", "--out", releases)
-        run("publish", "--releases", releases, "--period", "2025-03", "--by", "stat")
-        accounts = {a["username"]: a for a in json.loads(run("demo-accounts", "--db", pg_schema,
-                                                             "--json"))}
+        accounts = publish_sample(root / "x", releases, pg_schema)
     # the outbox in the bucket too: no shared file system between the two "hosts"
     env = {**os.environ, **s3_endpoint, "POPSTATS_OUTBOX": f"s3://{bucket}/outbox",
            "POPSTATS_API_RATE_LIMIT": str(RATE_LIMIT), "POPSTATS_API_AGENCY_RATE_LIMIT": "none"}
