@@ -64,41 +64,6 @@ from stats.said import Said, in_language, said
 RETRY_AFTER_SECONDS = 300  # what a 503 tells the agency to wait before resending
 
 
-
-
-
-
-
-
-# ---------------------------------------------------------------- who is asking
-
-
-
-
-
-
-
-
-
-# ---------------------------------------------------------------- rate limit
-
-
-
-
-
-
-# ---------------------------------------------------------------- the query's own rules
-
-
-
-
-
-
-
-
-
-
-
 # ---------------------------------------------------------------- outages (point 15)
 
 
@@ -318,14 +283,6 @@ def _paging_headers(query: Query, total: int, pages: int) -> tuple[tuple[str, st
     headers = [("X-Total-Rows", str(total)), ("X-Page", str(query.page)),
                ("X-Page-Count", str(pages))]
     return tuple(headers + ([("Link", ", ".join(links))] if links else []))
-
-
-
-
-
-
-
-
 
 
 def table_answer(
