@@ -55,27 +55,19 @@ SECURITY_HEADERS = {
 }
 
 
-def _env_limit(name: str, default: int, may_be_none: bool = True) -> Any:
-    """A limit from the environment: a whole number, or ``none`` for no limit."""
+def _env_limit(name: str, default: int, may_be_none: bool = True, *, low: int = 1,
+               high: int | None = None) -> Any:
+    """A limit from the environment: a whole number from ``low`` (to ``high``), or ``none``
+    for no limit."""
     value = os.environ.get(name, "").strip().lower()
     if not value:
         return default
     if value == "none" and may_be_none:
         return None
-    if not value.isdigit() or int(value) < 1:
-        raise ValueError(f"{name} must be a whole number from 1"
+    if not value.isdigit() or int(value) < low or (high is not None and int(value) > high):
+        span = f"from {low}" if high is None else f"{low} to {high}"
+        raise ValueError(f"{name} must be a whole number {span}"
                          f"{', or none' if may_be_none else ''}; not {value!r}")
-    return int(value)
-
-
-def _env_wait_ms(name: str, default: int) -> int:
-    """Milliseconds from the environment: a whole number from 0 (at most a minute)."""
-    value = os.environ.get(name, "").strip()
-    if not value:
-        return default
-    if not value.isdigit() or int(value) > 60_000:
-        raise ValueError(f"{name} must be a whole number of milliseconds, 0 to 60000; "
-                         f"not {value!r}")
     return int(value)
 
 
@@ -100,7 +92,8 @@ class ServerSettings:
     api_in_flight: int | None = field(
         default_factory=lambda: _env_limit("POPSTATS_API_AGENCY_IN_FLIGHT", 1))
     api_in_flight_wait_ms: int = field(
-        default_factory=lambda: _env_wait_ms("POPSTATS_API_IN_FLIGHT_WAIT_MS", 100))
+        default_factory=lambda: _env_limit("POPSTATS_API_IN_FLIGHT_WAIT_MS", 100, False,
+                                           low=0, high=60_000))
     boundaries: Path | None = None  # TopoJSON/GeoJSON files with MOI codes (the Map page)
 
 
