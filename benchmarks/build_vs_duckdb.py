@@ -15,7 +15,10 @@ For each period, each in its own process so that peak RSS and CPU time are its o
     snapshot, GROUPING SETS, threads = cores, no validation.
 It checks the peer's tables equal the release's and prints wall time, CPU time, peak RSS,
 the load average beside them, and the ratios build/scan and build/DuckDB from the same run.
-The machine may be shared: CPU seconds are the steadier figure when the load is high.
+With ``--repeat N`` each of the three is run N times, in turn (scan, build, peer, scan, …),
+and each figure is the median of its N: one run of a few seconds on a shared machine
+varies by ±10 %, the median of three much less. The machine may be shared: CPU seconds are
+the steadier figure when the load is high.
 """
 
 from __future__ import annotations
@@ -55,6 +58,11 @@ def measured(command: list[str]) -> dict[str, float]:
             "load": round((load + os.getloadavg()[0]) / 2, 1)}
 
 
+def median_of(runs: list[dict[str, float]]) -> dict[str, float]:
+    """Each figure's median over the runs (the middle one of an odd number)."""
+    return {key: sorted(run[key] for run in runs)[len(runs) // 2] for key in runs[0]}
+
+
 def inputs(extract: Path, period: Period) -> list[Path]:
     """The files a build of ``period`` reads."""
     months = [period.start_month, period.end_month]
@@ -92,6 +100,8 @@ def main() -> None:
     parser.add_argument("--extract", type=Path, default=None,
                         help="an extract of 2024-12…2025-12 already written (else sampled, v2)")
     parser.add_argument("--periods", nargs="*", default=PERIODS)
+    parser.add_argument("--repeat", type=int, default=3,
+                        help="runs of each command; the median is reported (default 3)")
     parser.add_argument("--child-scan", nargs="+", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child_scan:
@@ -101,7 +111,8 @@ def main() -> None:
     work = args.workdir / f"scale-{scale}"
     extract = args.extract or work / "extract"
     popstats = str(Path(sys.executable).parent / "popstats")
-    results: dict[str, object] = {"scale": scale, "cpus": os.cpu_count(), "extract": str(extract)}
+    results: dict[str, object] = {"scale": scale, "cpus": os.cpu_count(), "extract": str(extract),
+                                  "repeat": max(1, args.repeat)}
     if not (extract / "residents_202412.parquet").exists():
         results["sample"] = measured([popstats, "sample", "--out", str(extract), "--scale",
                                       str(scale), "--start", "2025-01", "--months", "12",
@@ -110,14 +121,19 @@ def main() -> None:
     for period in args.periods:
         p = Period.parse(period)
         releases, peer_dir = work / "releases" / period, work / "duckdb" / period
-        for folder in (releases, peer_dir):
-            shutil.rmtree(folder, ignore_errors=True)
-        floor = measured([sys.executable, __file__, "--child-scan",
-                          *map(str, inputs(extract, p))])
-        build = measured([popstats, "build", "--input", str(extract), "--period", period,
-                          "--out", str(releases), "--note", "benchmark"])
-        peer = measured([sys.executable, str(ROOT / "benchmarks" / "duckdb_peer.py"),
-                         str(extract), period, str(peer_dir)])
+        runs: dict[str, list[dict[str, float]]] = {"scan": [], "build": [], "peer": []}
+        for _ in range(max(1, args.repeat)):  # in turn, so that a busy spell hits all three
+            for folder in (releases, peer_dir):
+                shutil.rmtree(folder, ignore_errors=True)
+            runs["scan"].append(measured([sys.executable, __file__, "--child-scan",
+                                          *map(str, inputs(extract, p))]))
+            runs["build"].append(measured([popstats, "build", "--input", str(extract),
+                                           "--period", period, "--out", str(releases),
+                                           "--note", "benchmark"]))
+            runs["peer"].append(measured([sys.executable,
+                                          str(ROOT / "benchmarks" / "duckdb_peer.py"),
+                                          str(extract), period, str(peer_dir)]))
+        floor, build, peer = (median_of(runs[k]) for k in ("scan", "build", "peer"))
         same_tables(releases / period, peer_dir)
         tables = len(json.loads((releases / period / "manifest.json").read_text())["tables"])
         rows.append({"period": period, "tables": tables, "scan": floor, "build": build,
@@ -130,7 +146,8 @@ def main() -> None:
     results["periods"] = rows
     work.mkdir(parents=True, exist_ok=True)
     (work / "results.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
-    print(f"\nscale {scale}, {os.cpu_count()} cores; the peer's seven tables equal the release's")
+    print(f"\nscale {scale}, {os.cpu_count()} cores, median of {max(1, args.repeat)} runs each; "
+          "the peer's seven tables equal the release's")
     print(f"{'period':<8}{'tables':>7}{'scan s':>8}{'build s':>9}{'duckdb s':>10}"
           f"{'build/scan':>12}{'build/duckdb':>14}{'build RSS MiB':>15}{'duckdb RSS':>12}"
           f"{'CPU s b/d':>14}{'load':>6}")

@@ -300,24 +300,31 @@ def _distinct_households(village: pl.Series, households: pl.Series) -> pl.DataFr
 
 def _households(pairs: list[pl.DataFrame], names: pl.Series) -> pl.DataFrame:
     """Distinct households at every level from each batch's distinct households per
-    village. A household can be in several batches (and then its village is counted in
-    each): each village's count is an exact ``n_unique`` of its ids, and the households
-    seen more than once — in two batches or in two villages — are found by sorting 64-bit
-    hashes of the ids (9.6 M national, where a hash set is several times slower), then
-    deduplicated on the strings, so a hash collision cannot change a count."""
-    flat = pl.concat(pairs).explode("household_id")
-    per_village = flat.group_by("village").agg(
-        pl.col("household_id").n_unique().cast(pl.Int64).alias("households"))
+    village. A village's persons are spread over many batches (a register lists them by
+    person id), but a household's almost always fall in one: so a village's count is the
+    length of its lists, less the households listed more than once in it. Those, and the
+    households met in two villages, are found among the ids listed more than once overall
+    — by sorting 64-bit hashes of the ids (9.6 M national), then confirmed on the strings,
+    so a hash collision cannot change a count."""
+    lists = pl.concat(pairs)
+    listed = lists.group_by("village").agg(
+        pl.col("household_id").list.len().sum().cast(pl.Int64).alias("households"))
+    flat = lists.explode("household_id")
     hashes = flat["household_id"].hash(seed=0)
-    ordered = np.sort(hashes.to_numpy())
+    ordered = hashes.sort().to_numpy()
     repeated = np.unique(ordered[1:][ordered[1:] == ordered[:-1]])
-    seen_again = flat.filter(hashes.is_in(pl.Series(repeated).implode())).unique()
+    seen_again = flat.filter(hashes.is_in(pl.Series(repeated).implode()))
+    twice = seen_again.group_by("village").agg(
+        (pl.len() - pl.col("household_id").n_unique()).cast(pl.Int64).alias("twice"))
+    per_village = listed.join(twice, on="village", how="left").select(
+        "village", pl.col("households") - pl.col("twice").fill_null(0))
 
     def named(frame: pl.DataFrame) -> pl.DataFrame:
         return frame.with_columns(names.gather(frame["village"].cast(pl.Int64))
                                   .alias("village_code")).drop("village")
 
-    return households_summed(named(per_village).lazy(), named(seen_again), list(LEVELS))
+    return households_summed(named(per_village).lazy(), named(seen_again.unique()),
+                             list(LEVELS))
 
 
 def _frame(counts: np.ndarray, names: pl.Series, key: str, first: int) -> pl.DataFrame:
