@@ -209,6 +209,44 @@ def located_problems(
     return problems, counts
 
 
+def _nothing_wrong(raw: pl.LazyFrame, rules: list[Rule], columns: dict[str, pl.DataType],
+                   fixes: dict[str, dict[str, str]] | None, unique: str) -> bool:
+    """Whether a file breaks no rule, from one pass over its typed rows and a few small
+    queries run with it: each rule as it stands (a split rule's value test — a village
+    code's — on its column's distinct values instead, where a value it refuses is enough
+    to look closer), and the identifiers' checks (visible ASCII; ``unique`` not repeated).
+
+    For an events file (≈ 180 k rows a national month) this costs a third of narrowing
+    the rules and locating the problems, and nearly every file is clean. False only means
+    "look closer": the full checks then find and list the problems exactly."""
+    by_value = [r for r in rules if r.split is not None]
+    by_row = [r for r in rules if r.split is None]
+    ids = sorted({r.column for r in rules if _source_column(r) in HIGH_CARDINALITY} | {unique})
+    value_columns = sorted({_source_column(r) or "" for r in by_value})
+    queries = [typed_frame(raw, columns, fixes)
+               .select(pl.any_horizontal([r.bad.fill_null(False).any() for r in by_row])
+                       if by_row else pl.lit(False)),
+               raw.select(pl.col(c).cast(pl.String) for c in ids),
+               *[raw.select(pl.col(c).unique()) for c in value_columns]]
+    row_flag, id_values, *distinct = pl.collect_all(queries)
+    if row_flag.item():
+        return False
+    for column, values in zip(value_columns, distinct, strict=True):
+        typed = typed_frame(values.lazy(), {column: columns[column]}, fixes)
+        tests = [r.split[1].fill_null(False).any() for r in by_value  # type: ignore[index]
+                 if _source_column(r) == column]
+        if typed.select(pl.any_horizontal(tests)).collect().item():
+            return False
+    for name in ids:
+        values = id_values[name]
+        present = values.filter(values.is_not_null() & (values.str.len_bytes() > 0))
+        if not _bytes_visible_ascii(present):
+            return False
+        if name == unique and repeated_values(present).len():
+            return False
+    return True
+
+
 def find_problems(
     raw: pl.LazyFrame, file: str, kind: str, month: Month, codes: CodeTable,
     fixes: dict[str, dict[str, str]] | None = None,
@@ -237,6 +275,8 @@ def find_problems(
              else event_rules(month, codes, schema))
     if v2:
         rules += resident_v2_rules(schema) if kind == "residents" else event_v2_rules(schema)
+    if kind == "events" and _nothing_wrong(raw, rules, columns, fixes, ID_COLUMNS[kind]):
+        return [], Counter()
     combined = [r for r in rules if r.distinct]
     rules = [r for r in rules if not r.distinct]
     single = [r for r in rules if (_source_column(r) or "") not in ("", *HIGH_CARDINALITY)]

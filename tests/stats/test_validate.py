@@ -250,3 +250,45 @@ def test_narrowed_checks_find_what_every_rule_row_by_row_finds(tmp_path, fmt):
                                        "village code not valid in 2024-03"}
     assert sorted(found, key=str) == sorted(every, key=str)
     assert counts == every_counts
+
+
+GOOD_EVENTS = (
+    "g1,BIRTH,2024-03-02,2024-03-01,n1,2,2024-03-01,63000010001,,,\n"
+    "g2,MOVE,2024-03-05,2024-03-04,p1,1,1980-01-01,,63000010001,64000010001,\n"
+    "g3,MARRIAGE,2024-03-06,2024-03-06,p2,2,1990-01-01,64000010001,,,1\n"
+)
+
+
+@pytest.mark.parametrize("line", [
+    "e1,BIRTH,2024-04-01,2024-03-02,n9,1,2024-03-02,63000010001,,,\n",  # registered in April
+    "e1,DEATH,2024-03-05,2024-03-06,p9,1,1980-01-01,63000010001,,,\n",  # after registration
+    "g1,DEATH,2024-03-05,2024-03-05,p9,1,1980-01-01,63000010001,,,\n",  # a repeated event id
+    "e1,WEDDING,2024-03-05,2024-03-05,p9,1,1980-01-01,63000010001,,,\n",
+    "e1,MOVE,2024-03-05,2024-03-05,p9,1,1980-01-01,,63000010002,,\n",  # a retired origin
+    "e1,MOVE,2024-03-05,2024-03-05,p9,1,1980-01-01,,,6300001000X,\n",  # a malformed destination
+    "e1,DEATH,2024-03-05,2024-03-05,p9,1,1980-01-01,63000019999,,,\n",  # an unknown village
+    "e1,DIVORCE,2024-03-05,2024-03-05,p9,1,1980-01-01,63000010001,,,3\n",
+    "e1,DEATH,2024-03-05,2024-03-05,p 9,1,1980-01-01,63000010001,,,\n",  # a space in an id
+    "e1,DEATH,2024-03-05,2024-03-05,,1,1980-01-01,63000010001,,,\n",  # no person
+    "e1,DEATH,2024-03-05,2024-03-05,p9,1,1980-02-30,63000010001,,,\n",  # no such date
+])
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_the_one_pass_check_of_an_events_file_never_passes_a_problem(tmp_path, fmt, line):
+    """An events file is first checked in one pass, and when that finds nothing it is not
+    narrowed and located: so the one pass must see every problem the full checks list
+    (here one bad row among good ones), and pass the good rows."""
+    from stats.checks import _nothing_wrong, find_problems
+    from stats.validate import event_rules, file_columns
+
+    for text, clean in ((GOOD_EVENTS, True), (GOOD_EVENTS + line, False)):
+        (tmp_path / "events_202403.csv").write_text(HEADER_E + text, encoding="utf-8")
+        raw = pl.scan_csv(tmp_path / "events_202403.csv", infer_schema=False)
+        if fmt == "parquet":
+            raw.collect().write_parquet(tmp_path / "events_202403.parquet")
+            raw = pl.scan_parquet(tmp_path / "events_202403.parquet")
+        raw = raw.with_row_index("row", offset=1)
+        schema = raw.collect_schema()
+        rules = event_rules(MAR, tiny_codes(), schema)
+        assert _nothing_wrong(raw, rules, file_columns("events", schema), None, "event_id") is clean
+        found, _ = find_problems(raw, "events_202403", "events", MAR, tiny_codes())
+        assert (found == []) is clean, found
