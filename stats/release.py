@@ -35,6 +35,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -259,16 +260,17 @@ def _build_locked(
     staging = Path(tempfile.mkdtemp(dir=period_dir, prefix=".building-"))
     as_umask_allows(staging, folder=True)
     try:
-        table_entries = []
-        for name, frame in tables.items():
+        def written(name: str, frame: pl.DataFrame) -> dict[str, Any]:
             path = staging / f"{name}.parquet"
             # one chunk: the pages of a Parquet file follow the frame's chunks, which vary
             # from run to run; a rebuild of the same input then writes the same bytes
             frame.rechunk().write_parquet(path, statistics=True)
-            table_entries.append(
-                {"table": name, "file": path.name, "sha256": sha256_of(path), "rows": frame.height,
-                 "columns": frame.columns}
-            )
+            return {"table": name, "file": path.name, "sha256": sha256_of(path),
+                    "rows": frame.height, "columns": frame.columns}
+
+        # two at a time: writing and hashing release the GIL
+        with ThreadPoolExecutor(max_workers=2) as writers:
+            table_entries = list(writers.map(written, tables, tables.values()))
         # the area names of the period travel with the release, for labelled exports
         areas_path = staging / AREAS
         areas.write_parquet(areas_path)
