@@ -167,6 +167,13 @@ def sample(out: Path, scale: float, seed: int, start: str, months: int, codes: P
 def build(extract: Path, period: str, releases: Path, codes: Path | None, encoding: str,
           note: str, problems_file: Path | None) -> None:
     """Validate an extract and write the release of a period (a new revision if rebuilt)."""
+    from stats.files import hashing_inputs
+
+    digests = {}
+    if ".." not in period and extract.is_dir():
+        # the inputs' checksums first, on a thread, while the libraries that read them import
+        digests = hashing_inputs(extract, _period(period))
+    from stats.extract import Shared
     from stats.release import ReleaseError, build_release
 
     if ".." in period:  # a range: each period its own release, snapshots read once
@@ -186,7 +193,7 @@ def build(extract: Path, period: str, releases: Path, codes: Path | None, encodi
     target = _period(period)
     try:
         built = build_release(extract, target, releases, _codes(codes), encoding=encoding,
-                              note=note, progress=_progress)
+                              note=note, progress=_progress, shared=Shared(digests=digests))
     except ValidationError as exc:
         if problems_file is not None:  # written first: the listing's last line points to it
             _write_problems(problems_file, exc)

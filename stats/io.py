@@ -19,6 +19,7 @@ import polars as pl
 
 import stats.encodings  # noqa: F401  (registers the euc_tw codec)
 from stats.charsets import reading_codec
+from stats.files import find_source, sha256_of  # noqa: F401  (where the extract's files are read)
 from stats.periods import Month
 from stats.problems import Problem
 
@@ -40,24 +41,6 @@ class SourceFile:
     sha256: str = ""
     rows: int = 0
     temp: Path | None = field(default=None, repr=False)  # UTF-8 copy of a non-UTF-8 CSV
-
-
-def find_source(folder: Path, kind: str, month: Month) -> Path | None:
-    """The ``<kind>_YYYYMM.parquet`` or ``.csv`` file of a month, if present."""
-    for suffix in (".parquet", ".csv"):
-        path = folder / f"{kind}_{month.compact}{suffix}"
-        if path.exists():
-            return path
-    return None
-
-
-def sha256_of(path: Path) -> str:
-    """SHA-256 of a file's bytes, read in chunks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 class _DecodeRecorder:
