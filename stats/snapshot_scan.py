@@ -312,7 +312,9 @@ def _households(pairs: list[pl.DataFrame], names: pl.Series) -> pl.DataFrame:
     flat = lists.explode("household_id")
     hashes = flat["household_id"].hash(seed=0)
     ordered = hashes.sort().to_numpy()
-    repeated = np.unique(ordered[1:][ordered[1:] == ordered[:-1]])
+    # the hashes met again (a hash met k times is here k - 1 times: harmless to ``is_in``,
+    # where making them unique costs more than the look-up)
+    repeated = ordered[1:][ordered[1:] == ordered[:-1]]
     seen_again = flat.filter(hashes.is_in(pl.Series(repeated).implode()))
     twice = seen_again.group_by("village").agg(
         (pl.len() - pl.col("household_id").n_unique()).cast(pl.Int64).alias("twice"))
