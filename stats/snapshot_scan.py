@@ -25,6 +25,7 @@ So a file it accepts is one the general rules accept, and its counts are the sam
 from __future__ import annotations
 
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
@@ -146,7 +147,7 @@ class _Batches:
         self.tribes: list[pl.DataFrame] = []
         # each batch's distinct households per village, made on a thread of their own
         # while the next batch is read (the end snapshot's longest step)
-        self.pairs: list[Future[pl.DataFrame]] | None = [] if households else None
+        self.pairs: list[Future[_Listed]] | None = [] if households else None
         self.pairing = ThreadPoolExecutor(max_workers=1) if households else None
         self.increasing = True
         self.last_id: str | None = None
@@ -292,25 +293,36 @@ def _stock(state: _Batches, villages: list[str], month: Month, v2: bool) -> Stoc
     return Stock(month, state.rows, sex_age, marital, indigenous, tribes, counted)
 
 
-def _distinct_households(village: pl.Series, households: pl.Series) -> pl.DataFrame:
-    """One batch's distinct household ids per village (village index, list of ids)."""
-    return (pl.DataFrame({"village": village, "household_id": households})
-            .group_by("village").agg(pl.col("household_id").unique()))
+@dataclass(frozen=True)
+class _Listed:
+    """One batch's distinct households per village: one row each (village index,
+    household_id), their ids' 64-bit hashes, and how many each village lists."""
+
+    flat: pl.DataFrame
+    hashes: pl.Series
+    per_village: pl.DataFrame
 
 
-def _households(pairs: list[pl.DataFrame], names: pl.Series) -> pl.DataFrame:
+def _distinct_households(village: pl.Series, households: pl.Series) -> _Listed:
+    """``_Listed`` of one batch (made on the households thread, off the scan's path)."""
+    flat = (pl.DataFrame({"village": village, "household_id": households})
+            .group_by("village").agg(pl.col("household_id").unique())
+            .explode("household_id"))
+    return _Listed(flat, flat["household_id"].hash(seed=0), flat.group_by("village").len())
+
+
+def _households(batches: list[_Listed], names: pl.Series) -> pl.DataFrame:
     """Distinct households at every level from each batch's distinct households per
     village. A village's persons are spread over many batches (a register lists them by
-    person id), but a household's almost always fall in one: so a village's count is the
-    length of its lists, less the households listed more than once in it. Those, and the
+    person id), but a household's almost always fall in one: so a village's count is how
+    many its batches list, less the households listed more than once in it. Those, and the
     households met in two villages, are found among the ids listed more than once overall
     — by sorting 64-bit hashes of the ids (9.6 M national), then confirmed on the strings,
     so a hash collision cannot change a count."""
-    lists = pl.concat(pairs)
-    listed = lists.group_by("village").agg(
-        pl.col("household_id").list.len().sum().cast(pl.Int64).alias("households"))
-    flat = lists.explode("household_id")
-    hashes = flat["household_id"].hash(seed=0)
+    listed = (pl.concat([b.per_village for b in batches]).group_by("village")
+              .agg(pl.col("len").sum().cast(pl.Int64).alias("households")))
+    flat = pl.concat([b.flat for b in batches])
+    hashes = pl.concat([b.hashes for b in batches])
     ordered = hashes.sort().to_numpy()
     # the hashes met again (a hash met k times is here k - 1 times: harmless to ``is_in``,
     # where making them unique costs more than the look-up)
@@ -325,8 +337,11 @@ def _households(pairs: list[pl.DataFrame], names: pl.Series) -> pl.DataFrame:
         return frame.with_columns(names.gather(frame["village"].cast(pl.Int64))
                                   .alias("village_code")).drop("village")
 
-    return households_summed(named(per_village).lazy(), named(seen_again.unique()),
-                             list(LEVELS))
+    # households_summed takes the households of more than one village (or any more): only
+    # those, not the many a village lists twice (0.3 M pairs national, 0.25 s to roll up)
+    pairs = seen_again.unique()
+    spread = pairs.filter(pairs["household_id"].is_duplicated())
+    return households_summed(named(per_village).lazy(), named(spread), list(LEVELS))
 
 
 def _frame(counts: np.ndarray, names: pl.Series, key: str, first: int) -> pl.DataFrame:
