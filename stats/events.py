@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import polars as pl
 
 from stats.areas import area_code_at
@@ -49,38 +50,40 @@ def vital_events_by_village(events: pl.LazyFrame) -> pl.LazyFrame:
 
 
 def migration_by_level(events: pl.LazyFrame, levels: Sequence[str]) -> pl.LazyFrame:
-    """In- and out-migration per area at each level.
+    """In- and out-migration per area at each level (the areas any move enters or leaves).
 
     A move enters an area when its destination lies inside and its origin does not (an
     empty origin lies outside every area), and leaves it in the reverse case; a move
     within an area is not migration at that area's level.
+
+    A year has 1.8 M national moves between a few thousand villages: each end is made an
+    index into those villages once, each village's area at a level an index too, and the
+    moves are counted with ``bincount`` (cutting and grouping 1.8 M codes per level cost
+    more than the rest of the table).
     """
-    moves = events.filter(pl.col("event_type") == "MOVE").select(
-        "from_village_code", "to_village_code"
-    )
+    moves = (events.filter(pl.col("event_type") == "MOVE")
+             .select("from_village_code", "to_village_code").collect())
+    ends = [moves["from_village_code"], moves["to_village_code"]]
+    villages = pl.concat(ends).drop_nulls().unique().sort()
+    kind = pl.Enum(villages)
+    # each end's village, -1 when empty (outside every area)
+    index = [end.cast(kind).to_physical().cast(pl.Int64).fill_null(-1).to_numpy()
+             for end in ends]
     frames = []
     for level in levels:
-        origin = area_code_at(level, pl.col("from_village_code")).alias("origin")
-        destination = area_code_at(level, pl.col("to_village_code")).alias("destination")
-        crossing = moves.select(origin, destination).filter(
-            pl.col("origin").ne_missing(pl.col("destination"))
-        )
-        inflow = (
-            crossing.filter(pl.col("destination").is_not_null())
-            .group_by(pl.col("destination").alias("area_code"))
-            .agg(pl.len().cast(pl.Int64).alias("in_migration"))
-        )
-        outflow = (
-            crossing.filter(pl.col("origin").is_not_null())
-            .group_by(pl.col("origin").alias("area_code"))
-            .agg(pl.len().cast(pl.Int64).alias("out_migration"))
-        )
-        frames.append(
-            inflow.join(outflow, on="area_code", how="full", coalesce=True).select(
-                pl.lit(level).alias("area_level"),
-                "area_code",
-                pl.col("in_migration").fill_null(0),
-                pl.col("out_migration").fill_null(0),
-            )
-        )
-    return pl.concat(frames)
+        containing = pl.select(area_code_at(level, pl.lit(villages)).alias("area_code"))
+        codes = containing["area_code"].unique().sort()
+        area = containing["area_code"].cast(pl.Enum(codes)).to_physical().cast(pl.Int64)
+        area_of = np.append(area.to_numpy(), -1)  # index -1: an empty end, no area
+        origin, destination = area_of[index[0]], area_of[index[1]]
+        crossing = origin != destination
+        inflow = np.bincount(destination[crossing & (destination >= 0)], minlength=len(codes))
+        outflow = np.bincount(origin[crossing & (origin >= 0)], minlength=len(codes))
+        moved = np.flatnonzero((inflow > 0) | (outflow > 0))
+        frames.append(pl.DataFrame({
+            "area_level": pl.Series([level] * len(moved), dtype=pl.String),
+            "area_code": codes.gather(moved),
+            "in_migration": pl.Series(inflow[moved], dtype=pl.Int64),
+            "out_migration": pl.Series(outflow[moved], dtype=pl.Int64),
+        }))
+    return pl.concat(frames).lazy()
