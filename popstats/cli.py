@@ -169,14 +169,15 @@ def build(extract: Path, period: str, releases: Path, codes: Path | None, encodi
     """Validate an extract and write the release of a period (a new revision if rebuilt)."""
     from stats.files import hashing_inputs
 
+    target = None if ".." in period else _period(period)
     digests = {}
-    if ".." not in period and extract.is_dir():
+    if target is not None and extract.is_dir():
         # the inputs' checksums first, on a thread, while the libraries that read them import
-        digests = hashing_inputs(extract, _period(period))
+        digests = hashing_inputs(extract, target)
     from stats.extract import Shared
     from stats.release import ReleaseError, build_release
 
-    if ".." in period:  # a range: each period its own release, snapshots read once
+    if target is None:  # a range: each period its own release, snapshots read once
         from popstats.build_range import build_periods
         from stats.backfill import parse_periods
 
@@ -190,7 +191,6 @@ def build(extract: Path, period: str, releases: Path, codes: Path | None, encodi
         except ReleaseError as exc:
             raise click.ClickException(str(exc)) from exc
         return
-    target = _period(period)
     try:
         built = build_release(extract, target, releases, _codes(codes), encoding=encoding,
                               note=note, progress=_progress, shared=Shared(digests=digests))

@@ -46,8 +46,7 @@ HIGH_CARDINALITY = {"person_id", "household_id", "event_id"}
 def _source_column(rule: Rule) -> str | None:
     """The single raw column a rule reads (of a split rule: its value test), or None when it
     compares several."""
-    test = rule.bad if rule.split is None else rule.split[1]
-    roots = {name.removeprefix("t_") for name in test.meta.root_names()}
+    roots = {name.removeprefix("t_") for name in rule.value_test.meta.root_names()}
     return roots.pop() if len(roots) == 1 else None
 
 
@@ -69,8 +68,7 @@ def narrow_to_bad_values(
         typed = typed_frame(values.lazy(), {column: columns[column]})
         flags = typed.select(
             pl.col(column),
-            *[(r.bad if r.split is None else r.split[1]).fill_null(False).alias(f"f{i}")
-              for i, r in enumerate(column_rules)]
+            *[r.value_test.fill_null(False).alias(f"f{i}") for i, r in enumerate(column_rules)]
         ).collect()
         for i, rule in enumerate(column_rules):
             bad = flags.filter(pl.col(f"f{i}"))[column]
@@ -233,7 +231,7 @@ def _nothing_wrong(raw: pl.LazyFrame, rules: list[Rule], columns: dict[str, pl.D
         return False
     for column, values in zip(value_columns, distinct, strict=True):
         typed = typed_frame(values.lazy(), {column: columns[column]}, fixes)
-        tests = [r.split[1].fill_null(False).any() for r in by_value  # type: ignore[index]
+        tests = [r.value_test.fill_null(False).any() for r in by_value
                  if _source_column(r) == column]
         if typed.select(pl.any_horizontal(tests)).collect().item():
             return False

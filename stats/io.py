@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import codecs
 import csv
-import hashlib
 import io
 import tempfile
 from dataclasses import dataclass, field, replace

@@ -22,7 +22,14 @@ from stats.fertility import (
     women_by_group,
 )
 from stats.flows import FLOW_MEASURES, migration_flows
-from stats.mortality import OPEN_GROUP, age_group, deaths_by_age, deaths_by_village, life_table
+from stats.mortality import (
+    LIFE_GROUPS,
+    OPEN_GROUP,
+    age_group,
+    deaths_by_age,
+    deaths_by_village,
+    life_table,
+)
 from stats.nationality import MARRIAGE_MEASURES, marriages_by_nationality
 from stats.periods import Period
 from stats.schemas import (
@@ -85,7 +92,7 @@ def _village_life_groups(cells: pl.LazyFrame) -> pl.LazyFrame:
                             "population").clear()
     groups = pl.Series(range(MAX_AGE + 1)).to_frame("age").select(
         age_group(pl.col("age"), OPEN_GROUP).alias("group"))["group"].to_numpy()
-    slots = np.array(sorted(set(groups.tolist())))
+    slots = np.array(LIFE_GROUPS)
     group_of_age = np.searchsorted(slots, groups)
     run = frame["village_code"].rle_id().to_numpy().astype(np.int64)
     cell = ((frame["sex"].to_numpy().astype(np.int64) - 1) * len(slots)

@@ -184,6 +184,11 @@ class Rule:
     distinct: bool = False
     split: tuple[pl.Expr, pl.Expr] | None = None
 
+    @property
+    def value_test(self) -> pl.Expr:
+        """What the rule tests of the values: ``bad``, or of a split rule ``value_bad``."""
+        return self.bad if self.split is None else self.split[1]
+
 
 def _t(name: str) -> pl.Expr:
     return pl.col(f"t_{name}")
