@@ -89,8 +89,13 @@ def age_cube(sex_age: pl.DataFrame, areas: pl.DataFrame) -> AgeCube:
     rows = keys.with_row_index("row")
     sex_age = sex_age.filter(pl.col("village_code").is_not_null())
     cells = len(SEXES) * len(AGES)
-    villages = sex_age["village_code"].unique().sort()
-    village = sex_age["village_code"].cast(pl.Enum(villages)).to_physical().to_numpy()
+    # each cell's village as an index, cast run by run (a stock's cells come village by
+    # village)
+    runs = sex_age["village_code"].rle()
+    run_village = runs.struct.field("value")
+    villages = run_village.unique().sort()
+    village = np.repeat(run_village.cast(pl.Enum(villages)).to_physical().to_numpy(),
+                        runs.struct.field("len").to_numpy())
     cell = ((sex_age["sex"].cast(pl.Int64) - SEXES[0]) * len(AGES)
             + sex_age["age"].cast(pl.Int64) - AGES[0]).to_numpy()
     population = sex_age["population"].cast(pl.Int64).to_numpy()

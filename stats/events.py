@@ -8,6 +8,7 @@ import numpy as np
 import polars as pl
 
 from stats.areas import area_code_at
+from stats.moves import Moves, moves_of
 
 VITAL_MEASURES = [
     "births", "births_male", "births_female",
@@ -49,33 +50,29 @@ def vital_events_by_village(events: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
-def migration_by_level(events: pl.LazyFrame, levels: Sequence[str]) -> pl.LazyFrame:
-    """In- and out-migration per area at each level (the areas any move enters or leaves).
+def migration_by_level(events: pl.LazyFrame, levels: Sequence[str],
+                       moves: Moves | None = None) -> pl.LazyFrame:
+    """In- and out-migration per area at each level (the areas any move enters or leaves;
+    ``moves``: the events' moves, when already indexed).
 
     A move enters an area when its destination lies inside and its origin does not (an
     empty origin lies outside every area), and leaves it in the reverse case; a move
     within an area is not migration at that area's level.
 
-    A year has 1.8 M national moves between a few thousand villages: each end is made an
-    index into those villages once, each village's area at a level an index too, and the
-    moves are counted with ``bincount`` (cutting and grouping 1.8 M codes per level cost
-    more than the rest of the table).
+    A year has 1.8 M national moves between a few thousand villages: each end is an index
+    into those villages (``stats.moves``), each village's area at a level an index too,
+    and the moves are counted with ``bincount`` (cutting and grouping 1.8 M codes per level
+    cost more than the rest of the table).
     """
-    moves = (events.filter(pl.col("event_type") == "MOVE")
-             .select("from_village_code", "to_village_code").collect())
-    ends = [moves["from_village_code"], moves["to_village_code"]]
-    villages = pl.concat(ends).drop_nulls().unique().sort()
-    kind = pl.Enum(villages)
-    # each end's village, -1 when empty (outside every area)
-    index = [end.cast(kind).to_physical().cast(pl.Int64).fill_null(-1).to_numpy()
-             for end in ends]
+    if moves is None:
+        moves = moves_of(events)
     frames = []
     for level in levels:
-        containing = pl.select(area_code_at(level, pl.lit(villages)).alias("area_code"))
+        containing = pl.select(area_code_at(level, pl.lit(moves.villages)).alias("area_code"))
         codes = containing["area_code"].unique().sort()
         area = containing["area_code"].cast(pl.Enum(codes)).to_physical().cast(pl.Int64)
         area_of = np.append(area.to_numpy(), -1)  # index -1: an empty end, no area
-        origin, destination = area_of[index[0]], area_of[index[1]]
+        origin, destination = area_of[moves.origin], area_of[moves.destination]
         crossing = origin != destination
         inflow = np.bincount(destination[crossing & (destination >= 0)], minlength=len(codes))
         outflow = np.bincount(origin[crossing & (origin >= 0)], minlength=len(codes))

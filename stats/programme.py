@@ -30,6 +30,7 @@ from stats.mortality import (
     deaths_by_village,
     life_table,
 )
+from stats.moves import Moves
 from stats.nationality import MARRIAGE_MEASURES, marriages_by_nationality
 from stats.periods import Period
 from stats.schemas import (
@@ -116,13 +117,13 @@ def _women(cells: pl.LazyFrame, areas: pl.DataFrame, levels: tuple[str, ...]) ->
     return complete(women, areas, None, women.collect_schema().names()[2:], levels)
 
 
-def programme_frames(start: Stock, end: Stock, events: pl.LazyFrame,
-                     areas: pl.DataFrame, period: Period) -> dict[str, pl.LazyFrame]:
+def programme_frames(start: Stock, end: Stock, events: pl.LazyFrame, areas: pl.DataFrame,
+                     period: Period, moves: Moves | None = None) -> dict[str, pl.LazyFrame]:
     """The §8 tables this period and extract give (see the module's docstring), from the
     stocks of the start and end snapshots (each aged on its own reference date: the end
-    stock's is the period's)."""
+    stock's is the period's; ``moves``: the events' moves, when already indexed)."""
     frames = {
-        "migration_flows": migration_flows(events, areas),
+        "migration_flows": migration_flows(events, areas, moves),
         "deaths_by_age": _completed(deaths_by_age(events, list(TABLE_LEVELS["deaths_by_age"])),
                                     areas, "deaths_by_age", ["deaths"]),
     }

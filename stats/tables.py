@@ -18,6 +18,7 @@ from stats.areas import complete, level_sort_key, roll_up
 from stats.codes import LEVELS
 from stats.events import VITAL_MEASURES, migration_by_level, vital_events_by_village
 from stats.indicators import indicators
+from stats.moves import Moves, moves_of
 from stats.periods import Period
 from stats.programme import programme_frames
 from stats.schemas import (
@@ -95,18 +96,19 @@ def stock_tables(
     # CONTRACT §8: the tables this period and extract give, finished the same way — made
     # on a thread while the §3 tables are: each is many small queries that keep one core
     # busy, not two
+    moves = moves_of(events)  # read once for the two tables that count moves
     with ThreadPoolExecutor(max_workers=1) as beside:
-        programme = beside.submit(_programme_tables, start, end, events, areas, period)
-        collected = stock_v1_tables(start, end, events, areas, period)
+        programme = beside.submit(_programme_tables, start, end, events, areas, period, moves)
+        collected = stock_v1_tables(start, end, events, areas, period, moves)
         collected.update(programme.result())
     order = [*V1_TABLES, *STAR_TABLES, *V2_ONLY_TABLES]
     return {name: collected[name] for name in order if name in collected}
 
 
 def _programme_tables(start: Stock, end: Stock, events: pl.LazyFrame, areas: pl.DataFrame,
-                      period: Period) -> dict[str, pl.DataFrame]:
+                      period: Period, moves: Moves | None = None) -> dict[str, pl.DataFrame]:
     frames = {name: _finish(frame, name, period) for name, frame in
-              programme_frames(start, end, events, areas, period).items()}
+              programme_frames(start, end, events, areas, period, moves).items()}
     return dict(zip(frames, pl.collect_all(list(frames.values())), strict=True))
 
 
@@ -139,13 +141,15 @@ def stock_v1_tables(
     events: pl.LazyFrame,
     areas: pl.DataFrame,
     period: Period,
+    moves: Moves | None = None,
 ) -> dict[str, pl.DataFrame]:
-    """The seven tables of CONTRACT §3 from the start and end stocks."""
+    """The seven tables of CONTRACT §3 from the start and end stocks (``moves``: the
+    events' moves, when already indexed)."""
     assert end.households is not None, "the end stock is counted with its households"
     households = end.households
     start_pop, vital_v, migration = pl.collect_all(
         [start.by_village(), vital_events_by_village(events),
-         migration_by_level(events, ALL_LEVELS)]
+         migration_by_level(events, ALL_LEVELS, moves)]
     )
 
     # by area × sex × age in one dense array: the by-age table, totals and age summary
