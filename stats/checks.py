@@ -208,7 +208,8 @@ def located_problems(
 
 
 def _nothing_wrong(raw: pl.LazyFrame, rules: list[Rule], columns: dict[str, pl.DataType],
-                   fixes: dict[str, dict[str, str]] | None, unique: str) -> bool:
+                   fixes: dict[str, dict[str, str]] | None, unique: str,
+                   distinct: dict[str, pl.Series] | None = None) -> bool:
     """Whether a file breaks no rule, from one pass over its typed rows and a few small
     queries run with it: each rule as it stands (a split rule's value test — a village
     code's — on its column's distinct values instead, where a value it refuses is enough
@@ -221,15 +222,19 @@ def _nothing_wrong(raw: pl.LazyFrame, rules: list[Rule], columns: dict[str, pl.D
     by_row = [r for r in rules if r.split is None]
     ids = sorted({r.column for r in rules if _source_column(r) in HIGH_CARDINALITY} | {unique})
     value_columns = sorted({_source_column(r) or "" for r in by_value})
+    known = distinct or {}  # the distinct values the caller already has
+    unknown = [c for c in value_columns if c not in known]
     queries = [typed_frame(raw, columns, fixes)
                .select(pl.any_horizontal([r.bad.fill_null(False).any() for r in by_row])
                        if by_row else pl.lit(False)),
                raw.select(pl.col(c).cast(pl.String) for c in ids),
-               *[raw.select(pl.col(c).unique()) for c in value_columns]]
-    row_flag, id_values, *distinct = pl.collect_all(queries)
+               *[raw.select(pl.col(c).unique()) for c in unknown]]
+    row_flag, id_values, *found = pl.collect_all(queries)
     if row_flag.item():
         return False
-    for column, values in zip(value_columns, distinct, strict=True):
+    made = dict(zip(unknown, found, strict=True))
+    for column in value_columns:
+        values = known[column].to_frame() if column in known else made[column]
         typed = typed_frame(values.lazy(), {column: columns[column]}, fixes)
         tests = [r.value_test.fill_null(False).any() for r in by_value
                  if _source_column(r) == column]
@@ -248,12 +253,14 @@ def _nothing_wrong(raw: pl.LazyFrame, rules: list[Rule], columns: dict[str, pl.D
 def find_problems(
     raw: pl.LazyFrame, file: str, kind: str, month: Month, codes: CodeTable,
     fixes: dict[str, dict[str, str]] | None = None,
+    distinct: dict[str, pl.Series] | None = None,
 ) -> tuple[list[Problem], Counter[tuple[str, str]]]:
     """Every problem of one extract file, and the count of each (file, rule).
 
     ``fixes``: the file's village-code fixes (``validate.code_fixes``), when the caller has
     them — the row pass then types those columns by a lookup of the few codes that differ
-    instead of normalising every row (the same typed values).
+    instead of normalising every row (the same typed values); ``distinct``: the file's
+    ``validate.distinct_codes``, when the caller has them.
     """
     schema = raw.collect_schema()
     columns = file_columns(kind, schema)  # v1's and the §8 ones present
@@ -273,7 +280,8 @@ def find_problems(
              else event_rules(month, codes, schema))
     if v2:
         rules += resident_v2_rules(schema) if kind == "residents" else event_v2_rules(schema)
-    if kind == "events" and _nothing_wrong(raw, rules, columns, fixes, ID_COLUMNS[kind]):
+    if kind == "events" and _nothing_wrong(raw, rules, columns, fixes, ID_COLUMNS[kind],
+                                           distinct):
         return [], Counter()
     combined = [r for r in rules if r.distinct]
     rules = [r for r in rules if not r.distinct]

@@ -20,7 +20,7 @@ from stats.problems import Problem, ValidationError
 from stats.schemas import EVENT_COLUMNS, RESIDENT_COLUMNS
 from stats.snapshot_scan import scan_snapshot
 from stats.stocks import Stock, stock_from_frame
-from stats.validate import code_fixes, is_v2_file, typed_events, typed_residents
+from stats.validate import code_fixes, distinct_codes, is_v2_file, typed_events, typed_residents
 
 
 @dataclass
@@ -100,14 +100,17 @@ def _in_memory(raw: pl.LazyFrame) -> pl.LazyFrame:
         return raw
 
 
-def _fixes_if_readable(raw: pl.LazyFrame) -> dict[str, dict[str, str]] | None:
-    """An events file's village-code fixes, or None when its village codes cannot be read:
+def _fixes_if_readable(raw: pl.LazyFrame
+                       ) -> tuple[dict[str, dict[str, str]] | None, dict[str, pl.Series] | None]:
+    """An events file's village-code fixes and its distinct village codes (which the
+    checks read again), or None and None when its village codes cannot be read:
     ``find_problems`` then types the codes row by row and meets (and reports) the failure
     exactly as it would without them."""
     try:
-        return code_fixes(raw, EVENT_COLUMNS)
+        distinct = distinct_codes(raw, EVENT_COLUMNS)
+        return code_fixes(raw, EVENT_COLUMNS, distinct), distinct
     except Exception:  # noqa: BLE001 — whatever the reader raises is reported by find_problems
-        return None
+        return None, None
 
 
 @dataclass
@@ -185,11 +188,12 @@ def load_extract(
         counts.update((p.file, p.rule) for p in file_problems)
         if raw is not None and not any(p.row is None for p in file_problems):
             try:
-                fixes = None
+                fixes = distinct = None
                 if source.kind == "events":
-                    fixes = event_fixes[str(source.month)] = _fixes_if_readable(raw)
+                    fixes, distinct = _fixes_if_readable(raw)
+                    event_fixes[str(source.month)] = fixes
                 found, found_counts = find_problems(
-                    raw, str(source.path), source.kind, source.month, codes, fixes
+                    raw, str(source.path), source.kind, source.month, codes, fixes, distinct
                 )
             except pl.exceptions.PolarsError as exc:
                 found = read_failure(exc, source, encoding)

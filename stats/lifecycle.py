@@ -98,8 +98,12 @@ def lifecycle_problems(
                 pl.col("occurrence_date").alias("died"),
                 _where(pl.col("name"), pl.col("row")).alias("death"))
     )
+    # the events of those who died, found first by 64-bit hashes of their ids (a superset:
+    # the join confirms on the ids) — cheaper than joining 2 M string keys
+    died = once.filter(pl.col("event_type") == "DEATH").select(pl.col("person_id").hash())
     after = (
-        events.filter(pl.col("event_type") != "DEATH")
+        events.filter((pl.col("event_type") != "DEATH")
+                      & pl.col("person_id").hash().is_in(died.collect().to_series().implode()))
         .join(deaths, on=["file", "person_id"])
         .filter((pl.col("registration_date") > pl.col("died_registered"))
                 | ((pl.col("registration_date") == pl.col("died_registered"))

@@ -153,13 +153,22 @@ def typed_frame(
     return raw.with_columns(exprs)
 
 
-def code_fixes(raw: pl.LazyFrame, columns: dict[str, pl.DataType]) -> dict[str, dict[str, str]]:
-    """For each village-code column, the raw values whose normal form differs from them."""
+def distinct_codes(raw: pl.LazyFrame, columns: dict[str, pl.DataType]) -> dict[str, pl.Series]:
+    """Each village-code column's distinct raw values, as text."""
     names = [c for c in columns if "village_code" in c and c in raw.collect_schema()]
     distinct = pl.collect_all([raw.select(pl.col(c).cast(pl.String).unique()) for c in names])
+    return {name: values.to_series() for name, values in zip(names, distinct, strict=True)}
+
+
+def code_fixes(raw: pl.LazyFrame, columns: dict[str, pl.DataType],
+               distinct: dict[str, pl.Series] | None = None) -> dict[str, dict[str, str]]:
+    """For each village-code column, the raw values whose normal form differs from them
+    (``distinct``: the columns' ``distinct_codes``, when already made)."""
+    if distinct is None:
+        distinct = distinct_codes(raw, columns)
     fixes = {}
-    for name, values in zip(names, distinct, strict=True):
-        normal = values.select(
+    for name, values in distinct.items():
+        normal = values.to_frame().select(
             pl.col(name), normalise_village_code(parse_text(name)).alias("normal")
         ).filter(pl.col(name).is_not_null() & pl.col("normal").ne_missing(pl.col(name)))
         fixes[name] = dict(zip(normal[name], normal["normal"], strict=True))

@@ -278,7 +278,8 @@ def test_the_one_pass_check_of_an_events_file_never_passes_a_problem(tmp_path, f
     narrowed and located: so the one pass must see every problem the full checks list
     (here one bad row among good ones), and pass the good rows."""
     from stats.checks import _nothing_wrong, find_problems
-    from stats.validate import event_rules, file_columns
+    from stats.schemas import EVENT_COLUMNS
+    from stats.validate import code_fixes, distinct_codes, event_rules, file_columns
 
     for text, clean in ((GOOD_EVENTS, True), (GOOD_EVENTS + line, False)):
         (tmp_path / "events_202403.csv").write_text(HEADER_E + text, encoding="utf-8")
@@ -289,6 +290,11 @@ def test_the_one_pass_check_of_an_events_file_never_passes_a_problem(tmp_path, f
         raw = raw.with_row_index("row", offset=1)
         schema = raw.collect_schema()
         rules = event_rules(MAR, tiny_codes(), schema)
-        assert _nothing_wrong(raw, rules, file_columns("events", schema), None, "event_id") is clean
+        columns = file_columns("events", schema)
+        assert _nothing_wrong(raw, rules, columns, None, "event_id") is clean
+        # as a build calls it: with the village codes' fixes and distinct values made before
+        distinct = distinct_codes(raw, EVENT_COLUMNS)
+        fixes = code_fixes(raw, EVENT_COLUMNS, distinct)
+        assert _nothing_wrong(raw, rules, columns, fixes, "event_id", distinct) is clean
         found, _ = find_problems(raw, "events_202403", "events", MAR, tiny_codes())
         assert (found == []) is clean, found
