@@ -94,19 +94,26 @@ def age_cube(sex_age: pl.DataFrame, areas: pl.DataFrame) -> AgeCube:
     runs = sex_age["village_code"].rle()
     run_village = runs.struct.field("value")
     villages = run_village.unique().sort()
-    village = np.repeat(run_village.cast(pl.Enum(villages)).to_physical().to_numpy(),
-                        runs.struct.field("len").to_numpy())
+    village = np.repeat(run_village.cast(pl.Enum(villages)).to_physical().to_numpy()
+                        .astype(np.int64), runs.struct.field("len").to_numpy())
     cell = ((sex_age["sex"].cast(pl.Int64) - SEXES[0]) * len(AGES)
             + sex_age["age"].cast(pl.Int64) - AGES[0]).to_numpy()
-    population = sex_age["population"].cast(pl.Int64).to_numpy()
-    counts = np.zeros(keys.height * cells, dtype=np.int64)
-    for level in LEVELS:
-        # each village's row among the areas at this level (-1: not an area of the period)
-        at = (pl.DataFrame({"village_code": villages})
-              .select(pl.lit(level).alias("area_level"),
-                      area_code_at(level, pl.col("village_code")).alias("area_code"))
+    # village × cell counts: sums of whole numbers far below 2**53, exact in float64
+    summed = np.bincount(village * cells + cell, weights=sex_age["population"].to_numpy(),
+                         minlength=villages.len() * cells).astype(np.int64)
+    summed = summed.reshape(villages.len(), cells)
+    counts = np.zeros((keys.height, cells), dtype=np.int64)
+    codes = villages
+    for level in reversed(LEVELS) if villages.len() else ():  # village, township, county, national
+        # the areas at this level holding the ones below, in code order: each a run of
+        # them, summed (the villages themselves at the first step)
+        holding = pl.select(area_code_at(level, pl.lit(codes)).alias("area_code"))["area_code"]
+        first = np.flatnonzero(np.r_[True, (holding[1:] != holding[:-1]).to_numpy()])
+        codes = holding.gather(first)
+        summed = np.add.reduceat(summed, first, axis=0)
+        # each area's row among the period's areas (-1: not an area of the period)
+        at = (pl.DataFrame({"area_level": level, "area_code": codes})
               .join(rows, on=["area_level", "area_code"], how="left", maintain_order="left")
-              ["row"].cast(pl.Int64).fill_null(-1).to_numpy())[village]
-        inside = at >= 0
-        np.add.at(counts, at[inside] * cells + cell[inside], population[inside])
+              ["row"].cast(pl.Int64).fill_null(-1).to_numpy())
+        counts[at[at >= 0]] = summed[at >= 0]
     return AgeCube(keys, counts.reshape(keys.height, len(SEXES), len(AGES)))

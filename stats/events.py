@@ -70,9 +70,12 @@ def migration_by_level(events: pl.LazyFrame, levels: Sequence[str],
     for level in levels:
         containing = pl.select(area_code_at(level, pl.lit(moves.villages)).alias("area_code"))
         codes = containing["area_code"].unique().sort()
-        area = containing["area_code"].cast(pl.Enum(codes)).to_physical().cast(pl.Int64)
-        area_of = np.append(area.to_numpy(), -1)  # index -1: an empty end, no area
-        origin, destination = area_of[moves.origin], area_of[moves.destination]
+        if level == "village":  # each village its own area, in the same order
+            origin, destination = moves.origin, moves.destination
+        else:
+            area = containing["area_code"].cast(pl.Enum(codes)).to_physical().cast(pl.Int64)
+            area_of = np.append(area.to_numpy(), -1)  # index -1: an empty end, no area
+            origin, destination = area_of[moves.origin], area_of[moves.destination]
         crossing = origin != destination
         inflow = np.bincount(destination[crossing & (destination >= 0)], minlength=len(codes))
         outflow = np.bincount(origin[crossing & (origin >= 0)], minlength=len(codes))

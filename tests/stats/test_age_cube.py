@@ -60,3 +60,18 @@ def test_the_cube_equals_the_general_tables() -> None:
     kept = sex_age.filter(pl.col("village_code").is_in(["63000010001", "63000010003"]))
     assert (township.select(pl.sum_horizontal("young", "working", "old")).item()
             == retired + kept["population"].sum())
+
+
+def test_many_villages_each_counted_where_it_lies() -> None:
+    """Hundreds of villages (more cells than a 16-bit index holds), most of them outside the
+    period's areas: each counted in its township and county as the general way does."""
+    rng = np.random.default_rng(11)
+    rows = [(f"63000010{v:03d}", sex, age, int(rng.integers(1, 9)))
+            for v in range(1, 401) for sex in SEXES for age in AGES if rng.random() < 0.3]
+    sex_age = pl.DataFrame(rows, schema={"village_code": pl.String, "sex": pl.Int8,
+                                         "age": pl.Int16, "population": pl.Int64}, orient="row")
+    areas = tiny_codes().areas(PERIOD)
+    rolled = roll_up(sex_age.lazy(), ["sex", "age"], ["population"], LEVELS_ALL)
+    by_age = _finish(complete(rolled, areas, _grid(sex=SEXES, age=AGES), ["population"],
+                              LEVELS_ALL), "population_by_age", PERIOD).collect()
+    assert_frame_equal(age_cube(sex_age, areas).table(PERIOD), by_age)
