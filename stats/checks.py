@@ -27,6 +27,7 @@ from stats.validate import (
     ID_PATTERN,
     ID_RULE,
     Rule,
+    blank_free_columns,
     event_rules,
     event_v2_rules,
     file_columns,
@@ -277,7 +278,7 @@ def find_problems(
     if structural:
         return structural, Counter((p.file, p.rule) for p in structural)
     rules = (resident_rules(month, codes, schema) if kind == "residents"
-             else event_rules(month, codes, schema))
+             else event_rules(month, codes, schema, blank_free_columns(distinct or {})))
     if v2:
         rules += resident_v2_rules(schema) if kind == "residents" else event_v2_rules(schema)
     if kind == "events" and _nothing_wrong(raw, rules, columns, fixes, ID_COLUMNS[kind],

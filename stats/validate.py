@@ -7,6 +7,7 @@ A raw frame (strings from CSV, or Parquet's own types) becomes a typed frame thr
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 import polars as pl
@@ -97,13 +98,18 @@ def parse_id(name: str) -> pl.Expr:
     return pl.when(text.str.len_bytes() > 0).then(text)
 
 
-def raw_present(name: str, schema: pl.Schema | dict | None = None) -> pl.Expr:
+def raw_present(name: str, schema: pl.Schema | dict | None = None,
+                blank_free: Collection[str] = ()) -> pl.Expr:
     """The raw field holds something (not null, not blank).
 
     With the file's ``schema``: a date or integer column (Parquet) cannot hold a blank
     value, so "present" is "not null" — the same answer without writing every value out
-    as text (a national events file has seven such columns tested this way).
+    as text (a national events file has seven such columns tested this way). The same for
+    a text column in ``blank_free``: one whose distinct values the caller has seen hold
+    no blank one (``blank_free_columns``).
     """
+    if name in blank_free:
+        return pl.col(name).is_not_null()
     dtype = (schema or {}).get(name)
     if dtype is not None and (dtype == pl.Date or isinstance(dtype, pl.Datetime)
                               or dtype.is_integer()):
@@ -304,9 +310,18 @@ def event_v2_rules(schema: pl.Schema | dict | None = None) -> list[Rule]:
     ]
 
 
-def event_rules(month: Month, codes: CodeTable, schema: pl.Schema | dict | None = None) -> list[Rule]:
+def blank_free_columns(distinct: dict[str, pl.Series]) -> frozenset[str]:
+    """The columns, of those whose distinct raw values are given, where no value present
+    is blank (so ``raw_present`` is "not null" on every row)."""
+    return frozenset(name for name, values in distinct.items()
+                     if not (values.drop_nulls().str.strip_chars().str.len_chars() == 0).any())
+
+
+def event_rules(month: Month, codes: CodeTable, schema: pl.Schema | dict | None = None,
+                blank_free: Collection[str] = ()) -> list[Rule]:
     """Rules for an events file of ``month`` (every registration date must fall in it);
-    with the file's ``schema``, presence is tested the cheapest way its types allow."""
+    with the file's ``schema`` (and ``blank_free``, ``raw_present``), presence is tested
+    the cheapest way its types allow."""
     kind = _t("event_type")
     is_move = kind == "MOVE"
     is_couple = kind.is_in(["MARRIAGE", "DIVORCE"])
@@ -329,10 +344,12 @@ def event_rules(month: Month, codes: CodeTable, schema: pl.Schema | dict | None 
              (kind == "BIRTH") & (_t("birth_date") != _t("occurrence_date"))),
         *_one_of("sex", (1, 2), schema=schema),
         Rule("village_code", "required for BIRTH, DEATH, MARRIAGE and DIVORCE",
-             kind.is_in(["BIRTH", "DEATH", "MARRIAGE", "DIVORCE"]) & ~raw_present("village_code")),
+             kind.is_in(["BIRTH", "DEATH", "MARRIAGE", "DIVORCE"])
+             & ~raw_present("village_code", blank_free=blank_free)),
         *_code_rules("village_code", month, codes, ~is_move),
         Rule("to_village_code", "a MOVE needs an origin or a destination",
-             is_move & ~raw_present("from_village_code") & ~raw_present("to_village_code")),
+             is_move & ~raw_present("from_village_code", blank_free=blank_free)
+             & ~raw_present("to_village_code", blank_free=blank_free)),
         *_code_rules("from_village_code", month, codes, is_move),
         *_code_rules("to_village_code", month, codes, is_move),
         Rule("partner_sex", "required for MARRIAGE and DIVORCE",

@@ -271,6 +271,8 @@ GOOD_EVENTS = (
     "e1,DEATH,2024-03-05,2024-03-05,p 9,1,1980-01-01,63000010001,,,\n",  # a space in an id
     "e1,DEATH,2024-03-05,2024-03-05,,1,1980-01-01,63000010001,,,\n",  # no person
     "e1,DEATH,2024-03-05,2024-03-05,p9,1,1980-02-30,63000010001,,,\n",  # no such date
+    "e1,DEATH,2024-03-05,2024-03-05,p9,1,1980-01-01,   ,,,\n",  # a blank village
+    "e1,MOVE,2024-03-05,2024-03-05,p9,1,1980-01-01,, , ,\n",  # nowhere to nowhere, blank
 ])
 @pytest.mark.parametrize("fmt", ["csv", "parquet"])
 def test_the_one_pass_check_of_an_events_file_never_passes_a_problem(tmp_path, fmt, line):
@@ -298,3 +300,7 @@ def test_the_one_pass_check_of_an_events_file_never_passes_a_problem(tmp_path, f
         assert _nothing_wrong(raw, rules, columns, fixes, "event_id", distinct) is clean
         found, _ = find_problems(raw, "events_202403", "events", MAR, tiny_codes())
         assert (found == []) is clean, found
+        # the rules a build checks (presence of a code told by its distinct values) list
+        # the same problems
+        assert find_problems(raw, "events_202403", "events", MAR, tiny_codes(), fixes,
+                             distinct)[0] == found
