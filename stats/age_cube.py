@@ -23,6 +23,7 @@ from stats.areas import area_code_at, level_sort_key
 from stats.codes import LEVELS
 from stats.periods import Period
 from stats.schemas import AGES, SEXES, table_schema
+from stats.stocks import AgeCounts
 
 YOUNG, OLD = 14, 65  # 0–14, 15–64, 65+ (indicators.age_groups)
 
@@ -82,29 +83,18 @@ class AgeCube:
         ).lazy()
 
 
-def age_cube(sex_age: pl.DataFrame, areas: pl.DataFrame) -> AgeCube:
-    """The cube of a stock's village × sex × age counts (``Stock.sex_age``) over the
-    period's ``areas``."""
+def age_cube(ages: AgeCounts, areas: pl.DataFrame) -> AgeCube:
+    """The cube of a stock's village × sex × age counts (``Stock.ages``) over the period's
+    ``areas``."""
     keys = areas.select("area_level", "area_code").sort(level_sort_key(), "area_code")
     rows = keys.with_row_index("row")
-    sex_age = sex_age.filter(pl.col("village_code").is_not_null())
     cells = len(SEXES) * len(AGES)
-    # each cell's village as an index, cast run by run (a stock's cells come village by
-    # village)
-    runs = sex_age["village_code"].rle()
-    run_village = runs.struct.field("value")
-    villages = run_village.unique().sort()
-    village = np.repeat(run_village.cast(pl.Enum(villages)).to_physical().to_numpy()
-                        .astype(np.int64), runs.struct.field("len").to_numpy())
-    cell = ((sex_age["sex"].cast(pl.Int64) - SEXES[0]) * len(AGES)
-            + sex_age["age"].cast(pl.Int64) - AGES[0]).to_numpy()
-    # village × cell counts: sums of whole numbers far below 2**53, exact in float64
-    summed = np.bincount(village * cells + cell, weights=sex_age["population"].to_numpy(),
-                         minlength=villages.len() * cells).astype(np.int64)
-    summed = summed.reshape(villages.len(), cells)
+    villages = ages.villages
+    summed = ages.counts.reshape(villages.len(), cells)
     counts = np.zeros((keys.height, cells), dtype=np.int64)
     codes = villages
-    for level in reversed(LEVELS) if villages.len() else ():  # village, township, county, national
+    levels = reversed(LEVELS) if villages.len() else ()
+    for level in levels:  # village, township, county, national
         # the areas at this level holding the ones below, in code order: each a run of
         # them, summed (the villages themselves at the first step)
         holding = pl.select(area_code_at(level, pl.lit(codes)).alias("area_code"))["area_code"]

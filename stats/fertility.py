@@ -15,10 +15,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import polars as pl
 
 from stats.areas import roll_up
 from stats.population import age_on
+from stats.schemas import AGES, SEXES
+from stats.stocks import AgeCounts
 
 FERTILITY_GROUPS = tuple(range(15, 50, 5))
 ASFR = [f"asfr_{g}_{g + 4}" for g in FERTILITY_GROUPS]
@@ -69,14 +72,17 @@ def fertility_births(events: pl.LazyFrame, levels: Sequence[str]) -> pl.LazyFram
     return roll_up(cells, [], [*_BIRTHS, "known", "age_sum"], levels)
 
 
-def women_by_group(cells: pl.LazyFrame, levels: Sequence[str]) -> pl.LazyFrame:
-    """Per area: women of each group 15–19 … 45–49 (``w_15`` …) in a stock counted by
-    village × sex × single age (aged on the stock's own reference date)."""
-    women = cells.filter(pl.col("sex") == 2)
-    per_village = women.group_by("village_code").agg(
-        pl.col("population").filter(pl.col("age").is_between(g, g + 4)).sum().cast(pl.Int64)
-        .alias(name) for g, name in zip(FERTILITY_GROUPS, _WOMEN, strict=True))
-    return roll_up(per_village, [], _WOMEN, levels)
+def women_by_group(ages: AgeCounts, levels: Sequence[str]) -> pl.LazyFrame:
+    """Per area: women of each group 15–19 … 45–49 (``w_15`` …) in a stock's village × sex
+    × single age counts (aged on the stock's own reference date)."""
+    women = ages.counts[:, SEXES.index(2), :]
+    lived_in = np.flatnonzero(women.sum(axis=1))  # the villages with a woman of any age
+    per_village = pl.DataFrame({
+        "village_code": ages.villages.gather(lived_in),
+        **{name: women[lived_in, AGES.index(g):AGES.index(g) + 5].sum(axis=1).astype(np.int64)
+           for g, name in zip(FERTILITY_GROUPS, _WOMEN, strict=True)},
+    })
+    return roll_up(per_village.lazy(), [], _WOMEN, levels)
 
 
 def _ratio(numerator: pl.Expr, denominator: pl.Expr) -> pl.Expr:

@@ -25,7 +25,6 @@ from stats.flows import FLOW_MEASURES, migration_flows
 from stats.mortality import (
     LIFE_GROUPS,
     OPEN_GROUP,
-    age_group,
     deaths_by_age,
     deaths_by_village,
     life_table,
@@ -35,12 +34,11 @@ from stats.nationality import MARRIAGE_MEASURES, marriages_by_nationality
 from stats.periods import Period
 from stats.schemas import (
     EVENT_V2_COLUMNS,
-    MAX_AGE,
     SEXES,
     TABLE_KEY_VALUES,
     TABLE_LEVELS,
 )
-from stats.stocks import Stock
+from stats.stocks import AgeCounts, Stock
 from stats.tribes import indigenous_by_tribe
 
 
@@ -73,47 +71,28 @@ def _completed(values: pl.LazyFrame, areas: pl.DataFrame, table: str, measures: 
                     levels or TABLE_LEVELS[table])
 
 
-def _life_groups(cells: pl.LazyFrame, areas: pl.DataFrame, levels: tuple[str, ...]
+def _life_groups(ages: AgeCounts, areas: pl.DataFrame, levels: tuple[str, ...]
                  ) -> pl.LazyFrame:
-    return _completed(roll_up(_village_life_groups(cells), ["sex", "age_group"],
+    return _completed(roll_up(_village_life_groups(ages), ["sex", "age_group"],
                               ["population"], levels),
                       areas, "life_table", ["population"], levels, sex=SEXES)
 
 
-def _village_life_groups(cells: pl.LazyFrame) -> pl.LazyFrame:
-    """Village × sex × life-table age group counts of village × sex × single-age cells.
-
-    A group-by on the village codes of 1.5 M national cells costs more than the rest of the
-    life table: the cells come village by village, so each run of one village's cells is
-    summed by one ``bincount`` into its sex × group slots instead (a village met in two
-    runs gives two rows, which ``roll_up`` adds up)."""
-    frame = cells.select("village_code", "sex", "age", "population").collect()
-    if frame.is_empty():
-        return cells.select("village_code", "sex", pl.col("age").alias("age_group"),
-                            "population").clear()
-    groups = pl.Series(range(MAX_AGE + 1)).to_frame("age").select(
-        age_group(pl.col("age"), OPEN_GROUP).alias("group"))["group"].to_numpy()
-    slots = np.array(LIFE_GROUPS)
-    group_of_age = np.searchsorted(slots, groups)
-    run = frame["village_code"].rle_id().to_numpy().astype(np.int64)
-    cell = ((frame["sex"].to_numpy().astype(np.int64) - 1) * len(slots)
-            + group_of_age[frame["age"].to_numpy()])
-    width = len(SEXES) * len(slots)
-    counts = np.bincount(run * width + cell, minlength=(run[-1] + 1) * width,
-                         weights=frame["population"].to_numpy().astype(np.float64))
-    found = np.flatnonzero(counts)
-    first_of_run = np.flatnonzero(np.r_[True, run[1:] != run[:-1]])
+def _village_life_groups(ages: AgeCounts) -> pl.LazyFrame:
+    """Village × sex × life-table age group counts (the groups with someone in them): each
+    group the sum of its single ages along the stock's age axis."""
+    groups = np.add.reduceat(ages.counts, np.array(LIFE_GROUPS), axis=2)
+    village, sex, group = np.nonzero(groups)
     return pl.DataFrame({
-        "village_code": frame["village_code"].gather(first_of_run[found // width]),
-        "sex": (found % width // len(slots) + 1).astype(np.int8),
-        "age_group": slots[found % len(slots)].astype(np.int16),
-        # sums of whole numbers far below 2**53: exact in float64
-        "population": counts[found].astype(np.int64),
+        "village_code": ages.villages.gather(village),
+        "sex": (sex + 1).astype(np.int8),
+        "age_group": np.array(LIFE_GROUPS, dtype=np.int16)[group],
+        "population": groups[village, sex, group].astype(np.int64),
     }).lazy()
 
 
-def _women(cells: pl.LazyFrame, areas: pl.DataFrame, levels: tuple[str, ...]) -> pl.LazyFrame:
-    women = women_by_group(cells, levels)
+def _women(ages: AgeCounts, areas: pl.DataFrame, levels: tuple[str, ...]) -> pl.LazyFrame:
+    women = women_by_group(ages, levels)
     return complete(women, areas, None, women.collect_schema().names()[2:], levels)
 
 
@@ -128,16 +107,14 @@ def programme_frames(start: Stock, end: Stock, events: pl.LazyFrame, areas: pl.D
                                     areas, "deaths_by_age", ["deaths"]),
     }
     v2 = is_v2(start, end, events)
-    if period.kind == "year" or v2:  # by village × sex × age, each on its own reference date
-        start_cells = start.by_sex_age().collect().lazy()
-        end_cells = end.by_sex_age().collect().lazy()
     if period.kind == "year":
         levels = TABLE_LEVELS["life_table"]
         deaths = _completed(
             roll_up(deaths_by_village(events, OPEN_GROUP), ["sex", "age_group"], ["deaths"],
                     levels), areas, "life_table", ["deaths"], levels, sex=SEXES)
-        frames["life_table"] = life_table(deaths, _life_groups(start_cells, areas, levels),
-                                          _life_groups(end_cells, areas, levels))
+        # the stocks by age, each aged on its own reference date
+        frames["life_table"] = life_table(deaths, _life_groups(start.ages, areas, levels),
+                                          _life_groups(end.ages, areas, levels))
     if v2:
         frames["births_by_mother"] = _completed(
             births_by_mother(events, TABLE_LEVELS["births_by_mother"]), areas,
@@ -145,8 +122,8 @@ def programme_frames(start: Stock, end: Stock, events: pl.LazyFrame, areas: pl.D
         levels = TABLE_LEVELS["fertility"]
         births = fertility_births(events, levels)
         births = complete(births, areas, None, births.collect_schema().names()[2:], levels)
-        frames["fertility"] = fertility(births, _women(start_cells, areas, levels),
-                                        _women(end_cells, areas, levels),
+        frames["fertility"] = fertility(births, _women(start.ages, areas, levels),
+                                        _women(end.ages, areas, levels),
                                         period.annualisation_factor)
         frames["marriages_by_nationality"] = _completed(
             marriages_by_nationality(events, TABLE_LEVELS["marriages_by_nationality"]), areas,

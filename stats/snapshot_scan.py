@@ -37,7 +37,7 @@ from stats.codes import LEVELS, CodeTable
 from stats.periods import Month
 from stats.population import households_summed
 from stats.schemas import MAX_AGE, RESIDENT_COLUMNS, TRIBE_CODES
-from stats.stocks import Stock
+from stats.stocks import AgeCounts, Stock, nonzero_cells
 
 BATCH_ROWS = 1 << 20
 SEXES, MARITAL, INDIGENOUS = 2, 4, 3  # values 1–2, 1–4, 0–2
@@ -270,9 +270,9 @@ def scan_snapshot(path: Path, month: Month, codes: CodeTable, *, households: boo
 def _stock(state: _Batches, villages: list[str], month: Month, v2: bool) -> Stock:
     names = pl.Series(villages, dtype=pl.String)
     shape = (len(villages), SEXES, -1)
-    sex_age = _frame(state.sex_age.reshape(shape), names, "age", 0)
-    marital = _frame(state.marital.reshape(shape)[..., 1:], names, "marital_status", 1)
-    indigenous = _frame(state.indigenous.reshape(shape)[..., 1:], names, "indigenous", 1)
+    ages = AgeCounts(names, state.sex_age.reshape(shape))
+    marital = nonzero_cells(state.marital.reshape(shape)[..., 1:], names, "marital_status", 1)
+    indigenous = nonzero_cells(state.indigenous.reshape(shape)[..., 1:], names, "indigenous", 1)
     tribes = None
     if v2:
         tribes = pl.DataFrame(schema={"village_code": pl.String, "sex": pl.Int8,
@@ -290,7 +290,7 @@ def _stock(state: _Batches, villages: list[str], month: Month, v2: bool) -> Stoc
     if state.pairs is not None:
         counted = _households([pairs.result() for pairs in state.pairs], names)
         state.pairs.clear()
-    return Stock(month, state.rows, sex_age, marital, indigenous, tribes, counted)
+    return Stock(month, state.rows, ages, marital, indigenous, tribes, counted)
 
 
 @dataclass(frozen=True)
@@ -342,14 +342,3 @@ def _households(batches: list[_Listed], names: pl.Series) -> pl.DataFrame:
     pairs = seen_again.unique()
     spread = pairs.filter(pairs["household_id"].is_duplicated())
     return households_summed(named(per_village).lazy(), named(spread), list(LEVELS))
-
-
-def _frame(counts: np.ndarray, names: pl.Series, key: str, first: int) -> pl.DataFrame:
-    """The non-zero cells of a village × sex × ``key`` array (key values from ``first``)."""
-    village, sex, value = np.nonzero(counts)
-    return pl.DataFrame({
-        "village_code": names.gather(village),
-        "sex": (sex + 1).astype(np.int8),
-        key: (value + first).astype(np.int16 if key == "age" else np.int8),
-        "population": counts[village, sex, value].astype(np.int64),
-    })

@@ -16,15 +16,71 @@ period's reference date and the start stock's the day before the period.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
+import numpy as np
 import polars as pl
 
 from stats.codes import LEVELS
 from stats.periods import Month
 from stats.population import household_pairs, households_by_level, resident_cells
+from stats.schemas import AGES, SEXES
 
 CELL_KEYS = ["village_code", "sex", "age", "marital_status", "indigenous"]
 TRIBE_KEYS = ["village_code", "sex", "tribe"]
+
+
+@dataclass(frozen=True)
+class AgeCounts:
+    """Persons by village × sex × single age as one dense array: ``counts[v, s, a]`` for
+    the village ``villages[v]`` (codes in order), sex ``SEXES[s]``, age ``AGES[a]``.
+
+    The tables read a stock's ages several ways (the by-age cube, the life table's groups,
+    the women of fertile ages, the population per village); each is a sum along this
+    array's axes, instead of a group-by over a million and more village × sex × age rows."""
+
+    villages: pl.Series
+    counts: np.ndarray
+
+    @classmethod
+    def of_cells(cls, sex_age: pl.DataFrame) -> AgeCounts:
+        """The array of village × sex × age cells (village_code, sex, age, population)."""
+        sex_age = sex_age.filter(pl.col("village_code").is_not_null())
+        # each cell's village as an index, cast run by run (cells come village by village)
+        runs = sex_age["village_code"].rle()
+        run_village = runs.struct.field("value")
+        villages = run_village.unique().sort()
+        village = np.repeat(run_village.cast(pl.Enum(villages)).to_physical().to_numpy()
+                            .astype(np.int64), runs.struct.field("len").to_numpy())
+        cells = len(SEXES) * len(AGES)
+        cell = ((sex_age["sex"].cast(pl.Int64) - SEXES[0]) * len(AGES)
+                + sex_age["age"].cast(pl.Int64) - AGES[0]).to_numpy()
+        # sums of whole numbers far below 2**53: exact in float64
+        counts = np.bincount(village * cells + cell, weights=sex_age["population"].to_numpy(),
+                             minlength=villages.len() * cells).astype(np.int64)
+        return cls(villages, counts.reshape(villages.len(), len(SEXES), len(AGES)))
+
+    def cells(self) -> pl.DataFrame:
+        """The cells with someone in them: village_code, sex, age, population."""
+        return nonzero_cells(self.counts, self.villages, "age", AGES[0])
+
+    def per_village(self) -> pl.DataFrame:
+        """Residents per village (the villages with someone): village_code, population."""
+        total = self.counts.sum(axis=(1, 2))
+        lived_in = np.flatnonzero(total)
+        return pl.DataFrame({"village_code": self.villages.gather(lived_in),
+                             "population": total[lived_in].astype(np.int64)})
+
+
+def nonzero_cells(counts: np.ndarray, villages: pl.Series, key: str, first: int) -> pl.DataFrame:
+    """The non-zero cells of a village × sex × ``key`` array (key values from ``first``)."""
+    village, sex, value = np.nonzero(counts)
+    return pl.DataFrame({
+        "village_code": villages.gather(village),
+        "sex": (sex + 1).astype(np.int8),
+        key: (value + first).astype(np.int16 if key == "age" else np.int8),
+        "population": counts[village, sex, value].astype(np.int64),
+    })
 
 
 @dataclass(frozen=True)
@@ -32,18 +88,18 @@ class Stock:
     """One snapshot's counts (see the module's docstring), each frame holding only the
     cells with someone in them, ``population`` the count:
 
-    ``sex_age``: village_code, sex, age; ``marital``: village_code, sex, marital_status
+    ``ages``: village × sex × age (``AgeCounts``; ``sex_age`` the same as a frame:
+    village_code, sex, age); ``marital``: village_code, sex, marital_status
     (aged 15 and over); ``indigenous``: village_code, sex, indigenous (1, 2);
     ``tribes``: village_code, sex, tribe (tribe > 0), or None for a v1 snapshot;
     ``households``: area_level, area_code, households at every level, or None when not
-    counted (a start stock: the tables read only its ``sex_age``, and the one-read
-    scanner, ``stats.snapshot_scan``, leaves its ``marital``, ``indigenous`` and ``tribes``
-    empty).
+    counted (a start stock: the tables read only its ages, and the one-read scanner,
+    ``stats.snapshot_scan``, leaves its ``marital``, ``indigenous`` and ``tribes`` empty).
     """
 
     month: Month
     rows: int
-    sex_age: pl.DataFrame
+    ages: AgeCounts
     marital: pl.DataFrame
     indigenous: pl.DataFrame
     tribes: pl.DataFrame | None
@@ -54,9 +110,14 @@ class Stock:
         """Whether the snapshot carries the §8 ``tribe`` column."""
         return self.tribes is not None
 
+    @cached_property
+    def sex_age(self) -> pl.DataFrame:
+        """Residents by village × sex × age (the cells with someone in them)."""
+        return self.ages.cells()
+
     def by_village(self) -> pl.LazyFrame:
         """Residents per village."""
-        return self.sex_age.lazy().group_by("village_code").agg(pl.col("population").sum())
+        return self.ages.per_village().lazy()
 
     def by_sex_age(self) -> pl.LazyFrame:
         """Residents by village × sex × age."""
@@ -90,5 +151,5 @@ def stock_from_frame(residents: pl.LazyFrame, month: Month, *, households: bool 
     counted = None
     if households:
         counted = households_by_level(household_pairs(residents).collect(), list(LEVELS))
-    return Stock(month, int(cells["population"].sum()), sex_age, marital, indigenous, tribes,
-                 counted)
+    return Stock(month, int(cells["population"].sum()), AgeCounts.of_cells(sex_age), marital,
+                 indigenous, tribes, counted)

@@ -153,7 +153,7 @@ def stock_v1_tables(
     )
 
     # by area × sex × age in one dense array: the by-age table, totals and age summary
-    ages = age_cube(end.sex_age, areas)
+    ages = age_cube(end.ages, areas)
     population = (
         complete(ages.totals(), areas, None, ["male", "female"], ALL_LEVELS)
         .join(households.lazy(), on=["area_level", "area_code"], how="left")

@@ -16,6 +16,7 @@ from stats.codes import LEVELS
 from stats.indicators import AREA, age_groups, median_age
 from stats.periods import Period
 from stats.schemas import AGES, SEXES
+from stats.stocks import AgeCounts
 from stats.tables import _finish, _grid, _split_by_sex
 from tests.helpers import tiny_codes
 
@@ -39,7 +40,7 @@ def _sex_age() -> pl.DataFrame:
 
 def test_the_cube_equals_the_general_tables() -> None:
     sex_age, areas = _sex_age(), tiny_codes().areas(PERIOD)
-    cube = age_cube(sex_age, areas)
+    cube = age_cube(AgeCounts.of_cells(sex_age), areas)
     rolled = roll_up(sex_age.lazy(), ["sex", "age"], ["population"], LEVELS_ALL)
     by_age = _finish(complete(rolled, areas, _grid(sex=SEXES, age=AGES), ["population"],
                               LEVELS_ALL), "population_by_age", PERIOD).collect()
@@ -74,4 +75,4 @@ def test_many_villages_each_counted_where_it_lies() -> None:
     rolled = roll_up(sex_age.lazy(), ["sex", "age"], ["population"], LEVELS_ALL)
     by_age = _finish(complete(rolled, areas, _grid(sex=SEXES, age=AGES), ["population"],
                               LEVELS_ALL), "population_by_age", PERIOD).collect()
-    assert_frame_equal(age_cube(sex_age, areas).table(PERIOD), by_age)
+    assert_frame_equal(age_cube(AgeCounts.of_cells(sex_age), areas).table(PERIOD), by_age)
