@@ -45,6 +45,9 @@ AGE_SLOTS = MAX_AGE + 1
 ADULT = 15  # marital status is counted from this age (CONTRACT §3)
 INTEGER = ("sex", "indigenous", "marital_status", "tribe")
 EPOCH = date(1970, 1, 1)
+# every tribe code from 0 to this one is listed (then 99): a min/max answers for most batches
+ALL_TRIBES_UP_TO = 16
+assert set(range(ALL_TRIBES_UP_TO + 1)) <= set(TRIBE_CODES)
 
 
 def age_thresholds(reference: date) -> np.ndarray:
@@ -174,7 +177,8 @@ class _Batches:
             return False
         if v2:
             tribe = batch["tribe"]
-            if not tribe.is_in(TRIBE_CODES).all() or not ((tribe == 0) == (indigenous == 0)).all():
+            listed = _in_range(tribe, 0, ALL_TRIBES_UP_TO) or tribe.is_in(TRIBE_CODES).all()
+            if not listed or not ((tribe == 0) == (indigenous == 0)).all():
                 return False
             if self.end:
                 self.tribes.append(
