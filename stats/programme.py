@@ -1,8 +1,9 @@
 """The tables of CONTRACT §8 for one period, next to the seven of §3 (``stats.tables``).
 
-From every extract: ``migration_flows`` and ``deaths_by_age``, and for a year the
-``life_table``. From a v2 extract (residents with ``tribe``, events with the mother's and
-the spouses' columns) also ``births_by_mother``, ``fertility``,
+From every extract: ``deaths_by_age``, and for a year the ``life_table`` (the third §8
+table of every extract, ``migration_flows``, ``stats.tables`` makes beside migration by
+level, from the same indexed moves). From a v2 extract (residents with ``tribe``, events
+with the mother's and the spouses' columns) also ``births_by_mother``, ``fertility``,
 ``marriages_by_nationality`` and ``indigenous_by_tribe``; a v1 extract gives none of these
 (absent, not empty). Returned unfinished (no ``period`` column, not sorted or cast):
 ``stats.tables`` finishes every table the same way.
@@ -21,7 +22,7 @@ from stats.fertility import (
     fertility_births,
     women_by_group,
 )
-from stats.flows import FLOW_MEASURES, migration_flows
+from stats.flows import FLOW_MEASURES
 from stats.mortality import (
     LIFE_GROUPS,
     OPEN_GROUP,
@@ -29,7 +30,6 @@ from stats.mortality import (
     deaths_by_village,
     life_table,
 )
-from stats.moves import Moves
 from stats.nationality import MARRIAGE_MEASURES, marriages_by_nationality
 from stats.periods import Period
 from stats.schemas import (
@@ -97,12 +97,11 @@ def _women(ages: AgeCounts, areas: pl.DataFrame, levels: tuple[str, ...]) -> pl.
 
 
 def programme_frames(start: Stock, end: Stock, events: pl.LazyFrame, areas: pl.DataFrame,
-                     period: Period, moves: Moves | None = None) -> dict[str, pl.LazyFrame]:
+                     period: Period) -> dict[str, pl.LazyFrame]:
     """The §8 tables this period and extract give (see the module's docstring), from the
     stocks of the start and end snapshots (each aged on its own reference date: the end
-    stock's is the period's; ``moves``: the events' moves, when already indexed)."""
+    stock's is the period's)."""
     frames = {
-        "migration_flows": migration_flows(events, areas, moves),
         "deaths_by_age": _completed(deaths_by_age(events, list(TABLE_LEVELS["deaths_by_age"])),
                                     areas, "deaths_by_age", ["deaths"]),
     }

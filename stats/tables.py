@@ -17,6 +17,7 @@ from stats.age_cube import age_cube
 from stats.areas import complete, level_sort_key, roll_up
 from stats.codes import LEVELS
 from stats.events import VITAL_MEASURES, migration_by_level, vital_events_by_village
+from stats.flows import migration_flows
 from stats.indicators import indicators
 from stats.moves import Moves, moves_of
 from stats.periods import Period
@@ -95,20 +96,23 @@ def stock_tables(
     stock with its households)."""
     # CONTRACT §8: the tables this period and extract give, finished the same way — made
     # on a thread while the §3 tables are: each is many small queries that keep one core
-    # busy, not two
-    moves = moves_of(events)  # read once for the two tables that count moves
+    # busy, not two; the county flows here, with migration by level, from the moves
+    # indexed once for both
     with ThreadPoolExecutor(max_workers=1) as beside:
-        programme = beside.submit(_programme_tables, start, end, events, areas, period, moves)
+        programme = beside.submit(_programme_tables, start, end, events, areas, period)
+        moves = moves_of(events)
         collected = stock_v1_tables(start, end, events, areas, period, moves)
+        collected["migration_flows"] = _finish(migration_flows(events, areas, moves),
+                                               "migration_flows", period).collect()
         collected.update(programme.result())
     order = [*V1_TABLES, *STAR_TABLES, *V2_ONLY_TABLES]
     return {name: collected[name] for name in order if name in collected}
 
 
 def _programme_tables(start: Stock, end: Stock, events: pl.LazyFrame, areas: pl.DataFrame,
-                      period: Period, moves: Moves | None = None) -> dict[str, pl.DataFrame]:
+                      period: Period) -> dict[str, pl.DataFrame]:
     frames = {name: _finish(frame, name, period) for name, frame in
-              programme_frames(start, end, events, areas, period, moves).items()}
+              programme_frames(start, end, events, areas, period).items()}
     return dict(zip(frames, pl.collect_all(list(frames.values())), strict=True))
 
 
