@@ -98,17 +98,17 @@ def village_index(codes: pl.Series, enum: pl.Enum) -> pl.Series:
 def _visible_ascii(values: pl.Series) -> bool:
     """Every id non-empty and every byte of it in ``!``…``~`` (CONTRACT ids, checks.ID_PATTERN):
     one min/max over the bytes of the column as Arrow lays them out end to end (a copy
-    polars makes faster than joining the strings)."""
-    if values.str.len_bytes().min() == 0:
-        return False
+    polars makes faster than joining the strings), an empty id two equal offsets."""
     array = values.to_arrow()
     if isinstance(array, pa.ChunkedArray):
         array = array.combine_chunks()
     if not pa.types.is_large_string(array.type) or array.buffers()[2] is None:
         return False  # another layout: not vouched for here
     offsets = np.frombuffer(array.buffers()[1], dtype=np.int64)
-    start, end = offsets[array.offset], offsets[array.offset + len(array)]
-    octets = np.frombuffer(array.buffers()[2], dtype=np.uint8)[start:end]
+    offsets = offsets[array.offset:array.offset + len(array) + 1]
+    if (offsets[1:] == offsets[:-1]).any():
+        return False
+    octets = np.frombuffer(array.buffers()[2], dtype=np.uint8)[offsets[0]:offsets[-1]]
     return bool(octets.min() >= 0x21 and octets.max() <= 0x7E)
 
 
