@@ -17,6 +17,7 @@ import polars as pl
 
 from stats.areas import roll_up
 from stats.population import age_on
+from stats.stocks import AgeCounts
 
 DEATH_GROUPS = (0, 1, *range(5, 101, 5))  # 100 = 100 and over
 LIFE_GROUPS = (0, 1, *range(5, 86, 5))  # 85 = 85 and over
@@ -31,19 +32,24 @@ def age_group(age: pl.Expr, top: int) -> pl.Expr:
     return pl.when(age == 0).then(0).when(age < 5).then(1).otherwise(five).cast(pl.Int16)
 
 
-def deaths_by_village(events: pl.LazyFrame, top: int) -> pl.LazyFrame:
-    """Deaths per village × sex × age group at death (age on the occurrence date)."""
-    age = age_on(pl.col("occurrence_date"), pl.col("birth_date"))
-    return (
-        events.filter(pl.col("event_type") == "DEATH")
-        .group_by("village_code", "sex", age_group(age, top).alias("age_group"))
-        .agg(pl.len().cast(pl.Int64).alias("deaths"))
-    )
+def deaths_by_single_age(events: pl.LazyFrame) -> AgeCounts:
+    """The period's deaths by village × sex × age at death (on the occurrence date), one
+    count for both tables that group them (``deaths_by_age``, the life table)."""
+    died = (events.filter(pl.col("event_type") == "DEATH")
+            .select("village_code", "sex",
+                    age_on(pl.col("occurrence_date"), pl.col("birth_date")).alias("age"),
+                    pl.lit(1, pl.Int64).alias("population"))
+            .collect())
+    return AgeCounts.of_cells(died)
 
 
-def deaths_by_age(events: pl.LazyFrame, levels: list[str]) -> pl.LazyFrame:
-    """Deaths by sex and age group at each level (to be completed with zeros by the caller)."""
-    return roll_up(deaths_by_village(events, DEATH_GROUPS[-1]), ["sex", "age_group"], ["deaths"],
+def deaths_by_age(events: pl.LazyFrame, levels: list[str], died: AgeCounts | None = None
+                  ) -> pl.LazyFrame:
+    """Deaths by sex and age group at each level (to be completed with zeros by the caller;
+    ``died``: the events' ``deaths_by_single_age``, when already counted)."""
+    if died is None:
+        died = deaths_by_single_age(events)
+    return roll_up(died.grouped(DEATH_GROUPS, "deaths"), ["sex", "age_group"], ["deaths"],
                    levels)
 
 

@@ -11,7 +11,6 @@ with the mother's and the spouses' columns) also ``births_by_mother``, ``fertili
 
 from __future__ import annotations
 
-import numpy as np
 import polars as pl
 
 from stats.areas import complete, roll_up
@@ -25,9 +24,8 @@ from stats.fertility import (
 from stats.flows import FLOW_MEASURES
 from stats.mortality import (
     LIFE_GROUPS,
-    OPEN_GROUP,
     deaths_by_age,
-    deaths_by_village,
+    deaths_by_single_age,
     life_table,
 )
 from stats.nationality import MARRIAGE_MEASURES, marriages_by_nationality
@@ -73,22 +71,9 @@ def _completed(values: pl.LazyFrame, areas: pl.DataFrame, table: str, measures: 
 
 def _life_groups(ages: AgeCounts, areas: pl.DataFrame, levels: tuple[str, ...]
                  ) -> pl.LazyFrame:
-    return _completed(roll_up(_village_life_groups(ages), ["sex", "age_group"],
-                              ["population"], levels),
+    return _completed(roll_up(ages.grouped(LIFE_GROUPS, "population"),
+                              ["sex", "age_group"], ["population"], levels),
                       areas, "life_table", ["population"], levels, sex=SEXES)
-
-
-def _village_life_groups(ages: AgeCounts) -> pl.LazyFrame:
-    """Village × sex × life-table age group counts (the groups with someone in them): each
-    group the sum of its single ages along the stock's age axis."""
-    groups = np.add.reduceat(ages.counts, np.array(LIFE_GROUPS), axis=2)
-    village, sex, group = np.nonzero(groups)
-    return pl.DataFrame({
-        "village_code": ages.villages.gather(village),
-        "sex": (sex + 1).astype(np.int8),
-        "age_group": np.array(LIFE_GROUPS, dtype=np.int16)[group],
-        "population": groups[village, sex, group].astype(np.int64),
-    }).lazy()
 
 
 def _women(ages: AgeCounts, areas: pl.DataFrame, levels: tuple[str, ...]) -> pl.LazyFrame:
@@ -101,15 +86,17 @@ def programme_frames(start: Stock, end: Stock, events: pl.LazyFrame, areas: pl.D
     """The §8 tables this period and extract give (see the module's docstring), from the
     stocks of the start and end snapshots (each aged on its own reference date: the end
     stock's is the period's)."""
+    died = deaths_by_single_age(events)  # by single age: grouped two ways below
     frames = {
-        "deaths_by_age": _completed(deaths_by_age(events, list(TABLE_LEVELS["deaths_by_age"])),
-                                    areas, "deaths_by_age", ["deaths"]),
+        "deaths_by_age": _completed(
+            deaths_by_age(events, list(TABLE_LEVELS["deaths_by_age"]), died), areas,
+            "deaths_by_age", ["deaths"]),
     }
     v2 = is_v2(start, end, events)
     if period.kind == "year":
         levels = TABLE_LEVELS["life_table"]
         deaths = _completed(
-            roll_up(deaths_by_village(events, OPEN_GROUP), ["sex", "age_group"], ["deaths"],
+            roll_up(died.grouped(LIFE_GROUPS, "deaths"), ["sex", "age_group"], ["deaths"],
                     levels), areas, "life_table", ["deaths"], levels, sex=SEXES)
         # the stocks by age, each aged on its own reference date
         frames["life_table"] = life_table(deaths, _life_groups(start.ages, areas, levels),

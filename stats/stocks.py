@@ -64,6 +64,19 @@ class AgeCounts:
         """The cells with someone in them: village_code, sex, age, population."""
         return nonzero_cells(self.counts, self.villages, "age", AGES[0])
 
+    def grouped(self, groups: tuple[int, ...], measure: str) -> pl.LazyFrame:
+        """village_code, sex, age_group, ``measure``: the counts summed into age groups
+        (each named by its first age, the last open), the groups with someone in them."""
+        first = np.searchsorted(np.array(AGES), np.array(groups))
+        sums = np.add.reduceat(self.counts, first, axis=2)
+        village, sex, group = np.nonzero(sums)
+        return pl.DataFrame({
+            "village_code": self.villages.gather(village),
+            "sex": (sex + 1).astype(np.int8),
+            "age_group": np.array(groups, dtype=np.int16)[group],
+            measure: sums[village, sex, group].astype(np.int64),
+        }).lazy()
+
     def per_village(self) -> pl.DataFrame:
         """Residents per village (the villages with someone): village_code, population."""
         total = self.counts.sum(axis=(1, 2))
