@@ -27,10 +27,19 @@ class Moves:
     sex: np.ndarray
 
 
-def moves_of(events: pl.LazyFrame) -> Moves:
-    """The MOVE events of typed ``events``, their ends indexed."""
+def moves_of(events: pl.LazyFrame, villages: pl.Series | None = None) -> Moves:
+    """The MOVE events of typed ``events``, their ends indexed (``villages``: the sorted
+    codes every end is expected among — the period's — which spares finding them; when an
+    end is not among them, they are found from the ends)."""
     moves = events.filter(pl.col("event_type") == "MOVE").select(*ENDS, "sex").collect()
     ends = pl.concat([moves[name] for name in ENDS])  # the origins, then the destinations
-    villages = ends.drop_nulls().unique().sort()
-    index = ends.cast(pl.Enum(villages)).to_physical().cast(pl.Int64).fill_null(-1).to_numpy()
-    return Moves(villages, index[:moves.height], index[moves.height:], moves["sex"].to_numpy())
+    index = None
+    if villages is not None:
+        index = ends.cast(pl.Enum(villages), strict=False).to_physical()
+        if index.null_count() != ends.null_count():  # a code not among them
+            index = None
+    if index is None or villages is None:
+        villages = ends.drop_nulls().unique().sort()
+        index = ends.cast(pl.Enum(villages)).to_physical()
+    both = index.cast(pl.Int64).fill_null(-1).to_numpy()
+    return Moves(villages, both[:moves.height], both[moves.height:], moves["sex"].to_numpy())

@@ -100,7 +100,8 @@ def stock_tables(
     # indexed once for both
     with ThreadPoolExecutor(max_workers=1) as beside:
         programme = beside.submit(_programme_tables, start, end, events, areas, period)
-        moves = moves_of(events)
+        moves = moves_of(events, areas.filter(pl.col("area_level") == "village")["area_code"]
+                         .sort())
         collected = stock_v1_tables(start, end, events, areas, period, moves)
         collected["migration_flows"] = _finish(migration_flows(events, areas, moves),
                                                "migration_flows", period).collect()
