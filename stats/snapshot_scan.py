@@ -5,7 +5,8 @@ table builders over typed frames) reads it many times. Here the file is read onc
 row groups, and each batch is both checked and counted:
 
 * checks, on the batch as a whole: no nulls; ids non-empty and visible ASCII (one byte
-  test over the batch's ids joined); codes within their lists (min/max); birth dates on or
+  test over the batch's ids joined; an end snapshot's household ids on each village's
+  distinct ones); codes within their lists (min/max); birth dates on or
   before the reference date; village codes exactly one of the codes valid in the month
   (a cast to an Enum of them); for v2, ``tribe`` in its list and 0 exactly for the
   non-indigenous; person ids strictly increasing (or else, at the end, 64-bit hashes all
@@ -164,7 +165,9 @@ class _Batches:
         if any(batch.null_count().row(0)):
             return False
         ids, households = batch["person_id"], batch["household_id"]
-        if not (_visible_ascii(ids) and _visible_ascii(households)):
+        # an end snapshot's household ids are tested on the households thread, on each
+        # village's distinct ones (every id is among them, and there are half as many)
+        if not _visible_ascii(ids) or (self.pairs is None and not _visible_ascii(households)):
             return False
         village = village_index(batch["village_code"], self.enum)
         if village.null_count():
@@ -223,6 +226,10 @@ class _Batches:
                 return
         self.hashes.append(ids.hash(seed=0).to_numpy())
 
+    def households_visible(self) -> bool:
+        """Whether every household id listed on the households thread is visible ASCII."""
+        return self.pairs is None or all(pairs.result().visible for pairs in self.pairs)
+
     def ids_unique(self, path: Path) -> bool:
         """Whether every person id is distinct (distinct hashes prove it; equal ones are
         left to the general path, which names the duplicates)."""
@@ -261,7 +268,7 @@ def scan_snapshot(path: Path, month: Month, codes: CodeTable, *, households: boo
                 return None
         if state.rows == 0:  # no one: the general path says what it makes of an empty snapshot
             return None
-        if not state.ids_unique(path):
+        if not state.ids_unique(path) or not state.households_visible():
             return None
         state.hashes.clear()
         return _stock(state, villages, month, v2)
@@ -300,11 +307,13 @@ def _stock(state: _Batches, villages: list[str], month: Month, v2: bool) -> Stoc
 @dataclass(frozen=True)
 class _Listed:
     """One batch's distinct households per village: one row each (village index,
-    household_id), their ids' 64-bit hashes, and how many each village lists."""
+    household_id), their ids' 64-bit hashes, how many each village lists, and whether
+    every id is non-empty visible ASCII."""
 
     flat: pl.DataFrame
     hashes: pl.Series
     per_village: pl.DataFrame
+    visible: bool
 
 
 def _distinct_households(village: pl.Series, households: pl.Series) -> _Listed:
@@ -312,7 +321,8 @@ def _distinct_households(village: pl.Series, households: pl.Series) -> _Listed:
     flat = (pl.DataFrame({"village": village, "household_id": households})
             .group_by("village").agg(pl.col("household_id").unique())
             .explode("household_id"))
-    return _Listed(flat, flat["household_id"].hash(seed=0), flat.group_by("village").len())
+    return _Listed(flat, flat["household_id"].hash(seed=0), flat.group_by("village").len(),
+                   _visible_ascii(flat["household_id"]))
 
 
 def _households(batches: list[_Listed], names: pl.Series) -> pl.DataFrame:

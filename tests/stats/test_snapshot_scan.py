@@ -145,11 +145,15 @@ def _spoilt(change: dict, at: int = 150) -> list[dict]:
     {"village_code": "99999999999"}, {"village_code": "63000010-001"},  # normal form differs
     {"village_code": " 63000010001"}, {"birth_date": date(2024, 4, 1)},
     {"person_id": "P 1"}, {"person_id": "P\u00e91"}, {"person_id": ""},
-    {"household_id": "H\x001"}, {"person_id": "P00003"},  # a duplicate, ids unsorted then
+    {"household_id": "H\x001"}, {"household_id": ""}, {"household_id": "H 1"},
+    {"person_id": "P00003"},  # a duplicate, ids unsorted then
 ])
 def test_anything_a_rule_could_refuse_goes_the_general_way(tmp_path: Path, change: dict) -> None:
     path = _write(tmp_path, _spoilt(change))
-    assert scan_snapshot(path, MONTH, tiny_codes(), households=True, batch_rows=100) is None
+    # an end snapshot (household ids tested on the households thread) and a start one
+    for households in (True, False):
+        assert scan_snapshot(path, MONTH, tiny_codes(), households=households,
+                             batch_rows=100) is None
 
 
 def test_duplicate_ids_are_found_when_ids_are_not_in_order(tmp_path: Path) -> None:
