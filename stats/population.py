@@ -103,11 +103,10 @@ def repeated_values(values: pl.Series) -> pl.Series:
     """
     values = values.drop_nulls()
     hashes = values.hash(seed=0)
-    if hashes.n_unique() == hashes.len():  # distinct hashes: distinct values (the usual case)
-        return values.clear()
     ordered = np.sort(hashes.to_numpy())
-    clashing = np.unique(ordered[1:][ordered[1:] == ordered[:-1]])
-    if clashing.size == 0:
+    again = ordered[1:] == ordered[:-1]
+    if not again.any():  # distinct hashes: distinct values (the usual case)
         return values.clear()
+    clashing = np.unique(ordered[1:][again])
     candidates = values.filter(hashes.is_in(pl.Series(clashing).implode()))
     return candidates.filter(candidates.is_duplicated()).unique()
