@@ -25,6 +25,8 @@ So a file it accepts is one the general rules accept, and its counts are the sam
 
 from __future__ import annotations
 
+import functools
+import operator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
@@ -46,9 +48,21 @@ AGE_SLOTS = MAX_AGE + 1
 ADULT = 15  # marital status is counted from this age (CONTRACT §3)
 INTEGER = ("sex", "indigenous", "marital_status", "tribe")
 EPOCH = date(1970, 1, 1)
-# every tribe code from 0 to this one is listed (then 99): a min/max answers for most batches
-ALL_TRIBES_UP_TO = 16
-assert set(range(ALL_TRIBES_UP_TO + 1)) <= set(TRIBE_CODES)
+
+
+def _runs(codes: tuple[int, ...]) -> list[tuple[int, int]]:
+    """Sorted codes as runs of consecutive ones (first, last)."""
+    runs: list[tuple[int, int]] = []
+    for code in sorted(codes):
+        if runs and code == runs[-1][1] + 1:
+            runs[-1] = (runs[-1][0], code)
+        else:
+            runs.append((code, code))
+    return runs
+
+
+# the tribe codes as runs (0–16, 99): a few comparisons per person, not a set probe
+TRIBE_RUNS = _runs(TRIBE_CODES)
 
 
 def age_thresholds(reference: date) -> np.ndarray:
@@ -180,8 +194,9 @@ class _Batches:
             return False
         if v2:
             tribe = batch["tribe"]
-            listed = _in_range(tribe, 0, ALL_TRIBES_UP_TO) or tribe.is_in(TRIBE_CODES).all()
-            if not listed or not ((tribe == 0) == (indigenous == 0)).all():
+            listed = functools.reduce(operator.or_, ((tribe >= low) & (tribe <= high)
+                                                     for low, high in TRIBE_RUNS))
+            if not listed.all() or not ((tribe == 0) == (indigenous == 0)).all():
                 return False
             if self.end:
                 self.tribes.append(

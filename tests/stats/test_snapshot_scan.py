@@ -167,7 +167,8 @@ def test_duplicate_ids_are_found_when_ids_are_not_in_order(tmp_path: Path) -> No
 
 def test_v2_tribe_rules(tmp_path: Path) -> None:
     for change in ({"indigenous": 0, "tribe": 3}, {"indigenous": 1, "tribe": 0},
-                   {"indigenous": 1, "tribe": 17}):
+                   {"indigenous": 1, "tribe": 17}, {"indigenous": 1, "tribe": 98},
+                   {"indigenous": 1, "tribe": -1}):
         rows = _rows()
         path = _write(tmp_path, rows, v2=True)
         frame = pl.read_parquet(path).with_row_index()
