@@ -38,7 +38,7 @@ def moves_of(events: pl.LazyFrame, villages: pl.Series | None = None) -> Moves:
         index = ends.cast(pl.Enum(villages), strict=False).to_physical()
         if index.null_count() != ends.null_count():  # a code not among them
             index = None
-    if index is None or villages is None:
+    if index is None:
         villages = ends.drop_nulls().unique().sort()
         index = ends.cast(pl.Enum(villages)).to_physical()
     both = index.cast(pl.Int64).fill_null(-1).to_numpy()

@@ -46,7 +46,8 @@ class AgeCounts:
     def of_cells(cls, sex_age: pl.DataFrame) -> AgeCounts:
         """The array of village × sex × age cells (village_code, sex, age, population)."""
         sex_age = sex_age.filter(pl.col("village_code").is_not_null())
-        # each cell's village as an index, cast run by run (cells come village by village)
+        # each cell's village as an index, cast run by run (a stock's cells come village by
+        # village; rows in any other order only make more runs)
         runs = sex_age["village_code"].rle()
         run_village = runs.struct.field("value")
         villages = run_village.unique().sort()
@@ -131,10 +132,6 @@ class Stock:
     def by_village(self) -> pl.LazyFrame:
         """Residents per village."""
         return self.ages.per_village().lazy()
-
-    def by_sex_age(self) -> pl.LazyFrame:
-        """Residents by village × sex × age."""
-        return self.sex_age.lazy()
 
 
 def marginals(cells: pl.LazyFrame) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
