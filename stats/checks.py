@@ -28,6 +28,7 @@ from stats.validate import (
     ID_RULE,
     Rule,
     blank_free_columns,
+    distinct_codes,
     event_rules,
     event_v2_rules,
     file_columns,
@@ -223,20 +224,17 @@ def _nothing_wrong(raw: pl.LazyFrame, rules: list[Rule], columns: dict[str, pl.D
     by_row = [r for r in rules if r.split is None]
     ids = sorted({r.column for r in rules if _source_column(r) in HIGH_CARDINALITY} | {unique})
     value_columns = sorted({_source_column(r) or "" for r in by_value})
-    known = distinct or {}  # the distinct values the caller already has
-    unknown = [c for c in value_columns if c not in known]
-    queries = [typed_frame(raw, columns, fixes)
-               .select(pl.any_horizontal([r.bad.fill_null(False).any() for r in by_row])
-                       if by_row else pl.lit(False)),
-               raw.select(pl.col(c).cast(pl.String) for c in ids),
-               *[raw.select(pl.col(c).unique()) for c in unknown]]
-    row_flag, id_values, *found = pl.collect_all(queries)
+    if distinct is None:  # the village codes' distinct values: the value tests read them
+        distinct = distinct_codes(raw, columns)
+    row_flag, id_values = pl.collect_all([
+        typed_frame(raw, columns, fixes)
+        .select(pl.any_horizontal([r.bad.fill_null(False).any() for r in by_row])
+                if by_row else pl.lit(False)),
+        raw.select(pl.col(c).cast(pl.String) for c in ids)])
     if row_flag.item():
         return False
-    made = dict(zip(unknown, found, strict=True))
     for column in value_columns:
-        values = known[column].to_frame() if column in known else made[column]
-        typed = typed_frame(values.lazy(), {column: columns[column]}, fixes)
+        typed = typed_frame(distinct[column].to_frame().lazy(), {column: columns[column]}, fixes)
         tests = [r.value_test.fill_null(False).any() for r in by_value
                  if _source_column(r) == column]
         if typed.select(pl.any_horizontal(tests)).collect().item():
